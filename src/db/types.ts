@@ -1,0 +1,115 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+// Times are stored as ISO-8601 UTC text ("2026-01-02T03:04:05.678Z") on both databases:
+// the same string sorts and compares correctly on SQLite and PostgreSQL, and no driver
+// converts it to a Date in the local time zone on the way out.
+export type IsoTime = string;
+
+export type Role = 'reader' | 'author' | 'editor' | 'admin';
+export type PostStatus = 'draft' | 'published';
+export type CommentStatus = 'visible' | 'hidden';
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  email: string;
+  password_hash: string;
+  display_name: string;
+  bio: string;
+  role: Role;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}
+
+export interface SessionsTable {
+  /** sha256 of the cookie's token: a leaked database does not leak live sessions. */
+  id: string;
+  user_id: number;
+  created_at: IsoTime;
+  expires_at: IsoTime;
+  user_agent: string;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  /** First characters of the token, shown in lists so a user can tell tokens apart. */
+  prefix: string;
+  created_at: IsoTime;
+  last_used_at: IsoTime | null;
+}
+
+export interface PostsTable {
+  id: Generated<number>;
+  author_id: number;
+  title: string;
+  slug: string;
+  body: string;
+  body_html: string;
+  excerpt: string;
+  /** Whether the author chose the excerpt, or it is derived from the body on each edit. */
+  excerpt_custom: number;
+  status: PostStatus;
+  published_at: IsoTime | null;
+  version: number;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}
+
+export interface TagsTable {
+  id: Generated<number>;
+  name: string;
+  slug: string;
+}
+
+export interface PostTagsTable {
+  post_id: number;
+  tag_id: number;
+}
+
+export interface CommentsTable {
+  id: Generated<number>;
+  post_id: number;
+  author_id: number;
+  body: string;
+  body_html: string;
+  status: CommentStatus;
+  created_at: IsoTime;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+/** SQLite only: the FTS5 index; rowid is the post id. PostgreSQL searches an expression index instead. */
+export interface PostsFtsTable {
+  rowid: number;
+  title: string;
+  body: string;
+  tags: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  posts: PostsTable;
+  tags: TagsTable;
+  post_tags: PostTagsTable;
+  comments: CommentsTable;
+  settings: SettingsTable;
+  posts_fts: PostsFtsTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type PostRow = Selectable<PostsTable>;
+export type NewPostRow = Insertable<PostsTable>;
+export type PostUpdate = Updateable<PostsTable>;
+export type CommentRow = Selectable<CommentsTable>;
+export type TagRow = Selectable<TagsTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
