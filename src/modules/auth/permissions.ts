@@ -29,12 +29,12 @@ const GRANTS: Record<Role, readonly Action[]> = {
   admin: ['user:manage', 'settings:manage'],
 };
 
-const ALLOWED: Record<Role, ReadonlySet<Action>> = Object.fromEntries(
+const ALLOWED = new Map<Role, ReadonlySet<Action>>(
   ROLES.map((role, index) => [role, new Set(ROLES.slice(0, index + 1).flatMap((r) => GRANTS[r]))]),
-) as Record<Role, ReadonlySet<Action>>;
+);
 
 export function can(actor: Actor | null | undefined, action: Action): boolean {
-  return actor ? ALLOWED[actor.role].has(action) : false;
+  return actor ? (ALLOWED.get(actor.role)?.has(action) ?? false) : false;
 }
 
 /** Throws 401 for a visitor and 403 for a user without the permission. */
@@ -56,5 +56,7 @@ export function canManagePost(actor: Actor | null | undefined, post: { authorId:
 /** Delete a comment: its writer, or a moderator. */
 export function canDeleteComment(actor: Actor | null | undefined, comment: { authorId: number }): boolean {
   if (!actor) return false;
-  return can(actor, 'comment:moderate') || (can(actor, 'comment:delete-own') && actor.id === comment.authorId);
+  return (
+    can(actor, 'comment:moderate') || (can(actor, 'comment:delete-own') && actor.id === comment.authorId)
+  );
 }

@@ -1,0 +1,115 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { AppError, unauthorized } from '../errors.js';
+import type { Actor } from '../modules/auth/permissions.js';
+import type { AuthService } from '../modules/auth/service.js';
+
+export const SESSION_COOKIE = 'inkstone_session';
+export const CSRF_COOKIE = 'inkstone_csrf';
+const FLASH_COOKIE = 'inkstone_flash';
+
+export interface Flash {
+  kind: 'success' | 'error';
+  text: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | null;
+    /** How the actor was recognised: a browser session cookie, or an API token. */
+    authMethod: 'session' | 'token' | null;
+    csrfToken: string;
+  }
+  interface FastifyReply {
+    flash(kind: Flash['kind'], text: string): FastifyReply;
+    startSession(token: string): FastifyReply;
+    endSession(): FastifyReply;
+  }
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function sameToken(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * Recognises the caller on every request (Bearer token or session cookie) and guards
+ * state-changing requests against CSRF with a double-submit token: the form field or
+ * x-csrf-token header must equal the HttpOnly cookie. Token-authenticated API calls and
+ * cookie-less JSON calls (which a browser cannot send cross-site without CORS) are exempt.
+ */
+export function registerRequestContext(app: FastifyInstance, config: Config, auth: AuthService): void {
+  const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure };
+
+  app.decorateRequest('actor', null);
+  app.decorateRequest('authMethod', null);
+  app.decorateRequest('csrfToken', '');
+  app.decorateReply('flash', function (this: FastifyReply, kind: Flash['kind'], text: string) {
+    return this.setCookie(FLASH_COOKIE, JSON.stringify({ kind, text }), { ...cookieOptions, signed: true, maxAge: 60 });
+  });
+  app.decorateReply('startSession', function (this: FastifyReply, token: string) {
+    return this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: 30 * 86_400 });
+  });
+  app.decorateReply('endSession', function (this: FastifyReply) {
+    return this.clearCookie(SESSION_COOKIE, { path: '/' });
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const header = request.headers.authorization;
+    if (header?.toLowerCase().startsWith('bearer ')) {
+      const actor = await auth.resolveToken(header.slice(7).trim());
+      if (!actor) throw unauthorized('The API token is invalid or revoked.');
+      request.actor = actor;
+      request.authMethod = 'token';
+      return;
+    }
+    const session = request.cookies[SESSION_COOKIE];
+    if (session) {
+      request.actor = await auth.resolveSession(session);
+      if (request.actor) request.authMethod = 'session';
+      else reply.endSession();
+    }
+    let csrf = request.cookies[CSRF_COOKIE];
+    if (!csrf || csrf.length < 20) {
+      csrf = randomBytes(24).toString('base64url');
+      reply.setCookie(CSRF_COOKIE, csrf, { ...cookieOptions, maxAge: 365 * 86_400 });
+    }
+    request.csrfToken = csrf;
+  });
+
+  // After parsing (the form field is in the body), before schema validation strips it.
+  app.addHook('preValidation', async (request) => {
+    if (!UNSAFE.has(request.method) || request.authMethod === 'token') return;
+    const type = request.headers['content-type'] ?? '';
+    const isForm = type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data');
+    if (!isForm && request.authMethod !== 'session') return;
+    const body = request.body as Record<string, unknown> | undefined;
+    const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? request.headers['x-csrf-token'];
+    if (typeof sent !== 'string' || !request.cookies[CSRF_COOKIE] || !sameToken(sent, request.csrfToken)) {
+      throw new AppError(
+        403,
+        'csrf_failed',
+        'The form expired or came from another site. Reload the page and try again.',
+      );
+    }
+  });
+}
+
+/** The flash message left by the previous redirect; reading it clears it. */
+export function takeFlash(request: FastifyRequest, reply: FastifyReply): Flash | null {
+  const raw = request.cookies[FLASH_COOKIE];
+  if (!raw) return null;
+  reply.clearCookie(FLASH_COOKIE, { path: '/' });
+  const unsigned = request.unsignCookie(raw);
+  if (!unsigned.valid || !unsigned.value) return null;
+  try {
+    return JSON.parse(unsigned.value) as Flash;
+  } catch {
+    return null;
+  }
+}

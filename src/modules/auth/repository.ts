@@ -1,0 +1,96 @@
+import type { Db } from '../../db/index.js';
+import type { ApiTokenRow } from '../../db/types.js';
+
+/** Sessions and API tokens: both are looked up by the sha256 of a secret the client holds. */
+export class AuthRepository {
+  constructor(private readonly db: Db) {}
+
+  async createSession(row: {
+    id: string;
+    userId: number;
+    createdAt: string;
+    expiresAt: string;
+    userAgent: string;
+  }) {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id: row.id,
+        user_id: row.userId,
+        created_at: row.createdAt,
+        expires_at: row.expiresAt,
+        user_agent: row.userAgent,
+      })
+      .execute();
+  }
+
+  getSession(id: string) {
+    return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', id).execute();
+  }
+
+  async deleteUserSessions(userId: number, exceptId?: string): Promise<number> {
+    let query = this.db.deleteFrom('sessions').where('user_id', '=', userId);
+    if (exceptId) query = query.where('id', '!=', exceptId);
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async deleteExpiredSessions(now: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+  }
+
+  async createToken(row: {
+    userId: number;
+    name: string;
+    tokenHash: string;
+    prefix: string;
+    createdAt: string;
+  }) {
+    return this.db
+      .insertInto('api_tokens')
+      .values({
+        user_id: row.userId,
+        name: row.name,
+        token_hash: row.tokenHash,
+        prefix: row.prefix,
+        created_at: row.createdAt,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  listTokens(userId: number): Promise<ApiTokenRow[]> {
+    return this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+  }
+
+  getTokenByHash(tokenHash: string) {
+    return this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+  }
+
+  async touchToken(id: number, at: string): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  async deleteToken(id: number, userId: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('api_tokens')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

@@ -1,0 +1,41 @@
+import { type Static, Type } from 'typebox';
+import { type Actor, authorize } from '../auth/permissions.js';
+import type { SettingsRepository } from './repository.js';
+
+export const SiteSettings = Type.Object({
+  siteTitle: Type.String({ minLength: 1, maxLength: 100 }),
+  siteDescription: Type.String({ maxLength: 300 }),
+  registrationOpen: Type.Boolean({ description: 'whether visitors may create accounts' }),
+});
+export type SiteSettings = Static<typeof SiteSettings>;
+export const SettingsUpdate = Type.Partial(SiteSettings, { additionalProperties: false });
+export type SettingsUpdate = Static<typeof SettingsUpdate>;
+
+const DEFAULTS: SiteSettings = {
+  siteTitle: 'Inkstone',
+  siteDescription: 'Notes, essays and drafts, written with care.',
+  registrationOpen: true,
+};
+
+/** Site settings live in a key/value table as JSON; unknown keys are ignored. */
+export class SettingsService {
+  constructor(private readonly repo: SettingsRepository) {}
+
+  async get(): Promise<SiteSettings> {
+    const rows = await this.repo.all();
+    const settings: SiteSettings = { ...DEFAULTS };
+    for (const { key, value } of rows) {
+      if (key in DEFAULTS) Object.assign(settings, { [key]: JSON.parse(value) });
+    }
+    return settings;
+  }
+
+  async update(actor: Actor | null, patch: SettingsUpdate): Promise<SiteSettings> {
+    authorize(actor, 'settings:manage');
+    const entries = Object.entries(patch).filter(([key, value]) => key in DEFAULTS && value !== undefined);
+    await this.repo.upsert(
+      entries.map(([key, value]) => [key, JSON.stringify(typeof value === 'string' ? value.trim() : value)]),
+    );
+    return this.get();
+  }
+}

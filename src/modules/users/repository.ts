@@ -1,0 +1,79 @@
+import type { Db } from '../../db/index.js';
+import type { NewUserRow, Role, UserRow, UserUpdate } from '../../db/types.js';
+
+export class UsersRepository {
+  constructor(private readonly db: Db) {}
+
+  get(id: number): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  getByUsername(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  /** Login accepts a username or an email; both are stored lower-cased. */
+  getByLogin(login: string): Promise<UserRow | undefined> {
+    const value = login.trim().toLowerCase();
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb('username', '=', value), eb('email', '=', value)]))
+      .executeTakeFirst();
+  }
+
+  async exists(field: 'username' | 'email', value: string): Promise<boolean> {
+    const row = await this.db.selectFrom('users').select('id').where(field, '=', value).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async list(limit: number, offset: number): Promise<{ rows: UserRow[]; total: number }> {
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    return { rows, total: await this.count() };
+  }
+
+  async count(role?: Role): Promise<number> {
+    let query = this.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n'));
+    if (role) query = query.where('role', '=', role);
+    const row = await query.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  create(row: NewUserRow): Promise<UserRow> {
+    return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  update(id: number, patch: UserUpdate): Promise<UserRow | undefined> {
+    return this.db.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  /**
+   * Changes a role unless that would leave no admin: the check and the write are one
+   * statement, so two admins demoting each other at once cannot both succeed.
+   */
+  async setRoleKeepingAnAdmin(id: number, role: Role, updatedAt: string): Promise<boolean> {
+    let query = this.db.updateTable('users').set({ role, updated_at: updatedAt }).where('id', '=', id);
+    if (role !== 'admin') {
+      query = query.where((eb) =>
+        eb(
+          eb
+            .selectFrom('users as admins')
+            .select((e) => e.fn.countAll().as('n'))
+            .where('admins.role', '=', 'admin')
+            .where('admins.id', '!=', id),
+          '>',
+          0,
+        ),
+      );
+    }
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
