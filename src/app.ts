@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { createDb, type DbHandle } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { registerDocs } from './http/docs.js';
+import { registerErrorHandling } from './http/errors.js';
+import { registerRequestContext } from './http/request-context.js';
+import { authPages } from './modules/auth/pages.js';
+import { authRoutes } from './modules/auth/routes.js';
+import { settingsRoutes } from './modules/settings/routes.js';
+import { userPages } from './modules/users/pages.js';
+import { userRoutes } from './modules/users/routes.js';
+import { createServices, type Services } from './services.js';
+import { renderErrorPage } from './views/error-page.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    services: Services;
+    database: DbHandle;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  /** An open database (tests pass theirs); otherwise one is opened from config and migrated. */
+  database?: DbHandle;
+  logger?: boolean | { level: string };
+}
+
+export async function buildApp({ config, database, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const ownsDatabase = !database;
+  const db = database ?? createDb(config.database);
+  if (ownsDatabase) {
+    await db.ping();
+    await migrateToLatest(db.db, config.database.kind === 'postgres' ? config.database.schema : undefined);
+  }
+  app.decorate('config', config);
+  app.decorate('database', db);
+  app.decorate('services', createServices(db, config));
+  app.addHook('onClose', async () => {
+    if (ownsDatabase) await db.close();
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cookie, { secret: config.sessionSecret });
+  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  await app.register(fastifyStatic, {
+    root: fileURLToPath(new URL('../public', import.meta.url)),
+    prefix: '/static/',
+    maxAge: config.env === 'production' ? '1d' : 0,
+  });
+  await registerDocs(app);
+  registerRequestContext(app, config, app.services.auth);
+  registerErrorHandling(app, renderErrorPage);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => {
+    await db.ping();
+    return { status: 'ok' };
+  });
+
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes);
+      await api.register(userRoutes);
+      await api.register(settingsRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.register(authPages);
+  await app.register(userPages);
+  return app;
+}

@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createDb } from '../db/index.js';
+import { migrateToLatest } from '../db/migrate.js';
+import type { Role } from '../db/types.js';
+import { ROLES } from '../modules/auth/permissions.js';
+import { startServer } from '../server.js';
+import { createServices } from '../services.js';
+import { seedDemo } from './seed.js';
+
+const USAGE = `Usage: inkstone <command> [options]
+
+Commands:
+  serve                      start the web server (HOST, PORT, DATABASE_URL from the environment)
+  migrate                    apply database migrations
+  seed [--force]             add demo users, tagged posts and comments
+  user create --username U --email E --password P [--role reader|author|editor|admin] [--display-name N]
+
+Configuration comes from environment variables; see .env.example.`;
+
+async function withServices<T>(run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const handle = createDb(config.database);
+  try {
+    await handle.ping();
+    await migrateToLatest(handle.db, config.database.kind === 'postgres' ? config.database.schema : undefined);
+    return await run(createServices(handle, config));
+  } finally {
+    await handle.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      await startServer(loadConfig());
+      return -1;
+    }
+    case 'migrate': {
+      const config = loadConfig();
+      const handle = createDb(config.database);
+      try {
+        await handle.ping();
+        const applied = await migrateToLatest(
+          handle.db,
+          config.database.kind === 'postgres' ? config.database.schema : undefined,
+        );
+        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
+      } finally {
+        await handle.close();
+      }
+      return 0;
+    }
+    case 'seed': {
+      const { values } = parseArgs({ args: rest, options: { force: { type: 'boolean', default: false } } });
+      const summary = await withServices((services) => seedDemo(services, { force: values.force }));
+      console.log(summary);
+      return 0;
+    }
+    case 'user': {
+      const [sub, ...args] = rest;
+      if (sub !== 'create') break;
+      const { values } = parseArgs({
+        args,
+        options: {
+          username: { type: 'string' },
+          email: { type: 'string' },
+          password: { type: 'string' },
+          role: { type: 'string', default: 'reader' },
+          'display-name': { type: 'string' },
+        },
+      });
+      const missing = ['username', 'email', 'password'].filter((k) => !values[k as keyof typeof values]);
+      if (missing.length) throw new Error(`user create needs --${missing.join(', --')}`);
+      if (!ROLES.includes(values.role as Role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+      if ((values.password ?? '').length < 8) throw new Error('--password must be at least 8 characters');
+      const user = await withServices((services) =>
+        services.users.create(
+          {
+            username: values.username ?? '',
+            email: values.email ?? '',
+            password: values.password ?? '',
+            displayName: values['display-name'],
+          },
+          values.role as Role,
+        ),
+      );
+      console.log(`Created ${user.role} @${user.username} (id ${user.id}).`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+  }
+  console.error(`Unknown command: ${argv.join(' ')}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(error.message);
+    else {
+      const fields = (error as { fields?: Record<string, string> }).fields;
+      console.error(`inkstone: ${(error as Error).message}${fields ? ` (${Object.values(fields).join('; ')})` : ''}`);
+    }
+    process.exit(1);
+  },
+);

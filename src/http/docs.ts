@@ -1,0 +1,35 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+
+/** OpenAPI 3 from the routes' own schemas: JSON at /docs/json, the UI at /docs. */
+export async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Inkstone API',
+        version: '1.0.0',
+        description:
+          'Every error has the shape { error: { code, message, fields? } }. Authenticate with a session cookie ' +
+          '(send x-csrf-token on writes) or with `Authorization: Bearer <token>` from /api/v1/tokens.',
+      },
+      servers: [{ url: app.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A personal API token (isk_…)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'inkstone_session' },
+        },
+      },
+      tags: [
+        { name: 'auth', description: 'Sign-up, sign-in, tokens' },
+        { name: 'users', description: 'Profiles and, for admins, roles' },
+        { name: 'posts', description: 'Posts, drafts, publishing, search' },
+        { name: 'tags', description: 'Tags' },
+        { name: 'comments', description: 'Comments and moderation' },
+        { name: 'settings', description: 'Site settings (admin)' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}

@@ -1,0 +1,35 @@
+import { Type } from 'typebox';
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable, machine-readable' }),
+      message: Type.String({ description: 'for a person' }),
+      fields: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'field → what is wrong' })),
+    }),
+  },
+  { $id: 'ErrorResponse', title: 'Error' },
+);
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input; `fields` names each bad field',
+  401: 'Not signed in, or a bad token',
+  403: 'Signed in without permission, or CSRF check failed',
+  404: 'Not found',
+  409: 'Conflict: taken name, or an edit based on an old version',
+  413: 'Request body too large',
+  429: 'Too many attempts; see Retry-After',
+};
+
+/** Response schemas for the error statuses a route can return. */
+export function errors(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { ...ErrorResponse, description: DESCRIPTIONS[status] ?? 'Error' }]),
+  );
+}
+
+export const NoContent = Type.Null({ description: 'No content' });
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+/** OpenAPI security for routes that need a signed-in user: a token or the session cookie. */
+export const SIGNED_IN: { [scheme: string]: string[] }[] = [{ bearer: [] }, { session: [] }];

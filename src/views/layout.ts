@@ -1,0 +1,120 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type Flash, takeFlash } from '../http/request-context.js';
+import { type Actor, can } from '../modules/auth/permissions.js';
+import type { SiteSettings } from '../modules/settings/service.js';
+import { html, type Interpolation, type SafeHtml } from './html.js';
+
+/** What every page needs to know about the request it renders for. */
+export interface PageContext {
+  actor: Actor | null;
+  csrfToken: string;
+  settings: SiteSettings;
+  flash: Flash | null;
+  publicUrl: string;
+  path: string;
+}
+
+export interface PageMeta {
+  title: string;
+  description?: string;
+  /** Absolute canonical URL; defaults to the public URL of the path. */
+  canonical?: string;
+  og?: { type: 'website' | 'article'; publishedTime?: string; tags?: string[] };
+  noindex?: boolean;
+  /** Extra <head> content such as feed links. */
+  head?: SafeHtml;
+  scripts?: string[];
+}
+
+export async function pageContext(request: FastifyRequest, reply: FastifyReply): Promise<PageContext> {
+  return {
+    actor: request.actor,
+    csrfToken: request.csrfToken,
+    settings: await request.server.services.settings.get(),
+    flash: takeFlash(request, reply),
+    publicUrl: request.server.config.publicUrl,
+    path: request.url.split('?')[0] ?? '/',
+  };
+}
+
+export const csrfField = (ctx: PageContext) => html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">`;
+
+function nav(ctx: PageContext): SafeHtml {
+  const { actor } = ctx;
+  const link = (href: string, label: string) =>
+    html`<a href="${href}"${ctx.path === href ? html` aria-current="page"` : ''}>${label}</a>`;
+  return html`<nav class="site-nav" aria-label="Main">
+    ${link('/', 'Home')}
+    ${link('/search', 'Search')}
+    ${can(actor, 'post:create') ? [link('/write', 'Write'), link('/my/posts', 'My posts')] : ''}
+    ${can(actor, 'comment:moderate') ? link('/admin', 'Admin') : ''}
+    ${
+      actor
+        ? html`<a href="/account" class="nav-user">${actor.displayName}</a>
+          <form method="post" action="/logout" class="inline">${csrfField(ctx)}<button class="link">Log out</button></form>`
+        : html`${link('/login', 'Log in')}${ctx.settings.registrationOpen ? html`<a class="button small" href="/register">Sign up</a>` : ''}`
+    }
+  </nav>`;
+}
+
+export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): SafeHtml {
+  const siteTitle = ctx.settings.siteTitle;
+  const fullTitle = meta.title && meta.title !== siteTitle ? `${meta.title} · ${siteTitle}` : siteTitle;
+  const description = meta.description ?? ctx.settings.siteDescription;
+  const canonical = meta.canonical ?? `${ctx.publicUrl}${ctx.path}`;
+  const og = meta.og ?? { type: 'website' as const };
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${fullTitle}</title>
+<meta name="description" content="${description}">
+<link rel="canonical" href="${canonical}">
+${meta.noindex ? html`<meta name="robots" content="noindex">` : ''}
+<meta property="og:site_name" content="${siteTitle}">
+<meta property="og:title" content="${meta.title || siteTitle}">
+<meta property="og:description" content="${description}">
+<meta property="og:type" content="${og.type}">
+<meta property="og:url" content="${canonical}">
+${og.publishedTime ? html`<meta property="article:published_time" content="${og.publishedTime}">` : ''}
+${(og.tags ?? []).map((tag) => html`<meta property="article:tag" content="${tag}">`)}
+<meta name="twitter:card" content="summary">
+<link rel="alternate" type="application/atom+xml" title="${siteTitle}" href="/feed.xml">
+${meta.head ?? ''}
+<link rel="stylesheet" href="/static/style.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+</head>
+<body>
+<header class="site-header">
+  <div class="wrap header-row">
+    <a class="site-title" href="/">${siteTitle}</a>
+    ${nav(ctx)}
+  </div>
+</header>
+<main class="wrap" id="main">
+${ctx.flash ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>` : ''}
+${body}
+</main>
+<footer class="site-footer">
+  <div class="wrap">
+    <p>${ctx.settings.siteDescription}</p>
+    <p><a href="/feed.xml">Atom feed</a> · <a href="/sitemap.xml">Sitemap</a> · <a href="/docs">API</a> · Powered by Inkstone</p>
+  </div>
+</footer>
+${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
+</body>
+</html>`;
+}
+
+/** Renders a full page and sends it. */
+export async function sendPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  meta: PageMeta,
+  body: (ctx: PageContext) => Interpolation,
+  status = 200,
+): Promise<FastifyReply> {
+  const ctx = await pageContext(request, reply);
+  return reply.code(status).type('text/html; charset=utf-8').send(layout(ctx, meta, body(ctx)).value);
+}
