@@ -1,0 +1,90 @@
+import { nowIso } from '../../db/index.js';
+import type { CommentStatus } from '../../db/types.js';
+import { AppError, fieldError, forbidden, notFound } from '../../errors.js';
+import { type Actor, authorize, can, canDeleteComment } from '../auth/permissions.js';
+import { renderCommentMarkdown } from '../posts/markdown.js';
+import type { CommentRecord, CommentsRepository } from './repository.js';
+import { COMMENT_MAX, type Comment, type CommentList } from './schemas.js';
+
+/** What comments need to know of a post: whether this actor may see it, and whether it is live. */
+export type PostLookup = (postId: number, actor: Actor | null) => Promise<{ id: number; status: string }>;
+
+export class CommentsService {
+  constructor(
+    private readonly repo: CommentsRepository,
+    private readonly findPost: PostLookup,
+  ) {}
+
+  toApi(row: CommentRecord, withPost = false): Comment {
+    const comment: Comment = {
+      id: row.id,
+      postId: row.post_id,
+      body: row.body,
+      bodyHtml: row.body_html,
+      status: row.status,
+      createdAt: row.created_at,
+      author: { id: row.author_id, username: row.username, displayName: row.display_name },
+    };
+    if (withPost) comment.post = { title: row.post_title, slug: row.post_slug };
+    return comment;
+  }
+
+  /** Hidden comments are left out, except for moderators, who see them marked. */
+  async listForPost(postId: number, actor: Actor | null): Promise<Comment[]> {
+    await this.findPost(postId, actor);
+    const rows = await this.repo.listForPost(postId, can(actor, 'comment:moderate'));
+    return rows.map((row) => this.toApi(row));
+  }
+
+  async create(postId: number, body: string, actor: Actor | null): Promise<Comment> {
+    authorize(actor, 'comment:create');
+    const post = await this.findPost(postId, actor);
+    if (post.status !== 'published') {
+      throw new AppError(409, 'not_published', 'Comments open when the post is published.');
+    }
+    const text = body.trim();
+    if (!text) throw fieldError('body', 'body must not be empty');
+    if (text.length > COMMENT_MAX) throw fieldError('body', `body must be at most ${COMMENT_MAX} characters`);
+    const id = await this.repo.create({
+      postId,
+      authorId: actor.id,
+      body: text,
+      bodyHtml: renderCommentMarkdown(text),
+      createdAt: nowIso(),
+    });
+    return this.toApi(await this.getRow(id));
+  }
+
+  async delete(id: number, actor: Actor | null): Promise<CommentRecord> {
+    authorize(actor, 'comment:delete-own');
+    const row = await this.getRow(id);
+    if (!canDeleteComment(actor, { authorId: row.author_id }))
+      throw forbidden('Only the writer or a moderator can delete a comment.');
+    await this.repo.delete(id);
+    return row;
+  }
+
+  async setStatus(id: number, status: CommentStatus, actor: Actor | null): Promise<Comment> {
+    authorize(actor, 'comment:moderate');
+    await this.getRow(id);
+    await this.repo.setStatus(id, status);
+    return this.toApi(await this.getRow(id), true);
+  }
+
+  async moderationList(
+    actor: Actor | null,
+    page: number,
+    perPage: number,
+    status?: CommentStatus,
+  ): Promise<CommentList> {
+    authorize(actor, 'comment:moderate');
+    const { rows, total } = await this.repo.listRecent(perPage, (page - 1) * perPage, status);
+    return { items: rows.map((row) => this.toApi(row, true)), total };
+  }
+
+  private async getRow(id: number): Promise<CommentRecord> {
+    const row = await this.repo.get(id);
+    if (!row) throw notFound('Comment');
+    return row;
+  }
+}
