@@ -11,8 +11,14 @@ import { migrateToLatest } from './db/migrate.js';
 import { registerDocs } from './http/docs.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerRequestContext } from './http/request-context.js';
+import { adminPages } from './modules/admin/pages.js';
 import { authPages } from './modules/auth/pages.js';
 import { authRoutes } from './modules/auth/routes.js';
+import { commentPages } from './modules/comments/pages.js';
+import { commentRoutes } from './modules/comments/routes.js';
+import { editorPages } from './modules/posts/editor-pages.js';
+import { postPages } from './modules/posts/pages.js';
+import { postRoutes } from './modules/posts/routes.js';
 import { settingsRoutes } from './modules/settings/routes.js';
 import { userPages } from './modules/users/pages.js';
 import { userRoutes } from './modules/users/routes.js';
@@ -84,10 +90,16 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       await api.register(authRoutes);
       await api.register(userRoutes);
       await api.register(settingsRoutes);
+      await api.register(postRoutes);
+      await api.register(commentRoutes);
     },
     { prefix: '/api/v1' },
   );
   await app.register(authPages);
   await app.register(userPages);
+  await app.register(postPages);
+  await app.register(editorPages);
+  await app.register(commentPages);
+  await app.register(adminPages);
   return app;
 }

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 
-export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+export type DatabaseConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string; schema?: string };
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -47,7 +49,14 @@ export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
   );
 }
 
-function integer(env: Env, name: string, fallback: number, problems: string[], min = 0, max = 2 ** 31): number {
+function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  problems: string[],
+  min = 0,
+  max = 2 ** 31,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

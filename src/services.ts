@@ -3,6 +3,10 @@ import type { DbHandle } from './db/index.js';
 import { LoginLimiter } from './modules/auth/login-limiter.js';
 import { AuthRepository } from './modules/auth/repository.js';
 import { AuthService } from './modules/auth/service.js';
+import { CommentsRepository } from './modules/comments/repository.js';
+import { CommentsService } from './modules/comments/service.js';
+import { PostsRepository } from './modules/posts/repository.js';
+import { PostsService } from './modules/posts/service.js';
 import { SettingsRepository } from './modules/settings/repository.js';
 import { SettingsService } from './modules/settings/service.js';
 import { UsersRepository } from './modules/users/repository.js';
@@ -21,7 +25,11 @@ export function createServices(handle: DbHandle, config: Config) {
     settings,
     limiter: new LoginLimiter(config.login),
   });
-  return { users, settings, auth };
+  const posts = new PostsService(new PostsRepository(db, handle.dialect));
+  const comments = new CommentsService(new CommentsRepository(db), (postId, actor) =>
+    posts.get(postId, actor),
+  );
+  return { users, settings, auth, posts, comments };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -23,7 +23,10 @@ async function withServices<T>(run: (services: ReturnType<typeof createServices>
   const handle = createDb(config.database);
   try {
     await handle.ping();
-    await migrateToLatest(handle.db, config.database.kind === 'postgres' ? config.database.schema : undefined);
+    await migrateToLatest(
+      handle.db,
+      config.database.kind === 'postgres' ? config.database.schema : undefined,
+    );
     return await run(createServices(handle, config));
   } finally {
     await handle.close();
@@ -108,7 +111,9 @@ main(process.argv.slice(2)).then(
     if (error instanceof ConfigError) console.error(error.message);
     else {
       const fields = (error as { fields?: Record<string, string> }).fields;
-      console.error(`inkstone: ${(error as Error).message}${fields ? ` (${Object.values(fields).join('; ')})` : ''}`);
+      console.error(
+        `inkstone: ${(error as Error).message}${fields ? ` (${Object.values(fields).join('; ')})` : ''}`,
+      );
     }
     process.exit(1);
   },

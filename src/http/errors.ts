@@ -20,7 +20,9 @@ export function fieldsFromValidation(issues: readonly ValidationIssue[]): Record
     const field = typeof missing === 'string' ? (path ? `${path}.${missing}` : missing) : path || 'body';
     if (fields[field]) continue;
     fields[field] =
-      typeof missing === 'string' ? `${field} is required` : `${field} ${issue.message ?? 'is invalid'}`.trim();
+      typeof missing === 'string'
+        ? `${field} is required`
+        : `${field} ${issue.message ?? 'is invalid'}`.trim();
   }
   return fields;
 }
@@ -87,13 +89,17 @@ export function registerErrorHandling(app: FastifyInstance, renderHtml: HtmlErro
     const { status, body, headers } = toErrorResponse(error, request);
     if (headers) reply.headers(headers);
     reply.code(status);
-    if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(await renderHtml(request, reply, status, body));
+    if (wantsHtml(request))
+      return reply.type('text/html; charset=utf-8').send(await renderHtml(request, reply, status, body));
     return reply.send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
-    const body: ErrorBody = { error: { code: 'not_found', message: `No page at ${request.url.split('?')[0]}.` } };
+    const body: ErrorBody = {
+      error: { code: 'not_found', message: `No page at ${request.url.split('?')[0]}.` },
+    };
     reply.code(404);
-    if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(await renderHtml(request, reply, 404, body));
+    if (wantsHtml(request))
+      return reply.type('text/html; charset=utf-8').send(await renderHtml(request, reply, 404, body));
     return reply.send(body);
   });
 }

@@ -23,7 +23,12 @@ export function validationFailure(request: FastifyRequest): FormFailure | null {
 /** An AppError as a failure to show beside the form; anything else is rethrown to the error handler. */
 export function asFormFailure(error: unknown): FormFailure {
   if (error instanceof AppError && error.status < 500) {
-    return { status: error.status, message: error.message, fields: error.fields ?? {}, headers: error.headers };
+    return {
+      status: error.status,
+      message: error.message,
+      fields: error.fields ?? {},
+      headers: error.headers,
+    };
   }
   throw error;
 }

@@ -50,7 +50,11 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
   app.decorateRequest('authMethod', null);
   app.decorateRequest('csrfToken', '');
   app.decorateReply('flash', function (this: FastifyReply, kind: Flash['kind'], text: string) {
-    return this.setCookie(FLASH_COOKIE, JSON.stringify({ kind, text }), { ...cookieOptions, signed: true, maxAge: 60 });
+    return this.setCookie(FLASH_COOKIE, JSON.stringify({ kind, text }), {
+      ...cookieOptions,
+      signed: true,
+      maxAge: 60,
+    });
   });
   app.decorateReply('startSession', function (this: FastifyReply, token: string) {
     return this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: 30 * 86_400 });
@@ -86,10 +90,12 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
   app.addHook('preValidation', async (request) => {
     if (!UNSAFE.has(request.method) || request.authMethod === 'token') return;
     const type = request.headers['content-type'] ?? '';
-    const isForm = type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data');
+    const isForm =
+      type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data');
     if (!isForm && request.authMethod !== 'session') return;
     const body = request.body as Record<string, unknown> | undefined;
-    const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? request.headers['x-csrf-token'];
+    const sent =
+      (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? request.headers['x-csrf-token'];
     if (typeof sent !== 'string' || !request.cookies[CSRF_COOKIE] || !sameToken(sent, request.csrfToken)) {
       throw new AppError(
         403,

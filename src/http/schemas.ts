@@ -5,7 +5,9 @@ export const ErrorResponse = Type.Object(
     error: Type.Object({
       code: Type.String({ description: 'stable, machine-readable' }),
       message: Type.String({ description: 'for a person' }),
-      fields: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'field → what is wrong' })),
+      fields: Type.Optional(
+        Type.Record(Type.String(), Type.String(), { description: 'field → what is wrong' }),
+      ),
     }),
   },
   { $id: 'ErrorResponse', title: 'Error' },

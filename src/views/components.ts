@@ -47,7 +47,12 @@ export function pagination(page: number, totalPages: number, href: (page: number
   </nav>`;
 }
 
-const DATE = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const DATE = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+  timeZone: 'UTC',
+});
 
 /** Dates show in UTC, so every reader and every server renders the same page. */
 export function formatDate(iso: string | null | undefined): string {

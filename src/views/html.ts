@@ -9,9 +9,22 @@ export class SafeHtml {
   }
 }
 
-export type Interpolation = string | number | boolean | null | undefined | SafeHtml | readonly Interpolation[];
+export type Interpolation =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | SafeHtml
+  | readonly Interpolation[];
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);

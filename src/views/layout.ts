@@ -37,7 +37,8 @@ export async function pageContext(request: FastifyRequest, reply: FastifyReply):
   };
 }
 
-export const csrfField = (ctx: PageContext) => html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">`;
+export const csrfField = (ctx: PageContext) =>
+  html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">`;
 
 function nav(ctx: PageContext): SafeHtml {
   const { actor } = ctx;
@@ -116,5 +117,8 @@ export async function sendPage(
   status = 200,
 ): Promise<FastifyReply> {
   const ctx = await pageContext(request, reply);
-  return reply.code(status).type('text/html; charset=utf-8').send(layout(ctx, meta, body(ctx)).value);
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(layout(ctx, meta, body(ctx)).value);
 }

@@ -61,7 +61,11 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('posts_status_published_at').on('posts').columns(['status', 'published_at']).execute();
+  await db.schema
+    .createIndex('posts_status_published_at')
+    .on('posts')
+    .columns(['status', 'published_at'])
+    .execute();
   await db.schema.createIndex('posts_author_id').on('posts').column('author_id').execute();
 
   await db.schema
@@ -100,7 +104,9 @@ export async function up(db: AnyDb): Promise<void> {
   if (pg) {
     // 'simple' does no stemming, so any language's words match as written; CJK text,
     // which has no spaces to split on, is matched by the repository's substring fallback.
-    await sql`create index posts_search on posts using gin (to_tsvector('simple', title || ' ' || body))`.execute(db);
+    await sql`create index posts_search on posts using gin (to_tsvector('simple', title || ' ' || body))`.execute(
+      db,
+    );
   } else {
     // The trigram tokenizer indexes every 3-character window, which finds words in
     // languages without spaces (Chinese, Japanese) as well as substrings of Latin words.
@@ -110,7 +116,16 @@ export async function up(db: AnyDb): Promise<void> {
 
 export async function down(db: AnyDb): Promise<void> {
   if (dialectOf(db) === 'sqlite') await sql`drop table if exists posts_fts`.execute(db);
-  for (const table of ['settings', 'comments', 'post_tags', 'tags', 'posts', 'api_tokens', 'sessions', 'users']) {
+  for (const table of [
+    'settings',
+    'comments',
+    'post_tags',
+    'tags',
+    'posts',
+    'api_tokens',
+    'sessions',
+    'users',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

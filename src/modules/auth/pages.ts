@@ -10,10 +10,25 @@ import { Bio, DisplayName, Email, LIMITS, Password, Username } from '../users/sc
 import type { ApiToken } from './service.js';
 
 const Csrf = Type.Optional(Type.String());
-const LoginForm = Type.Object({ login: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 200 }), next: Type.Optional(Type.String()), _csrf: Csrf });
-const SignupForm = Type.Object({ username: Username, email: Email, password: Password, displayName: Type.Optional(Type.String({ maxLength: LIMITS.displayName.max })), _csrf: Csrf });
+const LoginForm = Type.Object({
+  login: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Type.String({ minLength: 1, maxLength: 200 }),
+  next: Type.Optional(Type.String()),
+  _csrf: Csrf,
+});
+const SignupForm = Type.Object({
+  username: Username,
+  email: Email,
+  password: Password,
+  displayName: Type.Optional(Type.String({ maxLength: LIMITS.displayName.max })),
+  _csrf: Csrf,
+});
 const ProfileForm = Type.Object({ displayName: DisplayName, bio: Bio, _csrf: Csrf });
-const PasswordForm = Type.Object({ currentPassword: Type.String({ minLength: 1, maxLength: 200 }), newPassword: Password, _csrf: Csrf });
+const PasswordForm = Type.Object({
+  currentPassword: Type.String({ minLength: 1, maxLength: 200 }),
+  newPassword: Password,
+  _csrf: Csrf,
+});
 const TokenForm = Type.Object({ name: Type.String({ minLength: 1, maxLength: 60 }), _csrf: Csrf });
 
 interface Values {
@@ -56,25 +71,33 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
       failure?.status ?? 200,
     );
 
-  app.get('/login', { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (request, reply) => {
-    if (await auth.needsSetup()) return reply.redirect('/setup');
-    if (request.actor) return reply.redirect(safeNext(request.query.next));
-    return loginPage(request, reply, { next: request.query.next });
-  });
+  app.get(
+    '/login',
+    { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } },
+    async (request, reply) => {
+      if (await auth.needsSetup()) return reply.redirect('/setup');
+      if (request.actor) return reply.redirect(safeNext(request.query.next));
+      return loginPage(request, reply, { next: request.query.next });
+    },
+  );
 
-  app.post('/login', { schema: { hide: true, body: LoginForm }, attachValidation: true }, async (request, reply) => {
-    const values = { login: request.body?.login, next: request.body?.next };
-    const invalid = validationFailure(request);
-    if (invalid) return loginPage(request, reply, values, invalid);
-    try {
-      const user = await auth.login(request.body.login, request.body.password, request.ip);
-      reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
-      reply.flash('success', `Welcome back, ${user.display_name}.`);
-      return reply.redirect(safeNext(request.body.next), 303);
-    } catch (error) {
-      return loginPage(request, reply, values, asFormFailure(error));
-    }
-  });
+  app.post(
+    '/login',
+    { schema: { hide: true, body: LoginForm }, attachValidation: true },
+    async (request, reply) => {
+      const values = { login: request.body?.login, next: request.body?.next };
+      const invalid = validationFailure(request);
+      if (invalid) return loginPage(request, reply, values, invalid);
+      try {
+        const user = await auth.login(request.body.login, request.body.password, request.ip);
+        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        reply.flash('success', `Welcome back, ${user.display_name}.`);
+        return reply.redirect(safeNext(request.body.next), 303);
+      } catch (error) {
+        return loginPage(request, reply, values, asFormFailure(error));
+      }
+    },
+  );
 
   app.post('/logout', { schema: { hide: true } }, async (request, reply) => {
     const token = request.cookies[SESSION_COOKIE];
@@ -83,7 +106,12 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect('/', 303);
   });
 
-  const registerPage = (request: FastifyRequest, reply: FastifyReply, values: Values, failure?: FormFailure) =>
+  const registerPage = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    values: Values,
+    failure?: FormFailure,
+  ) =>
     sendPage(
       request,
       reply,
@@ -102,19 +130,27 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
     return registerPage(request, reply, {});
   });
 
-  app.post('/register', { schema: { hide: true, body: SignupForm }, attachValidation: true }, async (request, reply) => {
-    const values = { username: request.body?.username, email: request.body?.email, displayName: request.body?.displayName };
-    const invalid = validationFailure(request);
-    if (invalid) return registerPage(request, reply, values, invalid);
-    try {
-      const user = await auth.register(request.body);
-      reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
-      reply.flash('success', `Welcome, ${user.display_name}! Your account is ready.`);
-      return reply.redirect('/', 303);
-    } catch (error) {
-      return registerPage(request, reply, values, asFormFailure(error));
-    }
-  });
+  app.post(
+    '/register',
+    { schema: { hide: true, body: SignupForm }, attachValidation: true },
+    async (request, reply) => {
+      const values = {
+        username: request.body?.username,
+        email: request.body?.email,
+        displayName: request.body?.displayName,
+      };
+      const invalid = validationFailure(request);
+      if (invalid) return registerPage(request, reply, values, invalid);
+      try {
+        const user = await auth.register(request.body);
+        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        reply.flash('success', `Welcome, ${user.display_name}! Your account is ready.`);
+        return reply.redirect('/', 303);
+      } catch (error) {
+        return registerPage(request, reply, values, asFormFailure(error));
+      }
+    },
+  );
 
   const setupPage = (request: FastifyRequest, reply: FastifyReply, values: Values, failure?: FormFailure) =>
     sendPage(
@@ -134,19 +170,27 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
     return setupPage(request, reply, {});
   });
 
-  app.post('/setup', { schema: { hide: true, body: SignupForm }, attachValidation: true }, async (request, reply) => {
-    const values = { username: request.body?.username, email: request.body?.email, displayName: request.body?.displayName };
-    const invalid = validationFailure(request);
-    if (invalid) return setupPage(request, reply, values, invalid);
-    try {
-      const user = await auth.setup(request.body);
-      reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
-      reply.flash('success', 'Your blog is ready. Write your first post!');
-      return reply.redirect('/write', 303);
-    } catch (error) {
-      return setupPage(request, reply, values, asFormFailure(error));
-    }
-  });
+  app.post(
+    '/setup',
+    { schema: { hide: true, body: SignupForm }, attachValidation: true },
+    async (request, reply) => {
+      const values = {
+        username: request.body?.username,
+        email: request.body?.email,
+        displayName: request.body?.displayName,
+      };
+      const invalid = validationFailure(request);
+      if (invalid) return setupPage(request, reply, values, invalid);
+      try {
+        const user = await auth.setup(request.body);
+        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        reply.flash('success', 'Your blog is ready. Write your first post!');
+        return reply.redirect('/write', 303);
+      } catch (error) {
+        return setupPage(request, reply, values, asFormFailure(error));
+      }
+    },
+  );
 
   const accountPage = async (
     request: FastifyRequest,
@@ -204,41 +248,58 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/account', { schema: { hide: true } }, async (request, reply) => accountPage(request, reply));
 
-  app.post('/account/profile', { schema: { hide: true, body: ProfileForm }, attachValidation: true }, async (request, reply) => {
-    const invalid = validationFailure(request);
-    if (invalid) return accountPage(request, reply, { profile: invalid });
-    try {
-      await users.updateProfile(request.actor, request.body);
-    } catch (error) {
-      return accountPage(request, reply, { profile: asFormFailure(error) });
-    }
-    reply.flash('success', 'Profile saved.');
-    return reply.redirect('/account', 303);
-  });
+  app.post(
+    '/account/profile',
+    { schema: { hide: true, body: ProfileForm }, attachValidation: true },
+    async (request, reply) => {
+      const invalid = validationFailure(request);
+      if (invalid) return accountPage(request, reply, { profile: invalid });
+      try {
+        await users.updateProfile(request.actor, request.body);
+      } catch (error) {
+        return accountPage(request, reply, { profile: asFormFailure(error) });
+      }
+      reply.flash('success', 'Profile saved.');
+      return reply.redirect('/account', 303);
+    },
+  );
 
-  app.post('/account/password', { schema: { hide: true, body: PasswordForm }, attachValidation: true }, async (request, reply) => {
-    const invalid = validationFailure(request);
-    if (invalid) return accountPage(request, reply, { password: invalid });
-    try {
-      const { currentPassword, newPassword } = request.body;
-      await auth.changePassword(request.actor, currentPassword, newPassword, request.cookies[SESSION_COOKIE]);
-    } catch (error) {
-      return accountPage(request, reply, { password: asFormFailure(error) });
-    }
-    reply.flash('success', 'Password changed. Your other sessions were signed out.');
-    return reply.redirect('/account', 303);
-  });
+  app.post(
+    '/account/password',
+    { schema: { hide: true, body: PasswordForm }, attachValidation: true },
+    async (request, reply) => {
+      const invalid = validationFailure(request);
+      if (invalid) return accountPage(request, reply, { password: invalid });
+      try {
+        const { currentPassword, newPassword } = request.body;
+        await auth.changePassword(
+          request.actor,
+          currentPassword,
+          newPassword,
+          request.cookies[SESSION_COOKIE],
+        );
+      } catch (error) {
+        return accountPage(request, reply, { password: asFormFailure(error) });
+      }
+      reply.flash('success', 'Password changed. Your other sessions were signed out.');
+      return reply.redirect('/account', 303);
+    },
+  );
 
-  app.post('/account/tokens', { schema: { hide: true, body: TokenForm }, attachValidation: true }, async (request, reply) => {
-    const invalid = validationFailure(request);
-    if (invalid) return accountPage(request, reply, { token: invalid });
-    try {
-      const { token } = await auth.createToken(request.actor, request.body.name);
-      return accountPage(request, reply.code(201), {}, token);
-    } catch (error) {
-      return accountPage(request, reply, { token: asFormFailure(error) });
-    }
-  });
+  app.post(
+    '/account/tokens',
+    { schema: { hide: true, body: TokenForm }, attachValidation: true },
+    async (request, reply) => {
+      const invalid = validationFailure(request);
+      if (invalid) return accountPage(request, reply, { token: invalid });
+      try {
+        const { token } = await auth.createToken(request.actor, request.body.name);
+        return accountPage(request, reply.code(201), {}, token);
+      } catch (error) {
+        return accountPage(request, reply, { token: asFormFailure(error) });
+      }
+    },
+  );
 
   app.post(
     '/account/tokens/:id/delete',
@@ -256,7 +317,9 @@ function tokenTable(ctx: PageContext, tokens: ApiToken[]) {
   return html`<table class="table">
     <thead><tr><th>Name</th><th>Token</th><th>Created</th><th>Last used</th><th></th></tr></thead>
     <tbody>${tokens.map(
-      (t) => html`<tr><td>${t.name}</td><td><code>${t.prefix}…</code></td><td>${time(t.createdAt)}</td><td>${t.lastUsedAt ? time(t.lastUsedAt) : 'never'}</td>
+      (
+        t,
+      ) => html`<tr><td>${t.name}</td><td><code>${t.prefix}…</code></td><td>${time(t.createdAt)}</td><td>${t.lastUsedAt ? time(t.lastUsedAt) : 'never'}</td>
         <td><form method="post" action="/account/tokens/${t.id}/delete">${csrfField(ctx)}<button class="link danger">Revoke</button></form></td></tr>`,
     )}</tbody></table>`;
 }

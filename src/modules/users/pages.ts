@@ -16,7 +16,11 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       authorize(request.actor, 'user:manage');
       const list = await users.list(request.actor, request.query.page, 50);
-      return sendPage(request, reply, { title: 'Users', noindex: true }, (ctx) => html`
+      return sendPage(
+        request,
+        reply,
+        { title: 'Users', noindex: true },
+        (ctx) => html`
         <p class="breadcrumbs"><a href="/admin">Admin</a> / Users</p>
         <h1>Users <span class="muted small">${list.total}</span></h1>
         <table class="table">
@@ -30,14 +34,16 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
                 ${csrfField(ctx)}
                 <label class="visually-hidden" for="role-${user.id}">Role of ${user.username}</label>
                 <select name="role" id="role-${user.id}">${ROLES.map(
-                  (role) => html`<option value="${role}"${role === user.role ? html` selected` : ''}>${role}</option>`,
+                  (role) =>
+                    html`<option value="${role}"${role === user.role ? html` selected` : ''}>${role}</option>`,
                 )}</select>
                 <button type="submit" class="small">Save</button>
               </form></td>
             </tr>`,
           )}</tbody>
         </table>
-        ${pagination(list.page, list.totalPages, (page) => `/admin/users?page=${page}`)}`);
+        ${pagination(list.page, list.totalPages, (page) => `/admin/users?page=${page}`)}`,
+      );
     },
   );
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { requireUser } from '../auth/permissions.js';
 import { errors, SIGNED_IN } from '../../http/schemas.js';
+import { requireUser } from '../auth/permissions.js';
 import { Pagination, ProfileUpdate, RoleUpdate, User, UserList } from './schemas.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -64,6 +64,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: User, ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => users.toApi(await users.setRole(request.actor, request.params.id, request.body.role), request.actor),
+    async (request) =>
+      users.toApi(await users.setRole(request.actor, request.params.id, request.body.role), request.actor),
   );
 };

@@ -1,0 +1,188 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { errors, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
+import { authorize } from '../auth/permissions.js';
+import { renderMarkdown } from './markdown.js';
+import {
+  BODY_MAX,
+  PostCreateSchema,
+  PostListQuerySchema,
+  PostListSchema,
+  PostPublishSchema,
+  PostSchema,
+  PostSearchQuerySchema,
+  PostUpdateSchema,
+  TagSchema,
+} from './schemas.js';
+
+export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { posts } = app.services;
+
+  app.get(
+    '/posts',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'List posts, newest first',
+        description:
+          'The public sees published posts. `status` draft, scheduled or all lists unpublished posts: ' +
+          'your own with `author=<your username>`, or anyone’s for editors. `q` searches.',
+        querystring: PostListQuerySchema,
+        response: { 200: PostListSchema, ...errors(400, 401, 403) },
+      },
+    },
+    async (request) => posts.list(request.query, request.actor),
+  );
+
+  app.get(
+    '/search',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Full-text search over published posts (any language, Chinese included)',
+        querystring: PostSearchQuerySchema,
+        response: { 200: PostListSchema, ...errors(400) },
+      },
+    },
+    async (request) =>
+      posts.search(request.query.q, request.query.page ?? 1, request.actor, {
+        perPage: request.query.perPage,
+      }),
+  );
+
+  app.get(
+    '/posts/:idOrSlug',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'One post by numeric id or by slug',
+        params: Type.Object({ idOrSlug: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 200: PostSchema, ...errors(404) },
+      },
+    },
+    async (request) => {
+      const key = request.params.idOrSlug;
+      return posts.get(/^\d+$/.test(key) ? Number(key) : key, request.actor);
+    },
+  );
+
+  app.post(
+    '/posts',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Write a post (author and up); status draft (default), published or scheduled',
+        security: SIGNED_IN,
+        body: PostCreateSchema,
+        response: { 201: PostSchema, ...errors(400, 401, 403, 409, 413) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await posts.create(request.body, request.actor)),
+  );
+
+  app.patch(
+    '/posts/:id',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Edit a post; send the `version` you loaded (a stale one gets 409)',
+        security: SIGNED_IN,
+        params: IdParams,
+        body: PostUpdateSchema,
+        response: { 200: PostSchema, ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request) => posts.update(request.params.id, request.body, request.actor),
+  );
+
+  app.post(
+    '/posts/:id/publish',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Publish now, or at `publishedAt` (a future time schedules it)',
+        security: SIGNED_IN,
+        params: IdParams,
+        body: Type.Optional(PostPublishSchema),
+        response: { 200: PostSchema, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => posts.publish(request.params.id, request.actor, request.body?.publishedAt),
+  );
+
+  app.post(
+    '/posts/:id/unpublish',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Back to draft',
+        security: SIGNED_IN,
+        params: IdParams,
+        response: { 200: PostSchema, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request) => posts.unpublish(request.params.id, request.actor),
+  );
+
+  app.delete(
+    '/posts/:id',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Delete a post and its comments',
+        security: SIGNED_IN,
+        params: IdParams,
+        response: { 204: NoContent, ...errors(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await posts.delete(request.params.id, request.actor);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/tags',
+    {
+      schema: {
+        tags: ['tags'],
+        summary: 'Tags with their number of published posts',
+        response: { 200: Type.Object({ items: Type.Array(TagSchema) }) },
+      },
+    },
+    async () => ({ items: await posts.listTags() }),
+  );
+
+  app.get(
+    '/tags/:slug',
+    {
+      schema: {
+        tags: ['tags'],
+        summary: 'One tag (list its posts with GET /posts?tag=slug)',
+        params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: TagSchema, ...errors(404) },
+      },
+    },
+    async (request) => posts.getTag(request.params.slug),
+  );
+
+  app.post(
+    '/render',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Render Markdown to sanitised HTML, as a post would show it (the editor preview)',
+        security: SIGNED_IN,
+        body: Type.Object(
+          { markdown: Type.String({ maxLength: BODY_MAX }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ html: Type.String() }), ...errors(400, 401, 403, 413) },
+      },
+    },
+    async (request) => {
+      authorize(request.actor, 'post:create');
+      return { html: renderMarkdown(request.body.markdown) };
+    },
+  );
+};

@@ -1,0 +1,396 @@
+import type { PostStatus } from '../../db/types.js';
+import { conflict, fieldError, forbidden, notFound, unauthorized } from '../../errors.js';
+import { type Actor, authorize, can, canManagePost } from '../auth/permissions.js';
+import type { SitemapEntry } from './feeds.js';
+import { deriveExcerpt, renderMarkdown } from './markdown.js';
+import {
+  isUniqueViolation,
+  type PostFilter,
+  type PostPatch,
+  type PostRecord,
+  type PostSummaryRecord,
+  type PostsRepository,
+} from './repository.js';
+import {
+  type ApiPostStatus,
+  BODY_MAX,
+  EXCERPT_MAX,
+  PER_PAGE_MAX,
+  type Post,
+  type PostCreate,
+  type PostList,
+  type PostListQuery,
+  type PostSummary,
+  type PostUpdate,
+  QUERY_MAX,
+  TAG_MAX,
+  TAGS_MAX,
+  type Tag,
+  TITLE_MAX,
+} from './schemas.js';
+import { isValidSlug, slugify } from './slug.js';
+
+export interface SearchOptions {
+  perPage?: number;
+  tag?: string;
+  author?: string;
+}
+
+interface Publication {
+  status: PostStatus;
+  published_at: string | null;
+}
+
+// How often create() picks a new derived slug when another request took it between the
+// check and the insert; beyond a few tries something else is wrong.
+const SLUG_ATTEMPTS = 3;
+
+const postUrl = (slug: string) => `/posts/${encodeURIComponent(slug)}`;
+
+export class PostsService {
+  constructor(
+    private repo: PostsRepository,
+    private clock: () => Date = () => new Date(),
+  ) {}
+
+  async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
+    const page = query.page ?? 1;
+    const perPage = Math.min(Math.max(query.perPage ?? 10, 1), PER_PAGE_MAX);
+    if (query.q?.trim())
+      return this.search(query.q, page, actor, { perPage, tag: query.tag, author: query.author });
+    const now = this.now();
+    const filter: PostFilter = { now, authorUsername: query.author, tagSlug: query.tag };
+    const status = query.status ?? 'published';
+    if (status !== 'published') {
+      // Unpublished posts are listed only as "my posts", or to someone who may edit any post.
+      if (!actor) throw unauthorized();
+      if (query.author !== actor.username && !can(actor, 'post:edit-any')) {
+        throw forbidden('Only your own drafts and scheduled posts can be listed.');
+      }
+    }
+    if (status === 'published') filter.visibleAt = now;
+    else if (status !== 'all') filter.status = status;
+    const { rows, total } = await this.repo.list({ ...filter, limit: perPage, offset: (page - 1) * perPage });
+    return this.page(rows, page, perPage, total);
+  }
+
+  /** A post by id (number) or slug (string); a draft or scheduled post is 404 to those who cannot manage it. */
+  async get(idOrSlug: number | string, actor: Actor | null): Promise<Post> {
+    const row =
+      typeof idOrSlug === 'number' ? await this.repo.get(idOrSlug) : await this.repo.getBySlug(idOrSlug);
+    if (!row || (!this.isVisible(row) && !canManagePost(actor, { authorId: row.author_id })))
+      throw notFound('Post');
+    return this.toApi(row);
+  }
+
+  getBySlug(slug: string, actor: Actor | null): Promise<Post> {
+    return this.get(slug, actor);
+  }
+
+  /** A post for its editor: 404 when hidden from the actor, 401/403 when visible but not theirs to edit. */
+  async getForEdit(id: number, actor: Actor | null): Promise<Post> {
+    return this.toApi(await this.manageable(id, actor));
+  }
+
+  async create(input: PostCreate, actor: Actor | null): Promise<Post> {
+    authorize(actor, 'post:create');
+    const now = this.now();
+    const title = cleanTitle(input.title);
+    const body = cleanBody(input.body ?? '');
+    const tags = cleanTags(input.tags ?? []);
+    const excerpt = cleanExcerpt(input.excerpt);
+    const publication = this.publication(input.status ?? 'draft', input.publishedAt);
+    const givenSlug = input.slug === undefined ? undefined : cleanSlug(input.slug);
+    if (givenSlug && (await this.repo.slugExists(givenSlug))) throw slugTaken();
+    const base = slugify(title) || 'post';
+
+    for (let attempt = 1; ; attempt++) {
+      const slug = givenSlug ?? (await this.uniqueSlug(base));
+      try {
+        const row = await this.repo.create(
+          {
+            author_id: actor.id,
+            title,
+            slug,
+            body,
+            body_html: renderMarkdown(body),
+            excerpt: excerpt ?? deriveExcerpt(body),
+            excerpt_custom: excerpt ? 1 : 0,
+            ...publication,
+            created_at: now,
+            updated_at: now,
+          },
+          tags,
+        );
+        return this.toApi(row);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (givenSlug) throw slugTaken();
+        if (attempt >= SLUG_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async update(id: number, input: PostUpdate, actor: Actor | null): Promise<Post> {
+    const current = await this.manageable(id, actor);
+    if (input.version !== current.version) throw staleVersion(current.version);
+    const patch: PostPatch = { updated_at: this.now() };
+    if (input.title !== undefined) patch.title = cleanTitle(input.title);
+    const body = input.body === undefined ? current.body : cleanBody(input.body);
+    patch.body = body;
+    // Re-rendered on every edit, so a tightened sanitiser reaches old posts as they are touched.
+    patch.body_html = renderMarkdown(body);
+    if (input.excerpt !== undefined) {
+      const excerpt = cleanExcerpt(input.excerpt);
+      patch.excerpt_custom = excerpt ? 1 : 0;
+      patch.excerpt = excerpt ?? deriveExcerpt(body);
+    } else if (!current.excerpt_custom) {
+      patch.excerpt = deriveExcerpt(body);
+    }
+    if (input.slug !== undefined) {
+      patch.slug = cleanSlug(input.slug);
+      if (patch.slug !== current.slug && (await this.repo.slugExists(patch.slug, id))) throw slugTaken();
+    }
+    if (input.status !== undefined) {
+      Object.assign(patch, this.publication(input.status, input.publishedAt, current));
+    } else if (input.publishedAt !== undefined) {
+      if (current.status === 'draft') {
+        throw fieldError('publishedAt', 'Publish or schedule the post to give it a publication time.');
+      }
+      const at = parseTime(input.publishedAt);
+      Object.assign(patch, this.publication(at > this.now() ? 'scheduled' : 'published', at, current));
+    }
+    const tags = input.tags === undefined ? undefined : cleanTags(input.tags);
+    return this.write(id, current.version, patch, tags);
+  }
+
+  /** Publishes now, at a past time (backdated) or at a future one (scheduled). */
+  async publish(id: number, actor: Actor | null, publishedAt?: string): Promise<Post> {
+    const current = await this.manageable(id, actor);
+    const at = publishedAt === undefined ? undefined : parseTime(publishedAt);
+    const status = at !== undefined && at > this.now() ? 'scheduled' : 'published';
+    return this.write(id, current.version, {
+      ...this.publication(status, at, current),
+      updated_at: this.now(),
+    });
+  }
+
+  /** Back to draft: hidden from the public, publication time forgotten. */
+  async unpublish(id: number, actor: Actor | null): Promise<Post> {
+    const current = await this.manageable(id, actor);
+    return this.write(id, current.version, { status: 'draft', published_at: null, updated_at: this.now() });
+  }
+
+  async delete(id: number, actor: Actor | null): Promise<void> {
+    await this.manageable(id, actor);
+    await this.repo.delete(id);
+  }
+
+  /** Visible posts matching `q`, best match first. */
+  async search(
+    q: string,
+    page: number,
+    _actor: Actor | null,
+    options: SearchOptions = {},
+  ): Promise<PostList> {
+    const query = q.trim();
+    if (!query) throw fieldError('q', 'Type something to search for.');
+    if (Array.from(query).length > QUERY_MAX)
+      throw fieldError('q', `Search for at most ${QUERY_MAX} characters.`);
+    const perPage = Math.min(Math.max(options.perPage ?? 10, 1), PER_PAGE_MAX);
+    const current = Math.max(1, page);
+    const { rows, total } = await this.repo.search(query, {
+      now: this.now(),
+      authorUsername: options.author,
+      tagSlug: options.tag,
+      limit: perPage,
+      offset: (current - 1) * perPage,
+    });
+    return this.page(rows, current, perPage, total);
+  }
+
+  listTags(): Promise<Tag[]> {
+    return this.repo.listTags({ now: this.now() });
+  }
+
+  /** A tag with at least one visible post; 404 otherwise, so empty tag pages are not indexed. */
+  async getTag(slug: string): Promise<Tag> {
+    const tag = await this.repo.getTag(slug, { now: this.now() });
+    if (!tag || tag.count === 0) throw notFound('Tag');
+    return tag;
+  }
+
+  /** The newest visible posts with bodies, for the Atom feed. */
+  async recent(limit = 20): Promise<Post[]> {
+    const rows = await this.repo.listRecent(this.now(), Math.min(Math.max(limit, 1), 100));
+    return rows.map((row) => this.toApi(row));
+  }
+
+  async sitemapEntries(): Promise<SitemapEntry[]> {
+    const rows = await this.repo.listForSitemap(this.now());
+    return rows.map((row) => ({ loc: postUrl(row.slug), lastmod: row.updated_at }));
+  }
+
+  toApi(row: PostRecord): Post;
+  toApi(row: PostSummaryRecord): PostSummary;
+  toApi(row: PostRecord | PostSummaryRecord): Post | PostSummary {
+    const summary: PostSummary = {
+      id: row.id,
+      title: row.title,
+      slug: row.slug,
+      excerpt: row.excerpt,
+      status: this.apiStatus(row),
+      publishedAt: row.published_at,
+      version: row.version,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      url: postUrl(row.slug),
+      author: { id: row.author_id, username: row.author_username, displayName: row.author_display_name },
+      tags: row.tags.map((tag) => ({ name: tag.name, slug: tag.slug })),
+    };
+    return 'body' in row ? { ...summary, body: row.body, bodyHtml: row.body_html } : summary;
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  private apiStatus(row: Pick<PostRecord, 'status' | 'published_at'>): ApiPostStatus {
+    if (row.status === 'draft') return 'draft';
+    return row.published_at !== null && row.published_at > this.now() ? 'scheduled' : 'published';
+  }
+
+  private isVisible(row: Pick<PostRecord, 'status' | 'published_at'>): boolean {
+    return this.apiStatus(row) === 'published';
+  }
+
+  /** The post if the actor may change it; a post they cannot even see is 404, not 403. */
+  private async manageable(id: number, actor: Actor | null): Promise<PostRecord> {
+    const row = await this.repo.get(id);
+    if (!row) throw notFound('Post');
+    if (canManagePost(actor, { authorId: row.author_id })) return row;
+    if (!this.isVisible(row)) throw notFound('Post');
+    if (!actor) throw unauthorized();
+    throw forbidden('You can only change your own posts.');
+  }
+
+  private async write(id: number, version: number, patch: PostPatch, tags?: string[]): Promise<Post> {
+    let row: PostRecord | null;
+    try {
+      row = await this.repo.update(id, version, patch, tags);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw slugTaken();
+      throw error;
+    }
+    if (row) return this.toApi(row);
+    const latest = await this.repo.get(id);
+    if (!latest) throw notFound('Post');
+    throw staleVersion(latest.version);
+  }
+
+  /** Maps the API status to the stored one; 'scheduled' is stored as published in the future. */
+  private publication(
+    status: ApiPostStatus,
+    publishedAt: string | undefined,
+    current?: PostRecord,
+  ): Publication {
+    const now = this.now();
+    const at = publishedAt === undefined ? undefined : parseTime(publishedAt);
+    if (status === 'draft') return { status: 'draft', published_at: null };
+    if (status === 'published') {
+      if (at !== undefined) return { status: 'published', published_at: at };
+      // A post already out keeps its date; a draft or a scheduled post goes out now.
+      const keep =
+        current?.status === 'published' && current.published_at !== null && current.published_at <= now;
+      return { status: 'published', published_at: keep ? current.published_at : now };
+    }
+    const scheduledAt =
+      at ?? (current && this.apiStatus(current) === 'scheduled' ? current.published_at : null);
+    if (scheduledAt === null) throw fieldError('publishedAt', 'Choose when the post should be published.');
+    if (scheduledAt <= now) throw fieldError('publishedAt', 'A scheduled time must be in the future.');
+    return { status: 'published', published_at: scheduledAt };
+  }
+
+  private async uniqueSlug(base: string): Promise<string> {
+    const taken = await this.repo.slugsWithPrefix(base);
+    if (!taken.has(base)) return base;
+    for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  }
+
+  private page(rows: PostSummaryRecord[], page: number, perPage: number, total: number): PostList {
+    return {
+      items: rows.map((row) => this.toApi(row)),
+      page,
+      perPage,
+      total,
+      totalPages: Math.ceil(total / perPage),
+    };
+  }
+}
+
+// Inputs are checked here as well as by the route schemas, because HTML forms and the CLI
+// call the service without going through the JSON API's validation.
+
+function cleanTitle(title: string): string {
+  const clean = title.trim();
+  if (!clean) throw fieldError('title', 'Give the post a title.');
+  if (Array.from(clean).length > TITLE_MAX)
+    throw fieldError('title', `Keep the title to ${TITLE_MAX} characters.`);
+  return clean;
+}
+
+function cleanBody(body: string): string {
+  if (body.length > BODY_MAX)
+    throw fieldError('body', `Keep the post to ${BODY_MAX.toLocaleString('en')} characters.`);
+  return body;
+}
+
+/** undefined for "derive it from the body". */
+function cleanExcerpt(excerpt: string | null | undefined): string | undefined {
+  const clean = excerpt?.trim();
+  if (!clean) return undefined;
+  if (Array.from(clean).length > EXCERPT_MAX)
+    throw fieldError('excerpt', `Keep the excerpt to ${EXCERPT_MAX} characters.`);
+  return clean;
+}
+
+function cleanSlug(slug: string): string {
+  const clean = slug.trim().normalize('NFKC').toLowerCase();
+  if (!isValidSlug(clean)) {
+    throw fieldError('slug', 'Use letters, digits and single dashes (no spaces), at most 100 characters.');
+  }
+  return clean;
+}
+
+function cleanTags(names: readonly string[]): string[] {
+  const bySlug = new Map<string, string>();
+  for (const raw of names) {
+    const name = raw.trim().replace(/\s+/g, ' ');
+    if (!name) continue;
+    if (Array.from(name).length > TAG_MAX)
+      throw fieldError('tags', `Keep each tag to ${TAG_MAX} characters.`);
+    const slug = slugify(name);
+    if (!slug) throw fieldError('tags', `The tag "${name}" needs at least one letter or digit.`);
+    if (!bySlug.has(slug)) bySlug.set(slug, name);
+  }
+  if (bySlug.size > TAGS_MAX) throw fieldError('tags', `Use at most ${TAGS_MAX} tags.`);
+  return [...bySlug.values()];
+}
+
+/** An ISO time with an explicit zone, as stored (UTC). A zone-less time would depend on the server's TZ. */
+function parseTime(value: string): string {
+  const time = new Date(value);
+  if (!/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(value.trim()) || Number.isNaN(time.getTime())) {
+    throw fieldError('publishedAt', 'Give a date and time with a time zone, like 2030-01-31T09:00:00Z.');
+  }
+  return time.toISOString();
+}
+
+const slugTaken = () =>
+  conflict('Another post already uses this slug.', { slug: 'Another post already uses this slug.' });
+
+const staleVersion = (version: number) =>
+  conflict(
+    `This post was changed since you opened it (it is now at version ${version}). Reload it and apply your changes again.`,
+    { version: String(version) },
+  );
