@@ -106,6 +106,10 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Optional(PostPublishSchema),
         response: { 200: PostSchema, ...errors(400, 401, 403, 404, 409) },
       },
+      // A bare POST (no body) means "now"; AJV would otherwise refuse the missing body as "not an object".
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
     },
     async (request) => posts.publish(request.params.id, request.actor, request.body?.publishedAt),
   );

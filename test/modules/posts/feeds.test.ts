@@ -36,8 +36,11 @@ function assertWellFormed(xml: string): void {
   expect(roots).toBe(1);
 }
 
-const unescape = (text: string) =>
-  text.replace(/&(lt|gt|quot|apos|amp);/g, (_m, name: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[name] ?? '');
+const unescapeXml = (text: string) =>
+  text.replace(
+    /&(lt|gt|quot|apos|amp);/g,
+    (_m, name: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[name] ?? '',
+  );
 
 function post(overrides: Partial<Post> = {}): Post {
   return {
@@ -84,7 +87,9 @@ describe('atomFeed', () => {
 
   it('has Atom ids, links, dates, categories, summary and HTML content', () => {
     expect(xml).toContain('<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example.com/">');
-    expect(xml).toContain('<link rel="self" type="application/atom+xml" href="https://blog.example.com/feed.xml"/>');
+    expect(xml).toContain(
+      '<link rel="self" type="application/atom+xml" href="https://blog.example.com/feed.xml"/>',
+    );
     expect(xml).toContain('<id>https://blog.example.com/posts/tom-jerry</id>');
     expect(xml).toContain('<id>https://blog.example.com/posts/%E4%BD%A0%E5%A5%BD</id>');
     expect(xml).toContain('<published>2030-01-02T00:00:00.000Z</published>');
@@ -92,13 +97,18 @@ describe('atomFeed', () => {
     expect(xml).toContain('<category term="c-c" label="C &amp; C++"/>');
     expect(xml).toContain('<summary type="text">Hello &amp; &lt;goodbye&gt;</summary>');
     const content = /<content type="html">([^<]*)<\/content>/.exec(xml)?.[1] ?? '';
-    expect(unescape(content)).toBe(post().bodyHtml);
+    expect(unescapeXml(content)).toBe(post().bodyHtml);
     expect(xml.match(/<entry>/g)).toHaveLength(2);
   });
 
   it('uses the newest post time as the feed time, and the epoch when empty', () => {
     expect(xml).toMatch(/<\/subtitle>\n {2}<updated>2030-01-03T00:00:00.000Z<\/updated>/);
-    const empty = atomFeed({ siteTitle: 'S', siteUrl: 'https://s.test', feedUrl: 'https://s.test/feed.xml', posts: [] });
+    const empty = atomFeed({
+      siteTitle: 'S',
+      siteUrl: 'https://s.test',
+      feedUrl: 'https://s.test/feed.xml',
+      posts: [],
+    });
     assertWellFormed(empty);
     expect(empty).toContain('<updated>1970-01-01T00:00:00.000Z</updated>');
   });

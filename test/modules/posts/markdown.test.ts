@@ -89,7 +89,9 @@ describe('renderMarkdown', () => {
 
 describe('renderCommentMarkdown', () => {
   it('renders the lite subset with nofollow ugc links', () => {
-    const out = renderCommentMarkdown('Hi *there* **you** `code`\nnext line [site](https://example.com)\n\n> q\n\n- a');
+    const out = renderCommentMarkdown(
+      'Hi *there* **you** `code`\nnext line [site](https://example.com)\n\n> q\n\n- a',
+    );
     expect(out).toContain('<em>there</em> <strong>you</strong> <code>code</code><br />next line');
     expect(out).toContain('<a href="https://example.com" rel="nofollow ugc noopener">site</a>');
     expect(out).toContain('<blockquote>');
@@ -115,7 +117,9 @@ describe('renderCommentMarkdown', () => {
 
 describe('markdownToText and deriveExcerpt', () => {
   it('gives plain text with entities decoded, one block per line', () => {
-    const text = markdownToText('# Hi &amp; <b>bold</b>\n\nSome *text* `a<b` ![alt text](x.png)\n\n- a\n- b\n\n<script>x()</script>');
+    const text = markdownToText(
+      '# Hi &amp; <b>bold</b>\n\nSome *text* `a<b` ![alt text](x.png)\n\n- a\n- b\n\n<script>x()</script>',
+    );
     expect(text).toBe('Hi & bold\nSome text a<b alt text\na\nb');
   });
 

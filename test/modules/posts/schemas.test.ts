@@ -19,7 +19,13 @@ async function validator() {
 describe('post schemas in Fastify', () => {
   it('accepts a valid create body with a Unicode slug', async () => {
     const app = await validator();
-    const payload = { title: 'Hi', slug: '你好-世界', tags: ['a'], status: 'scheduled', publishedAt: '2030-01-01T00:00:00Z' };
+    const payload = {
+      title: 'Hi',
+      slug: '你好-世界',
+      tags: ['a'],
+      status: 'scheduled',
+      publishedAt: '2030-01-01T00:00:00Z',
+    };
     const response = await app.inject({ method: 'POST', url: '/create', payload });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual(payload);
@@ -44,8 +50,14 @@ describe('post schemas in Fastify', () => {
 
   it('requires version on update', async () => {
     const app = await validator();
-    expect((await app.inject({ method: 'PATCH', url: '/update', payload: { title: 'x' } })).statusCode).toBe(400);
-    const ok = await app.inject({ method: 'PATCH', url: '/update', payload: { title: 'x', version: 3, excerpt: null } });
+    expect((await app.inject({ method: 'PATCH', url: '/update', payload: { title: 'x' } })).statusCode).toBe(
+      400,
+    );
+    const ok = await app.inject({
+      method: 'PATCH',
+      url: '/update',
+      payload: { title: 'x', version: 3, excerpt: null },
+    });
     expect(ok.statusCode).toBe(200);
   });
 

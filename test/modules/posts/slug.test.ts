@@ -37,7 +37,8 @@ describe('slugify', () => {
 
 describe('isValidSlug', () => {
   it('accepts what slugify makes', () => {
-    for (const title of ['Hello World', '你好 世界', 'Café 2030']) expect(isValidSlug(slugify(title))).toBe(true);
+    for (const title of ['Hello World', '你好 世界', 'Café 2030'])
+      expect(isValidSlug(slugify(title))).toBe(true);
   });
 
   it('rejects uppercase, spaces, double or edge dashes, symbols and over-long slugs', () => {

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { UserRow } from '../../src/db/types.js';
+import type { Actor } from '../../src/modules/auth/permissions.js';
+import type { PostCreate } from '../../src/modules/posts/schemas.js';
+import { toActor } from '../../src/modules/users/service.js';
+
+// Fixtures written straight through the services, so a test spends its HTTP calls on the
+// behaviour it checks rather than on setting the scene.
+
+export const actorOf = (user: UserRow): Actor => toActor(user);
+
+/** A post by `author`; published now unless the input says otherwise. */
+export function writePost(app: FastifyInstance, author: UserRow, input: Partial<PostCreate> = {}) {
+  const title = input.title ?? `Post ${Math.random().toString(36).slice(2, 8)}`;
+  // The service checks the role, so a post by a (since demoted) reader is written as by an author.
+  const actor: Actor = { ...actorOf(author), role: author.role === 'reader' ? 'author' : author.role };
+  return app.services.posts.create({ body: 'Some text.', status: 'published', ...input, title }, actor);
+}
+
+export const writeDraft = (app: FastifyInstance, author: UserRow, input: Partial<PostCreate> = {}) =>
+  writePost(app, author, { ...input, status: 'draft' });
+
+export function writeComment(app: FastifyInstance, postId: number, author: UserRow, body = 'A comment.') {
+  return app.services.comments.create(postId, body, actorOf(author));
+}
+
+/** A time `days` from now as ISO, for scheduling. */
+export const daysFromNow = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
