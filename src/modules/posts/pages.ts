@@ -217,11 +217,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { hide: true, params: Type.Object({ tag: Type.String({ minLength: 1, maxLength: 100 }) }) } },
     async (request, reply) => {
       const tag = await posts.getTag(request.params.tag);
-      const [site, list] = await Promise.all([
-        settings.get(),
-        posts.list({ tag: tag.slug, perPage: 20 }, null),
-      ]);
-      const full = await Promise.all(list.items.map((item) => posts.get(item.id, null)));
+      const [site, full] = await Promise.all([settings.get(), posts.recent(20, tag.slug)]);
       const xml = atomFeed({
         siteTitle: `${site.siteTitle}: ${tag.name}`,
         siteUrl,

@@ -136,13 +136,13 @@ export class PostsRepository {
   }
 
   /** The newest visible posts with their bodies, for feeds. */
-  async listRecent(now: IsoTime, limit: number): Promise<PostRecord[]> {
+  async listRecent(now: IsoTime, limit: number, tagSlug?: string): Promise<PostRecord[]> {
     const rows = await this.db
       .selectFrom('posts')
       .innerJoin('users', 'users.id', 'posts.author_id')
       .selectAll('posts')
       .select(['users.username as author_username', 'users.display_name as author_display_name'])
-      .where((eb) => conditions(eb, { now, visibleAt: now }))
+      .where((eb) => conditions(eb, { now, visibleAt: now, tagSlug }))
       .orderBy('posts.published_at', 'desc')
       .orderBy('posts.id', 'desc')
       .limit(limit)

@@ -221,8 +221,8 @@ export class PostsService {
   }
 
   /** The newest visible posts with bodies, for the Atom feed. */
-  async recent(limit = 20): Promise<Post[]> {
-    const rows = await this.repo.listRecent(this.now(), Math.min(Math.max(limit, 1), 100));
+  async recent(limit = 20, tagSlug?: string): Promise<Post[]> {
+    const rows = await this.repo.listRecent(this.now(), Math.min(Math.max(limit, 1), 100), tagSlug);
     return rows.map((row) => this.toApi(row));
   }
 
