@@ -50,6 +50,19 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    // Requests Node cannot even parse (a raw non-ASCII URL, a broken header) still get the one error shape.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify({
+        error: {
+          code: 'bad_request',
+          message: `The HTTP request is malformed (${(error as NodeJS.ErrnoException).code ?? 'parse error'}); percent-encode non-ASCII characters in URLs.`,
+        },
+      });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

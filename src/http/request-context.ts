@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { AppError, unauthorized } from '../errors.js';
 import type { Actor } from '../modules/auth/permissions.js';
-import type { AuthService } from '../modules/auth/service.js';
+import { type AuthService, SESSION_DAYS } from '../modules/auth/service.js';
 
 export const SESSION_COOKIE = 'inkstone_session';
 export const CSRF_COOKIE = 'inkstone_csrf';
@@ -57,7 +57,7 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
     });
   });
   app.decorateReply('startSession', function (this: FastifyReply, token: string) {
-    return this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: 30 * 86_400 });
+    return this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: SESSION_DAYS * 86_400 });
   });
   app.decorateReply('endSession', function (this: FastifyReply) {
     return this.clearCookie(SESSION_COOKIE, { path: '/' });

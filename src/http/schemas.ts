@@ -31,7 +31,10 @@ export function errors(...statuses: number[]) {
 }
 
 export const NoContent = Type.Null({ description: 'No content' });
-export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+// Row ids are PostgreSQL `integer`s: a larger id in a URL must fail validation (400), not
+// reach the query and fail there as a 500.
+export const ID_MAX = 2_147_483_647;
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: ID_MAX }) });
 
 /** OpenAPI security for routes that need a signed-in user: a token or the session cookie. */
 export const SIGNED_IN: { [scheme: string]: string[] }[] = [{ bearer: [] }, { session: [] }];

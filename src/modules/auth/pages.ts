@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { asFormFailure, type FormFailure, safeNext, validationFailure } from '../../http/forms.js';
 import { SESSION_COOKIE } from '../../http/request-context.js';
+import { IdParams } from '../../http/schemas.js';
 import { field, formErrors, time } from '../../views/components.js';
 import { html } from '../../views/html.js';
 import { csrfField, type PageContext, sendPage } from '../../views/layout.js';
@@ -303,7 +304,7 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/account/tokens/:id/delete',
-    { schema: { hide: true, params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    { schema: { hide: true, params: IdParams } },
     async (request, reply) => {
       await auth.revokeToken(request.actor, request.params.id);
       reply.flash('success', 'Token revoked.');

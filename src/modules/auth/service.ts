@@ -78,6 +78,8 @@ export class AuthService {
   async createSession(userId: number, userAgent: string): Promise<string> {
     const token = secret();
     const now = new Date();
+    // Sign-ins are rare next to page views: a fine moment to drop sessions that expired.
+    await this.deps.repo.deleteExpiredSessions(now.toISOString());
     await this.deps.repo.createSession({
       id: sha256(token),
       userId,

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { asFormFailure, safeNext } from '../../http/forms.js';
+import { IdParams } from '../../http/schemas.js';
 import { COMMENT_MAX } from './schemas.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const Back = Type.Object({ next: Type.Optional(Type.String()), _csrf: Type.Optional(Type.String()) });
 
 /** Form posts behind the comment section on post pages; each redirects back to the post. */

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { unauthorized } from '../../errors.js';
 import { asFormFailure, type FormFailure } from '../../http/forms.js';
+import { IdParams } from '../../http/schemas.js';
 import { field, formErrors, pagination, time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
@@ -143,7 +144,6 @@ const MY_STATUSES: readonly PostListStatus[] = ['all', 'draft', 'scheduled', 'pu
 
 export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
   const { posts } = app.services;
-  const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
   const requireWriter = (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.actor) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { errors, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
+import { errors, ID_MAX, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
 import { authorize } from '../auth/permissions.js';
 import { renderMarkdown } from './markdown.js';
 import {
@@ -62,7 +62,9 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const key = request.params.idOrSlug;
-      return posts.get(/^\d+$/.test(key) ? Number(key) : key, request.actor);
+      // All digits is an id, unless too large to be one (then it can only be a slug).
+      const id = /^\d+$/.test(key) ? Number(key) : Number.NaN;
+      return posts.get(id >= 1 && id <= ID_MAX ? id : key, request.actor);
     },
   );
 

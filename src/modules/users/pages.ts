@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { asFormFailure } from '../../http/forms.js';
+import { IdParams } from '../../http/schemas.js';
 import { pagination, time } from '../../views/components.js';
 import { html } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
@@ -52,7 +53,7 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         hide: true,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: IdParams,
         body: Type.Object({ role: RoleSchema, _csrf: Type.Optional(Type.String()) }),
       },
     },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { errors, SIGNED_IN } from '../../http/schemas.js';
+import { errors, IdParams, SIGNED_IN } from '../../http/schemas.js';
 import { requireUser } from '../auth/permissions.js';
 import { Pagination, ProfileUpdate, RoleUpdate, User, UserList } from './schemas.js';
 
@@ -59,7 +59,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         summary: "Change a user's role (admin); the last admin cannot be demoted",
         security,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: IdParams,
         body: RoleUpdate,
         response: { 200: User, ...errors(400, 401, 403, 404, 409) },
       },
