@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 
 export type DatabaseConfig =
-  | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string; schema?: string };
+  { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
 
 export interface Config {
   env: 'development' | 'production' | 'test';

@@ -56,14 +56,16 @@ export function createDb(config: DatabaseConfig): DbHandle {
         await pool.query('select 1');
       } catch (error) {
         const safeUrl = config.url.replace(/\/\/[^@/]*@/, '//***@');
-        throw new Error(`PostgreSQL at ${safeUrl} is unreachable: ${(error as Error).message}`);
+        throw new Error(`PostgreSQL at ${safeUrl} is unreachable: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     },
     close: () => db.destroy(),
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against any database shape
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run against any database shape
 export function dialectOf(db: Kysely<any>): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }

@@ -17,17 +17,19 @@ export function field(options: {
 }): SafeHtml {
   const error = options.errors?.[options.name];
   const id = `f-${options.name}`;
-  const common = html`id="${id}" name="${options.name}"${options.required ? html` required` : ''}${
+  const common = html`id="${id}"
+  name="${options.name}"${options.required ? html` required` : ''}${
     options.maxlength ? html` maxlength="${options.maxlength}"` : ''
   }${options.minlength ? html` minlength="${options.minlength}"` : ''}${
     options.autocomplete ? html` autocomplete="${options.autocomplete}"` : ''
-  }${error ? html` aria-invalid="true" aria-describedby="${id}-error"` : ''} ${options.attrs ?? ''}`;
+  }${error ? html` aria-invalid="true" aria-describedby="${id}-error"` : ''}
+  ${options.attrs ?? ''}`;
   return html`<div class="field${error ? ' has-error' : ''}">
     <label for="${id}">${options.label}</label>
     ${
       options.textarea
         ? html`<textarea ${common} rows="${options.textarea.rows}">${options.value ?? ''}</textarea>`
-        : html`<input type="${options.type ?? 'text'}" ${common} value="${options.value ?? ''}">`
+        : html`<input type="${options.type ?? 'text'}" ${common} value="${options.value ?? ''}" />`
     }
     ${options.hint ? html`<small class="hint">${options.hint}</small>` : ''}
     ${error ? html`<small class="error" id="${id}-error">${error}</small>` : ''}

@@ -35,7 +35,9 @@ export async function renderErrorPage(
   try {
     ctx = await pageContext(request, reply);
   } catch {
-    return html`<!doctype html><title>${title}</title><h1>${title}</h1><p>${body.error.message}</p>`.value;
+    return html`<!doctype html><title>${title}</title>
+      <h1>${title}</h1>
+      <p>${body.error.message}</p>`.value;
   }
   return layout(ctx, { title, noindex: true }, content).value;
 }

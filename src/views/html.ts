@@ -10,13 +10,7 @@ export class SafeHtml {
 }
 
 export type Interpolation =
-  | string
-  | number
-  | boolean
-  | null
-  | undefined
-  | SafeHtml
-  | readonly Interpolation[];
+  string | number | boolean | null | undefined | SafeHtml | readonly Interpolation[];
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',

@@ -38,21 +38,22 @@ export async function pageContext(request: FastifyRequest, reply: FastifyReply):
 }
 
 export const csrfField = (ctx: PageContext) =>
-  html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}">`;
+  html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}" />`;
 
 function nav(ctx: PageContext): SafeHtml {
   const { actor } = ctx;
   const link = (href: string, label: string) =>
-    html`<a href="${href}"${ctx.path === href ? html` aria-current="page"` : ''}>${label}</a>`;
+    html`<a href="${href}" ${ctx.path === href ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<nav class="site-nav" aria-label="Main">
-    ${link('/', 'Home')}
-    ${link('/search', 'Search')}
+    ${link('/', 'Home')} ${link('/search', 'Search')}
     ${can(actor, 'post:create') ? [link('/write', 'Write'), link('/my/posts', 'My posts')] : ''}
     ${can(actor, 'comment:moderate') ? link('/admin', 'Admin') : ''}
     ${
       actor
         ? html`<a href="/account" class="nav-user">${actor.displayName}</a>
-          <form method="post" action="/logout" class="inline">${csrfField(ctx)}<button class="link">Log out</button></form>`
+            <form method="post" action="/logout" class="inline">
+              ${csrfField(ctx)}<button class="link">Log out</button>
+            </form>`
         : html`${link('/login', 'Log in')}${ctx.settings.registrationOpen ? html`<a class="button small" href="/register">Sign up</a>` : ''}`
     }
   </nav>`;
@@ -65,47 +66,50 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
   const canonical = meta.canonical ?? `${ctx.publicUrl}${ctx.path}`;
   const og = meta.og ?? { type: 'website' as const };
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${fullTitle}</title>
-<meta name="description" content="${description}">
-<link rel="canonical" href="${canonical}">
-${meta.noindex ? html`<meta name="robots" content="noindex">` : ''}
-<meta property="og:site_name" content="${siteTitle}">
-<meta property="og:title" content="${meta.title || siteTitle}">
-<meta property="og:description" content="${description}">
-<meta property="og:type" content="${og.type}">
-<meta property="og:url" content="${canonical}">
-${og.publishedTime ? html`<meta property="article:published_time" content="${og.publishedTime}">` : ''}
-${(og.tags ?? []).map((tag) => html`<meta property="article:tag" content="${tag}">`)}
-<meta name="twitter:card" content="summary">
-<link rel="alternate" type="application/atom+xml" title="${siteTitle}" href="/feed.xml">
-${meta.head ?? ''}
-<link rel="stylesheet" href="/static/style.css">
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-</head>
-<body>
-<header class="site-header">
-  <div class="wrap header-row">
-    <a class="site-title" href="/">${siteTitle}</a>
-    ${nav(ctx)}
-  </div>
-</header>
-<main class="wrap" id="main">
-${ctx.flash ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>` : ''}
-${body}
-</main>
-<footer class="site-footer">
-  <div class="wrap">
-    <p>${ctx.settings.siteDescription}</p>
-    <p><a href="/feed.xml">Atom feed</a> · <a href="/sitemap.xml">Sitemap</a> · <a href="/docs">API</a> · Powered by Inkstone</p>
-  </div>
-</footer>
-${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
-</body>
-</html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${fullTitle}</title>
+        <meta name="description" content="${description}" />
+        <link rel="canonical" href="${canonical}" />
+        ${meta.noindex ? html`<meta name="robots" content="noindex" />` : ''}
+        <meta property="og:site_name" content="${siteTitle}" />
+        <meta property="og:title" content="${meta.title || siteTitle}" />
+        <meta property="og:description" content="${description}" />
+        <meta property="og:type" content="${og.type}" />
+        <meta property="og:url" content="${canonical}" />
+        ${og.publishedTime ? html`<meta property="article:published_time" content="${og.publishedTime}" />` : ''}
+        ${(og.tags ?? []).map((tag) => html`<meta property="article:tag" content="${tag}" />`)}
+        <meta name="twitter:card" content="summary" />
+        <link rel="alternate" type="application/atom+xml" title="${siteTitle}" href="/feed.xml" />
+        ${meta.head ?? ''}
+        <link rel="stylesheet" href="/static/style.css" />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
+      </head>
+      <body>
+        <header class="site-header">
+          <div class="wrap header-row">
+            <a class="site-title" href="/">${siteTitle}</a>
+            ${nav(ctx)}
+          </div>
+        </header>
+        <main class="wrap" id="main">
+          ${ctx.flash ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>` : ''}
+          ${body}
+        </main>
+        <footer class="site-footer">
+          <div class="wrap">
+            <p>${ctx.settings.siteDescription}</p>
+            <p>
+              <a href="/feed.xml">Atom feed</a> · <a href="/sitemap.xml">Sitemap</a> ·
+              <a href="/docs">API</a> · Powered by Inkstone
+            </p>
+          </div>
+        </footer>
+        ${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
+      </body>
+    </html>`;
 }
 
 /** Renders a full page and sends it. */

@@ -4,7 +4,9 @@ import { html, type Interpolation } from './html.js';
 
 export const tagLinks = (tags: PostSummary['tags']): Interpolation =>
   tags.length
-    ? html`<span class="tags">${tags.map((tag) => html`<a class="tag" href="/tags/${encodeURIComponent(tag.slug)}">${tag.name}</a>`)}</span>`
+    ? html`<span class="tags"
+        >${tags.map((tag) => html`<a class="tag" href="/tags/${encodeURIComponent(tag.slug)}">${tag.name}</a>`)}</span
+      >`
     : '';
 
 export function statusBadge(status: PostSummary['status']): Interpolation {
@@ -26,11 +28,13 @@ export function postList(
   options: { author?: boolean } = {},
 ): Interpolation {
   if (posts.length === 0) return html`<div class="empty">${empty}</div>`;
-  return html`<ol class="post-list">${posts.map(
-    (post) => html`<li class="post-card">
-      <h2><a href="${post.url}">${post.title}</a></h2>
-      ${post.excerpt ? html`<p class="excerpt">${post.excerpt}</p>` : ''}
-      ${postMeta(post, options)}
-    </li>`,
-  )}</ol>`;
+  return html`<ol class="post-list">
+    ${posts.map(
+      (post) =>
+        html`<li class="post-card">
+          <h2><a href="${post.url}">${post.title}</a></h2>
+          ${post.excerpt ? html`<p class="excerpt">${post.excerpt}</p>` : ''} ${postMeta(post, options)}
+        </li>`,
+    )}
+  </ol>`;
 }

@@ -22,7 +22,9 @@ async function canReachPostgres(): Promise<boolean> {
     postgresReachable = true;
   } catch (error) {
     if (process.env.CI === 'true') {
-      throw new Error(`PostgreSQL is required under CI but ${POSTGRES_URL} is unreachable: ${error}`);
+      throw new Error(`PostgreSQL is required under CI but ${POSTGRES_URL} is unreachable: ${error}`, {
+        cause: error,
+      });
     }
     console.warn(
       `\n!!! SKIPPING PostgreSQL tests: ${POSTGRES_URL} is unreachable (${(error as Error).message}).\n` +

@@ -1,7 +1,7 @@
 import { type ColumnDefinitionBuilder, type Kysely, sql } from 'kysely';
 import { dialectOf } from '../index.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: a migration must not depend on the app's current types
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a migration must not depend on the app's current types
 type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
