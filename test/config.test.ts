@@ -14,8 +14,14 @@ describe('config', () => {
 
   it('picks the database from DATABASE_URL', () => {
     expect(parseDatabaseUrl('sqlite:/tmp/x.db')).toEqual({ kind: 'sqlite', file: '/tmp/x.db' });
-    expect(parseDatabaseUrl('postgres://u@h:5432/db')).toEqual({ kind: 'postgres', url: 'postgres://u@h:5432/db' });
-    expect(parseDatabaseUrl('postgresql://u@h/db?schema=blog')).toMatchObject({ kind: 'postgres', schema: 'blog' });
+    expect(parseDatabaseUrl('postgres://u@h:5432/db')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@h:5432/db',
+    });
+    expect(parseDatabaseUrl('postgresql://u@h/db?schema=blog')).toMatchObject({
+      kind: 'postgres',
+      schema: 'blog',
+    });
     expect(() => parseDatabaseUrl('mysql://x')).toThrow(/DATABASE_URL must start with/);
   });
 
@@ -33,7 +39,8 @@ describe('config', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       const problems = (error as ConfigError).problems.join('\n');
-      for (const name of ['PORT', 'LOG_LEVEL', 'PUBLIC_URL', 'SESSION_SECRET']) expect(problems).toContain(name);
+      for (const name of ['PORT', 'LOG_LEVEL', 'PUBLIC_URL', 'SESSION_SECRET'])
+        expect(problems).toContain(name);
     }
   });
 });

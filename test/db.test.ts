@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { availableDialects } from './helpers/db.js';
+import { availableDialects, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 const dialects = await availableDialects();
 
@@ -13,7 +12,16 @@ describe.each(dialects)('migrations on %s', (dialect) => {
 
   it('creates every table and enforces foreign keys', async () => {
     const tables = (await t.handle.db.introspection.getTables()).map((table) => table.name);
-    for (const name of ['users', 'sessions', 'api_tokens', 'posts', 'tags', 'post_tags', 'comments', 'settings']) {
+    for (const name of [
+      'users',
+      'sessions',
+      'api_tokens',
+      'posts',
+      'tags',
+      'post_tags',
+      'comments',
+      'settings',
+    ]) {
       expect(tables).toContain(name);
     }
     await expect(

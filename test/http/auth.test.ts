@@ -23,7 +23,11 @@ describe.each(await availableDialects())('auth over HTTP on %s', (dialect) => {
     });
     expect(created.statusCode).toBe(303);
     const me = await browser.api('GET', '/api/v1/auth/me');
-    expect(me.json().user).toMatchObject({ username: 'founder', role: 'admin', email: 'founder@example.com' });
+    expect(me.json().user).toMatchObject({
+      username: 'founder',
+      role: 'admin',
+      email: 'founder@example.com',
+    });
 
     const again = await new Client(t.app).form('/setup', {
       username: 'intruder',
@@ -36,7 +40,11 @@ describe.each(await availableDialects())('auth over HTTP on %s', (dialect) => {
 
   it('registers a reader through the API and names the bad field on invalid input', async () => {
     const client = new Client(t.app);
-    const bad = await client.api('POST', '/api/v1/auth/register', { username: 'x', email: 'nope', password: 'short' });
+    const bad = await client.api('POST', '/api/v1/auth/register', {
+      username: 'x',
+      email: 'nope',
+      password: 'short',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_failed');
     expect(Object.keys(bad.json().error.fields)).toContain('username');
@@ -88,10 +96,16 @@ describe.each(await availableDialects())('auth over HTTP on %s', (dialect) => {
     const user = await createUser(t.app, 'reader');
     const client = new Client(t.app);
     for (let i = 0; i < 3; i++) {
-      const wrong = await client.api('POST', '/api/v1/auth/login', { login: user.username, password: 'wrong one!' });
+      const wrong = await client.api('POST', '/api/v1/auth/login', {
+        login: user.username,
+        password: 'wrong one!',
+      });
       expect(wrong.statusCode).toBe(401);
     }
-    const blocked = await client.api('POST', '/api/v1/auth/login', { login: user.username, password: user.password });
+    const blocked = await client.api('POST', '/api/v1/auth/login', {
+      login: user.username,
+      password: user.password,
+    });
     expect(blocked.statusCode).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
   });
@@ -108,7 +122,9 @@ describe.each(await availableDialects())('auth over HTTP on %s', (dialect) => {
     const me = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer });
     expect(me.json().user.username).toBe(user.username);
     const list = await client.api('GET', '/api/v1/tokens');
-    expect(list.json().items).toEqual([expect.objectContaining({ name: 'laptop', prefix: token.slice(0, 10) })]);
+    expect(list.json().items).toEqual([
+      expect.objectContaining({ name: 'laptop', prefix: token.slice(0, 10) }),
+    ]);
     expect(JSON.stringify(list.json())).not.toContain(token);
 
     expect((await client.api('DELETE', `/api/v1/tokens/${record.id}`)).statusCode).toBe(204);
@@ -120,7 +136,10 @@ describe.each(await availableDialects())('auth over HTTP on %s', (dialect) => {
     const user = await createUser(t.app, 'reader');
     const laptop = await new Client(t.app).login(user.username, user.password);
     const phone = await new Client(t.app).login(user.username, user.password);
-    const wrong = await laptop.api('PUT', '/api/v1/auth/password', { currentPassword: 'nope', newPassword: 'brand new pw' });
+    const wrong = await laptop.api('PUT', '/api/v1/auth/password', {
+      currentPassword: 'nope',
+      newPassword: 'brand new pw',
+    });
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json().error.fields).toHaveProperty('currentPassword');
 

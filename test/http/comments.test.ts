@@ -1,18 +1,17 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UserRow } from '../../src/db/types.js';
 import { CommentSchema } from '../../src/modules/comments/schemas.js';
-import { Client, createUser, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
+import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
-import { actorOf, daysFromNow, writeComment, writeDraft, writePost } from './fixtures.js';
+import { actorOf, daysFromNow, type TestUser, writeComment, writeDraft, writePost } from './fixtures.js';
 
 const idsOf = (response: LightMyRequestResponse) => response.json().items.map((c: { id: number }) => c.id);
 
 describe.each(await availableDialects())('comments over HTTP on %s', (dialect) => {
   let t: TestApp;
-  let owner: UserRow;
-  let reader: { user: UserRow; client: Client };
+  let owner: TestUser;
+  let reader: { user: TestUser; client: Client };
   let editor: Client;
   let visitor: Client;
   beforeAll(async () => {
@@ -43,7 +42,9 @@ describe.each(await availableDialects())('comments over HTTP on %s', (dialect) =
   it('refuses comments on a draft (409 to its author, 404 to others) and on a scheduled post', async () => {
     const draft = await writeDraft(t.app, owner);
     const ownerClient = await new Client(t.app).login(owner.username, owner.password);
-    const mine = await ownerClient.api('POST', `/api/v1/posts/${draft.id}/comments`, { body: 'Note to self' });
+    const mine = await ownerClient.api('POST', `/api/v1/posts/${draft.id}/comments`, {
+      body: 'Note to self',
+    });
     expect(mine.statusCode).toBe(409);
     expect(mine.json().error.code).toBe('not_published');
     const theirs = await reader.client.api('POST', `/api/v1/posts/${draft.id}/comments`, { body: 'Hello?' });
@@ -51,13 +52,18 @@ describe.each(await availableDialects())('comments over HTTP on %s', (dialect) =
 
     const scheduled = await writePost(t.app, owner, { status: 'scheduled', publishedAt: daysFromNow(2) });
     expect(
-      (await reader.client.api('POST', `/api/v1/posts/${scheduled.id}/comments`, { body: 'Early' })).statusCode,
+      (await reader.client.api('POST', `/api/v1/posts/${scheduled.id}/comments`, { body: 'Early' }))
+        .statusCode,
     ).toBe(404);
     expect(
       (await ownerClient.api('POST', `/api/v1/posts/${scheduled.id}/comments`, { body: 'Early' })).statusCode,
     ).toBe(409);
-    expect(await t.app.services.comments.listForPost(draft.id, { ...actorOf(owner), role: 'admin' })).toEqual([]);
-    expect((await reader.client.api('POST', '/api/v1/posts/999999/comments', { body: 'x' })).statusCode).toBe(404);
+    expect(await t.app.services.comments.listForPost(draft.id, { ...actorOf(owner), role: 'admin' })).toEqual(
+      [],
+    );
+    expect((await reader.client.api('POST', '/api/v1/posts/999999/comments', { body: 'x' })).statusCode).toBe(
+      404,
+    );
   });
 
   it('answers 400 naming body for an empty or blank comment', async () => {
@@ -68,7 +74,9 @@ describe.each(await availableDialects())('comments over HTTP on %s', (dialect) =
       expect(response.json().error.code).toBe('validation_failed');
       expect(Object.keys(response.json().error.fields)).toEqual(['body']);
     }
-    const tooLong = await reader.client.api('POST', `/api/v1/posts/${post.id}/comments`, { body: 'x'.repeat(5001) });
+    const tooLong = await reader.client.api('POST', `/api/v1/posts/${post.id}/comments`, {
+      body: 'x'.repeat(5001),
+    });
     expect(Object.keys(tooLong.json().error.fields)).toEqual(['body']);
     expect((await visitor.get(`/api/v1/posts/${post.id}/comments`)).json().items).toEqual([]);
   });

@@ -3,9 +3,13 @@ import type { UserRow } from '../../src/db/types.js';
 import type { Actor } from '../../src/modules/auth/permissions.js';
 import type { PostCreate } from '../../src/modules/posts/schemas.js';
 import { toActor } from '../../src/modules/users/service.js';
+import type { createUser } from '../helpers/app.js';
 
 // Fixtures written straight through the services, so a test spends its HTTP calls on the
 // behaviour it checks rather than on setting the scene.
+
+/** A user made by createUser: the row plus the password to sign in with. */
+export type TestUser = Awaited<ReturnType<typeof createUser>>;
 
 export const actorOf = (user: UserRow): Actor => toActor(user);
 

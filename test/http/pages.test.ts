@@ -93,7 +93,9 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
     const feed = await visitor.get('/feed.xml');
     expect(feed.statusCode).toBe(200);
     expect(feed.headers['content-type']).toMatch(/^application\/atom\+xml/);
-    expect(feed.body).toMatch(/^<\?xml version="1.0" encoding="utf-8"\?>\n<feed xmlns="http:\/\/www.w3.org\/2005\/Atom"/);
+    expect(feed.body).toMatch(
+      /^<\?xml version="1.0" encoding="utf-8"\?>\n<feed xmlns="http:\/\/www.w3.org\/2005\/Atom"/,
+    );
     expect(feed.body).toContain('<title type="text">订阅 feed post</title>');
     expect(feed.body).toContain(`<id>${site}${post.url}</id>`);
     expect(feed.body).not.toContain('Feedless draft');
@@ -207,7 +209,10 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
     expect(stale.body).toContain('value="Stale title"');
     // The form now carries the current version, so saving again is a deliberate overwrite.
     expect(stale.body).toContain('<input type="hidden" name="version" value="2">');
-    expect((await visitor.get(`/api/v1/posts/${id}`)).json()).toMatchObject({ body: 'Second text.', version: 2 });
+    expect((await visitor.get(`/api/v1/posts/${id}`)).json()).toMatchObject({
+      body: 'Second text.',
+      version: 2,
+    });
 
     const overwrite = await author.form(`/edit/${id}`, {
       title: 'Stale title',
@@ -219,6 +224,48 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
     expect((await visitor.get(`/api/v1/posts/${id}`)).json()).toMatchObject({
       body: 'My stale <edit> text',
       version: 3,
+    });
+  });
+
+  it('keeps a derived excerpt following the body through an edit in the editor form', async () => {
+    const { client: author } = await signedIn(t.app, 'author');
+    const created = await author.form('/write', {
+      title: 'Excerpted',
+      body: 'The opening words.',
+      excerpt: '',
+    });
+    const id = created.headers.location?.split('/').pop();
+    const page = (await author.get(`/edit/${id}`)).body;
+    // The form sends back whatever the field holds, as a browser would.
+    const excerpt = page.match(/<textarea id="f-excerpt"[^>]*>([^<]*)<\/textarea>/)?.[1];
+    expect(excerpt).toBe('');
+    await author.form(`/edit/${id}`, {
+      title: 'Excerpted',
+      body: 'Quite different words.',
+      excerpt,
+      version: '1',
+    });
+    expect((await author.api('GET', `/api/v1/posts/${id}`)).json().excerpt).toBe('Quite different words.');
+
+    // A custom excerpt is shown, kept, and survives a body change.
+    await author.form(`/edit/${id}`, {
+      title: 'Excerpted',
+      body: 'Quite different words.',
+      excerpt: 'Mine.',
+      version: '2',
+    });
+    expect((await author.get(`/edit/${id}`)).body).toMatch(
+      /<textarea id="f-excerpt"[^>]*>Mine\.<\/textarea>/,
+    );
+    await author.form(`/edit/${id}`, {
+      title: 'Excerpted',
+      body: 'Third body.',
+      excerpt: 'Mine.',
+      version: '3',
+    });
+    expect((await author.api('GET', `/api/v1/posts/${id}`)).json()).toMatchObject({
+      excerpt: 'Mine.',
+      version: 4,
     });
   });
 
@@ -264,14 +311,21 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
   it('shows a flash message after the login redirect, once', async () => {
     const user = await createUser(t.app, 'author', `flashy${Date.now() % 100000}`);
     const browser = new Client(t.app);
-    const login = await browser.form('/login', { login: user.username, password: user.password, next: '/my/posts' });
+    const login = await browser.form('/login', {
+      login: user.username,
+      password: user.password,
+      next: '/my/posts',
+    });
     expect(login.statusCode).toBe(303);
     expect(login.headers.location).toBe('/my/posts');
     const landing = await browser.get('/my/posts');
     expect(landing.body).toContain(`Welcome back, ${user.display_name}.`);
     expect((await browser.get('/my/posts')).body).not.toContain('Welcome back');
 
-    const wrong = await new Client(t.app).form('/login', { login: user.username, password: 'not the password' });
+    const wrong = await new Client(t.app).form('/login', {
+      login: user.username,
+      password: 'not the password',
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('Wrong username, email or password.');
   });
@@ -307,6 +361,7 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
       registrationOpen: 'on',
     });
     expect(reopened.statusCode).toBe(303);
+    expect((await admin.get('/admin/settings')).body).toContain('name="registrationOpen" value="on" checked');
     expect((await new Client(t.app).get('/register')).body).toContain('Create an account');
   });
 });

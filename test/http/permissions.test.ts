@@ -170,7 +170,10 @@ const API_CASES: Case<number>[] = [
         title: 'Edited',
         version: post.version,
       });
-      return { response, applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).title === 'Edited' };
+      return {
+        response,
+        applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).title === 'Edited',
+      };
     },
   },
   {
@@ -202,7 +205,10 @@ const API_CASES: Case<number>[] = [
         body: 'Rewritten',
         version: post.version,
       });
-      return { response, applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).body === 'Rewritten' };
+      return {
+        response,
+        applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).body === 'Rewritten',
+      };
     },
   },
   {
@@ -263,7 +269,10 @@ const API_CASES: Case<number>[] = [
     async run(w, who) {
       const target = await createUser(w.t.app, 'reader');
       const response = await w.clients[who].api('PUT', `/api/v1/users/${target.id}/role`, { role: 'author' });
-      return { response, applied: async () => (await w.t.app.services.users.get(target.id)).role === 'author' };
+      return {
+        response,
+        applied: async () => (await w.t.app.services.users.get(target.id)).role === 'author',
+      };
     },
   },
   {
@@ -271,7 +280,9 @@ const API_CASES: Case<number>[] = [
     expect: { visitor: 401, reader: 403, author: 403, editor: 403, admin: 200 },
     async run(w, who) {
       const description = `Changed by ${who} ${Math.random()}`;
-      const response = await w.clients[who].api('PATCH', '/api/v1/settings', { siteDescription: description });
+      const response = await w.clients[who].api('PATCH', '/api/v1/settings', {
+        siteDescription: description,
+      });
       return {
         response,
         applied: async () => (await w.t.app.services.settings.get()).siteDescription === description,
@@ -294,13 +305,11 @@ const HTML_CASES: Case<Page>[] = [
       ['/admin/users', { visitor: 401, reader: 403, author: 403, editor: 403, admin: 200 }],
       ['/admin/settings', { visitor: 401, reader: 403, author: 403, editor: 403, admin: 200 }],
     ] as const
-  ).map(
-    ([path, expected]): Case<Page> => ({
-      action: `open ${path}`,
-      expect: expected,
-      run: async (w, who) => ({ response: await w.clients[who].get(path) }),
-    }),
-  ),
+  ).map(([path, expected]): Case<Page> => ({
+    action: `open ${path}`,
+    expect: expected,
+    run: async (w, who) => ({ response: await w.clients[who].get(path) }),
+  })),
   {
     action: 'comment with the form',
     expect: { visitor: 'login', reader: 303, author: 303, editor: 303, admin: 303 },
@@ -386,7 +395,10 @@ const HTML_CASES: Case<Page>[] = [
         status: 'published',
         version: String(post.version),
       });
-      return { response, applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).title === 'Saved' };
+      return {
+        response,
+        applied: async () => (await w.t.app.services.posts.get(post.id, w.root)).title === 'Saved',
+      };
     },
   },
   {
@@ -457,7 +469,7 @@ describe.each(await availableDialects())('permissions over HTTP on %s', (dialect
         } else {
           expect(response.statusCode).toBe(expected);
         }
-        if (expected === 200 || typeof expected === 'number' && expected >= 400) {
+        if (expected === 200 || (typeof expected === 'number' && expected >= 400)) {
           expect(response.headers['content-type']).toMatch(/^text\/html/);
         }
         if (expected === 401) expect(response.body).toContain('href="/login?next=');
@@ -522,7 +534,9 @@ describe.each(await availableDialects())('role changes on %s', (dialect) => {
     expect((await client.api('POST', '/api/v1/posts', post)).statusCode).toBe(403);
     expect((await client.get('/admin')).statusCode).toBe(403);
 
-    expect((await admin.api('PUT', `/api/v1/users/${user.id}/role`, { role: 'editor' })).statusCode).toBe(200);
+    expect((await admin.api('PUT', `/api/v1/users/${user.id}/role`, { role: 'editor' })).statusCode).toBe(
+      200,
+    );
     expect((await client.api('GET', '/api/v1/auth/me')).json().user.role).toBe('editor');
     expect((await client.api('POST', '/api/v1/posts', post)).statusCode).toBe(201);
     expect((await client.get('/admin')).statusCode).toBe(200);
@@ -531,7 +545,9 @@ describe.each(await availableDialects())('role changes on %s', (dialect) => {
     const drafts = () => t.app.inject({ method: 'GET', url: '/api/v1/posts?status=draft', headers: bearer });
     expect((await drafts()).statusCode).toBe(200);
 
-    expect((await admin.api('PUT', `/api/v1/users/${user.id}/role`, { role: 'reader' })).statusCode).toBe(200);
+    expect((await admin.api('PUT', `/api/v1/users/${user.id}/role`, { role: 'reader' })).statusCode).toBe(
+      200,
+    );
     expect((await client.api('POST', '/api/v1/posts', post)).statusCode).toBe(403);
     expect((await client.get('/admin')).statusCode).toBe(403);
     expect((await drafts()).statusCode).toBe(403);

@@ -4,7 +4,7 @@ import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponse } from '../../src/http/schemas.js';
 import { PostListSchema, PostSchema } from '../../src/modules/posts/schemas.js';
-import { Client, createUser, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
+import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 import { daysFromNow, writeDraft, writePost } from './fixtures.js';
 
@@ -65,7 +65,9 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
   });
 
   it('names the bad field in a 400', async () => {
-    expect(fieldsOf(await author.api('POST', '/api/v1/posts', { title: 'x'.repeat(201) }))).toContain('title');
+    expect(fieldsOf(await author.api('POST', '/api/v1/posts', { title: 'x'.repeat(201) }))).toContain(
+      'title',
+    );
     expect(fieldsOf(await author.api('POST', '/api/v1/posts', { title: '' }))).toContain('title');
     expect(fieldsOf(await author.api('POST', '/api/v1/posts', { body: 'no title' }))).toContain('title');
     expect(fieldsOf(await author.api('POST', '/api/v1/posts', { title: 'ok', status: 'live' }))).toContain(
@@ -79,9 +81,9 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
       });
       expect(fieldsOf(response), publishedAt).toContain('publishedAt');
     }
-    expect(fieldsOf(await author.api('POST', '/api/v1/posts', { title: 'ok', slug: 'Has Spaces' }))).toContain(
-      'slug',
-    );
+    expect(
+      fieldsOf(await author.api('POST', '/api/v1/posts', { title: 'ok', slug: 'Has Spaces' })),
+    ).toContain('slug');
     expect(fieldsOf(await author.api('GET', '/api/v1/posts?perPage=500'))).toContain('perPage');
     // Nothing was written by any of these.
     const mine = (await author.api('GET', `/api/v1/posts?status=all&author=${authorName}&perPage=50`)).json();
@@ -115,7 +117,9 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
     const { client: editor } = await signedIn(t.app, 'editor');
     for (const client of [visitor, otherAuthor]) {
       expect((await client.api('GET', `/api/v1/posts/${draft.id}`)).statusCode).toBe(404);
-      expect((await client.api('GET', `/api/v1/posts/${encodeURIComponent(draft.slug)}`)).statusCode).toBe(404);
+      expect((await client.api('GET', `/api/v1/posts/${encodeURIComponent(draft.slug)}`)).statusCode).toBe(
+        404,
+      );
     }
     expect((await author.api('GET', `/api/v1/posts/${draft.id}`)).statusCode).toBe(200);
     expect((await editor.api('GET', `/api/v1/posts/${draft.id}`)).statusCode).toBe(200);
@@ -187,7 +191,9 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
   });
 
   it('deletes a post: 204, then 404', async () => {
-    const post = (await author.api('POST', '/api/v1/posts', { title: 'Short-lived', status: 'published' })).json();
+    const post = (
+      await author.api('POST', '/api/v1/posts', { title: 'Short-lived', status: 'published' })
+    ).json();
     expect((await author.api('DELETE', `/api/v1/posts/${post.id}`)).statusCode).toBe(204);
     expect((await visitor.get(`/api/v1/posts/${post.id}`)).statusCode).toBe(404);
     expect((await author.api('GET', `/api/v1/posts/${post.id}`)).statusCode).toBe(404);
@@ -220,8 +226,16 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
 
     const odd = (await visitor.get('/api/v1/posts?tag=odd-ones')).json();
     expect(odd.total).toBe(3);
-    expect(odd.items.map((p: { title: string }) => p.title).sort()).toEqual(['Paged 1', 'Paged 3', 'Paged 5']);
-    expect((await visitor.get('/api/v1/tags/odd-ones')).json()).toEqual({ name: 'odd-ones', slug: 'odd-ones', count: 3 });
+    expect(odd.items.map((p: { title: string }) => p.title).sort()).toEqual([
+      'Paged 1',
+      'Paged 3',
+      'Paged 5',
+    ]);
+    expect((await visitor.get('/api/v1/tags/odd-ones')).json()).toEqual({
+      name: 'odd-ones',
+      slug: 'odd-ones',
+      count: 3,
+    });
     expect((await visitor.get('/api/v1/posts?author=nobody-at-all')).json().total).toBe(0);
   });
 
@@ -254,7 +268,8 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
   });
 
   it('renders Markdown for the editor preview with scripts and javascript: links removed', async () => {
-    const markdown = '# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2)) <img src=x onerror=alert(3)>';
+    const markdown =
+      '# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(2)) <img src=x onerror=alert(3)>';
     const response = await author.api('POST', '/api/v1/render', { markdown });
     expect(response.statusCode).toBe(200);
     const { html } = response.json();
@@ -269,17 +284,40 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
   });
 
   it('answers 413 with the error shape for an oversized post', async () => {
-    const response = await author.api('POST', '/api/v1/posts', { title: 'Huge', body: 'x'.repeat(1_100_000) });
+    const response = await author.api('POST', '/api/v1/posts', {
+      title: 'Huge',
+      body: 'x'.repeat(1_100_000),
+    });
     expect(response.statusCode).toBe(413);
     expect(shaped(response, ErrorResponse).error.code).toBe('payload_too_large');
   });
 
   it('answers 404 in the error shape for an unknown post', async () => {
-    for (const url of ['/api/v1/posts/999999', '/api/v1/posts/no-such-slug']) {
+    for (const url of [
+      '/api/v1/posts/999999',
+      '/api/v1/posts/no-such-slug',
+      '/api/v1/posts/99999999999999999999',
+    ]) {
       const response = await visitor.get(url);
       expect(response.statusCode).toBe(404);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       expect(shaped(response, ErrorResponse).error.code).toBe('not_found');
     }
+  });
+
+  it('answers 400, not a database error, for an id beyond the id range', async () => {
+    const tooBig = 2 ** 31;
+    for (const [method, url] of [
+      ['PATCH', `/api/v1/posts/${tooBig}`],
+      ['DELETE', `/api/v1/posts/${tooBig}`],
+      ['GET', `/api/v1/posts/${tooBig}/comments`],
+      ['DELETE', `/api/v1/comments/${tooBig}`],
+    ] as const) {
+      const response = await author.api(method, url, method === 'PATCH' ? { version: 1 } : undefined);
+      expect(response.statusCode, `${method} ${url}`).toBe(400);
+      expect(response.json().error.fields).toHaveProperty('id');
+    }
+    expect((await author.get(`/edit/${tooBig}`)).statusCode).toBe(400);
+    expect((await author.get(`/edit/${tooBig - 1}`)).statusCode).toBe(404);
   });
 });

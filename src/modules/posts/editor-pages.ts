@@ -9,6 +9,7 @@ import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
 import { statusBadge } from '../../views/posts.js';
 import { authorize } from '../auth/permissions.js';
+import { deriveExcerpt } from './markdown.js';
 import {
   BODY_MAX,
   EXCERPT_MAX,
@@ -74,7 +75,9 @@ function valuesOf(post: Post): EditorState['values'] {
     title: post.title,
     slug: post.slug,
     tags: post.tags.map((t) => t.name).join(', '),
-    excerpt: post.excerpt,
+    // A derived excerpt stays out of the field: sent back, it would be saved as a custom one and
+    // stop following the body.
+    excerpt: post.excerpt === deriveExcerpt(post.body) ? '' : post.excerpt,
     body: post.body,
     status: post.status,
     publishedAt: toLocal(post.publishedAt),
@@ -90,52 +93,78 @@ function editorPage(request: FastifyRequest, reply: FastifyReply, state: EditorS
     request,
     reply,
     { title: post ? `Edit: ${post.title}` : 'New post', noindex: true, scripts: ['/static/editor.js'] },
-    (ctx) => html`<div class="editor-page">
-      <p class="breadcrumbs"><a href="/my/posts">My posts</a> / ${post ? html`<a href="${post.url}">${post.title}</a>` : 'New post'}</p>
-      <h1>${post ? 'Edit post' : 'New post'} ${post ? statusBadge(post.status) : ''}</h1>
-      ${formErrors(failure?.message)}
-      ${
-        newer
-          ? html`<div class="card stack"><p><strong>Someone saved this post after you opened it</strong> (now version ${newer.version}).
-              Your text is still in the form below. Saving again replaces their version with yours.</p>
-              <details><summary>Their version</summary><div class="prose">${raw(newer.bodyHtml)}</div></details></div>`
-          : ''
-      }
-      <form method="post" action="${action}" class="stack" id="editor-form">
-        ${csrfField(ctx)}
-        ${values.version ? html`<input type="hidden" name="version" value="${values.version}">` : ''}
-        ${field({ name: 'title', label: 'Title', value: values.title, errors, required: true, maxlength: TITLE_MAX })}
-        <div class="grid-2">
-          ${field({ name: 'slug', label: 'Slug', value: values.slug, errors, maxlength: 100, hint: 'Leave empty to make one from the title.' })}
-          ${field({ name: 'tags', label: 'Tags', value: values.tags, errors, hint: 'Separate with commas.' })}
-        </div>
-        <div class="editor with-preview">
-          ${field({ name: 'body', label: 'Body (Markdown)', value: values.body, errors, maxlength: BODY_MAX, textarea: { rows: 20 }, attrs: html`data-preview="preview"` })}
-          <div><p class="preview-label">Preview</p><div class="preview prose" id="preview" aria-live="polite">${post ? raw(post.bodyHtml) : html`<p class="muted">The preview appears as you type (needs JavaScript).</p>`}</div></div>
-        </div>
-        ${field({ name: 'excerpt', label: 'Excerpt', value: values.excerpt, errors, maxlength: EXCERPT_MAX, textarea: { rows: 2 }, hint: 'Shown in lists and feeds. Leave empty to use the start of the post.' })}
-        <div class="grid-2">
-          <div class="field${errors?.status ? ' has-error' : ''}">
-            <label for="f-status">Status</label>
-            <select id="f-status" name="status">${(['draft', 'published', 'scheduled'] as const).map(
-              (s) =>
-                html`<option value="${s}"${(values.status ?? 'draft') === s ? html` selected` : ''}>${s === 'draft' ? 'Draft (only you and editors)' : s === 'published' ? 'Published' : 'Scheduled'}</option>`,
-            )}</select>
+    (ctx) =>
+      html`<div class="editor-page">
+        <p class="breadcrumbs">
+          <a href="/my/posts">My posts</a> /
+          ${post ? html`<a href="${post.url}">${post.title}</a>` : 'New post'}
+        </p>
+        <h1>${post ? 'Edit post' : 'New post'} ${post ? statusBadge(post.status) : ''}</h1>
+        ${formErrors(failure?.message)}
+        ${
+          newer
+            ? html`<div class="card stack">
+                <p>
+                  <strong>Someone saved this post after you opened it</strong> (now version ${newer.version}).
+                  Your text is still in the form below. Saving again replaces their version with yours.
+                </p>
+                <details>
+                  <summary>Their version</summary>
+                  <div class="prose">${raw(newer.bodyHtml)}</div>
+                </details>
+              </div>`
+            : ''
+        }
+        <form method="post" action="${action}" class="stack" id="editor-form">
+          ${csrfField(ctx)}
+          ${values.version ? html`<input type="hidden" name="version" value="${values.version}" />` : ''}
+          ${field({ name: 'title', label: 'Title', value: values.title, errors, required: true, maxlength: TITLE_MAX })}
+          <div class="grid-2">
+            ${field({ name: 'slug', label: 'Slug', value: values.slug, errors, maxlength: 100, hint: 'Leave empty to make one from the title.' })}
+            ${field({ name: 'tags', label: 'Tags', value: values.tags, errors, hint: 'Separate with commas.' })}
           </div>
-          ${field({ name: 'publishedAt', label: 'Publish at (UTC)', type: 'datetime-local', value: values.publishedAt, errors, hint: 'For scheduled posts; empty means now.' })}
-        </div>
-        <div class="actions">
-          <button type="submit">${post ? 'Save' : 'Create post'}</button>
-          ${post ? html`<a class="button secondary" href="${post.url}">View</a>` : ''}
-        </div>
-      </form>
-      ${
-        post
-          ? html`<form method="post" action="/edit/${post.id}/delete" class="actions" onsubmit="return confirm('Delete this post and its comments?')">
-              ${csrfField(ctx)}<button class="link danger">Delete this post</button></form>`
-          : ''
-      }
-    </div>`,
+          <div class="editor with-preview">
+            ${field({ name: 'body', label: 'Body (Markdown)', value: values.body, errors, maxlength: BODY_MAX, textarea: { rows: 20 }, attrs: html`data-preview="preview"` })}
+            <div>
+              <p class="preview-label">Preview</p>
+              <div class="preview prose" id="preview" aria-live="polite">
+                ${post ? raw(post.bodyHtml) : html`<p class="muted">The preview appears as you type (needs JavaScript).</p>`}
+              </div>
+            </div>
+          </div>
+          ${field({ name: 'excerpt', label: 'Excerpt', value: values.excerpt, errors, maxlength: EXCERPT_MAX, textarea: { rows: 2 }, hint: 'Shown in lists and feeds. Leave empty to use the start of the post.' })}
+          <div class="grid-2">
+            <div class="field${errors?.status ? ' has-error' : ''}">
+              <label for="f-status">Status</label>
+              <select id="f-status" name="status">
+                ${(['draft', 'published', 'scheduled'] as const).map(
+                  (s) =>
+                    html`<option value="${s}" ${(values.status ?? 'draft') === s ? html` selected` : ''}>
+                      ${s === 'draft' ? 'Draft (only you and editors)' : s === 'published' ? 'Published' : 'Scheduled'}
+                    </option>`,
+                )}
+              </select>
+            </div>
+            ${field({ name: 'publishedAt', label: 'Publish at (UTC)', type: 'datetime-local', value: values.publishedAt, errors, hint: 'For scheduled posts; empty means now.' })}
+          </div>
+          <div class="actions">
+            <button type="submit">${post ? 'Save' : 'Create post'}</button>
+            ${post ? html`<a class="button secondary" href="${post.url}">View</a>` : ''}
+          </div>
+        </form>
+        ${
+          post
+            ? html`<form
+                method="post"
+                action="/edit/${post.id}/delete"
+                class="actions"
+                onsubmit="return confirm('Delete this post and its comments?')"
+              >
+                ${csrfField(ctx)}<button class="link danger">Delete this post</button>
+              </form>`
+            : ''
+        }
+      </div>`,
     failure?.status ?? 200,
   );
 }
@@ -278,14 +307,21 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
         request,
         reply,
         { title: 'My posts', noindex: true },
-        () => html`
-        <div class="actions" style="justify-content: space-between"><h1>My posts</h1><a class="button" href="/write">New post</a></div>
-        <nav class="site-nav" aria-label="Filter">${MY_STATUSES.map(
-          (s) =>
-            html`<a href="/my/posts?status=${s}"${s === status ? html` aria-current="page"` : ''}>${s}</a>`,
-        )}</nav>
-        ${postTable(list.items)}
-        ${pagination(list.page, list.totalPages, (p) => `/my/posts?status=${status}&page=${p}`)}`,
+        () =>
+          html` <div class="actions" style="justify-content: space-between">
+              <h1>My posts</h1>
+              <a class="button" href="/write">New post</a>
+            </div>
+            <nav class="site-nav" aria-label="Filter">
+              ${MY_STATUSES.map(
+                (s) =>
+                  html`<a href="/my/posts?status=${s}" ${s === status ? html` aria-current="page"` : ''}
+                    >${s}</a
+                  >`,
+              )}
+            </nav>
+            ${postTable(list.items)}
+            ${pagination(list.page, list.totalPages, (p) => `/my/posts?status=${status}&page=${p}`)}`,
       );
     },
   );
@@ -304,15 +340,29 @@ export function postTable(
 ) {
   if (items.length === 0)
     return html`<p class="empty">Nothing here yet. <a href="/write">Write a post</a>.</p>`;
-  return html`<div class="table-wrap"><table class="table">
-    <thead><tr><th>Title</th><th>Author</th><th>Status</th><th>Date</th><th></th></tr></thead>
-    <tbody>${items.map(
-      (post) => html`<tr>
-        <td><a href="${post.url}">${post.title}</a></td>
-        <td>${post.author.displayName}</td>
-        <td>${post.status}</td>
-        <td>${time(post.publishedAt ?? post.updatedAt)}</td>
-        <td><a href="/edit/${post.id}">Edit</a></td>
-      </tr>`,
-    )}</tbody></table></div>`;
+  return html`<div class="table-wrap">
+    <table class="table">
+      <thead>
+        <tr>
+          <th>Title</th>
+          <th>Author</th>
+          <th>Status</th>
+          <th>Date</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${items.map(
+          (post) =>
+            html`<tr>
+              <td><a href="${post.url}">${post.title}</a></td>
+              <td>${post.author.displayName}</td>
+              <td>${post.status}</td>
+              <td>${time(post.publishedAt ?? post.updatedAt)}</td>
+              <td><a href="/edit/${post.id}">Edit</a></td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 }

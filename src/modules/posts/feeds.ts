@@ -24,7 +24,7 @@ export interface SitemapEntry {
 // XML 1.0 forbids most control characters even when escaped; a stray one (pasted from a
 // terminal, or written by a model) would make the whole feed unparseable.
 const INVALID_XML =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters to remove
+  // eslint-disable-next-line no-control-regex -- these are exactly the characters to remove
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 const XML_ESCAPES: Record<string, string> = {
