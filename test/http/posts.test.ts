@@ -320,4 +320,17 @@ describe.each(await availableDialects())('posts API on %s', (dialect) => {
     expect((await author.get(`/edit/${tooBig}`)).statusCode).toBe(400);
     expect((await author.get(`/edit/${tooBig - 1}`)).statusCode).toBe(404);
   });
+
+  it('finds a post whose slug is all digits by that slug', async () => {
+    const created = await author.api('POST', '/api/v1/posts', { title: '2024', status: 'published' });
+    expect(created.json().slug).toBe('2024');
+    const bySlug = await visitor.get('/api/v1/posts/2024');
+    expect(bySlug.statusCode).toBe(200);
+    expect(bySlug.json().id).toBe(created.json().id);
+  });
+
+  it('refuses to search drafts through the list filter instead of ignoring the status', async () => {
+    expect(fieldsOf(await visitor.get('/api/v1/posts?q=anything&status=draft'))).toEqual(['status']);
+    expect((await visitor.get('/api/v1/posts?q=anything&status=published')).statusCode).toBe(200);
+  });
 });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { AppError } from '../../errors.js';
 import { errors, ID_MAX, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
 import { authorize } from '../auth/permissions.js';
 import { renderMarkdown } from './markdown.js';
@@ -62,9 +63,15 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const key = request.params.idOrSlug;
-      // All digits is an id, unless too large to be one (then it can only be a slug).
+      // All digits is an id first; a post titled "2024" has the slug "2024", so fall back to it.
       const id = /^\d+$/.test(key) ? Number(key) : Number.NaN;
-      return posts.get(id >= 1 && id <= ID_MAX ? id : key, request.actor);
+      if (!(id >= 1 && id <= ID_MAX)) return posts.get(key, request.actor);
+      try {
+        return await posts.get(id, request.actor);
+      } catch (error) {
+        if (error instanceof AppError && error.status === 404) return posts.get(key, request.actor);
+        throw error;
+      }
     },
   );
 

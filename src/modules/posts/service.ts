@@ -56,8 +56,12 @@ export class PostsService {
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
     const page = query.page ?? 1;
     const perPage = Math.min(Math.max(query.perPage ?? 10, 1), PER_PAGE_MAX);
-    if (query.q?.trim())
+    if (query.q?.trim()) {
+      if (query.status && query.status !== 'published') {
+        throw fieldError('status', 'Search covers published posts only; leave status out or use published.');
+      }
       return this.search(query.q, page, actor, { perPage, tag: query.tag, author: query.author });
+    }
     const now = this.now();
     const filter: PostFilter = { now, authorUsername: query.author, tagSlug: query.tag };
     const status = query.status ?? 'published';

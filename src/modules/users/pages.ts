@@ -58,6 +58,7 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
+      authorize(request.actor, 'user:manage');
       try {
         const user = await users.setRole(request.actor, request.params.id, request.body.role);
         reply.flash('success', `@${user.username} is now ${user.role}.`);
