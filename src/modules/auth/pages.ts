@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
+import type { UserRow } from '../../db/types.js';
 import { asFormFailure, type FormFailure, safeNext, validationFailure } from '../../http/forms.js';
 import { SESSION_COOKIE } from '../../http/request-context.js';
 import { IdParams } from '../../http/schemas.js';
@@ -51,6 +52,33 @@ function signupForm(ctx: PageContext, action: string, submit: string, values: Va
 
 export const authPages: FastifyPluginAsyncTypebox = async (app) => {
   const { auth, users } = app.services;
+
+  /** Sign-up and setup share one flow: validate, create, sign in, redirect; on failure show the form again. */
+  const signupHandler =
+    (
+      render: (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        values: Values,
+        failure?: FormFailure,
+      ) => Promise<FastifyReply>,
+      create: (body: Static<typeof SignupForm>) => Promise<UserRow>,
+      done: { flash: (user: UserRow) => string; to: string },
+    ) =>
+    async (request: FastifyRequest<{ Body: Static<typeof SignupForm> }>, reply: FastifyReply) => {
+      const { username, email, displayName } = request.body ?? {};
+      const values = { username, email, displayName };
+      const invalid = validationFailure(request);
+      if (invalid) return render(request, reply, values, invalid);
+      try {
+        const user = await create(request.body);
+        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        reply.flash('success', done.flash(user));
+        return reply.redirect(done.to, 303);
+      } catch (error) {
+        return render(request, reply, values, asFormFailure(error));
+      }
+    };
 
   const loginPage = (request: FastifyRequest, reply: FastifyReply, values: Values, failure?: FormFailure) =>
     sendPage(
@@ -134,23 +162,10 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/register',
     { schema: { hide: true, body: SignupForm }, attachValidation: true },
-    async (request, reply) => {
-      const values = {
-        username: request.body?.username,
-        email: request.body?.email,
-        displayName: request.body?.displayName,
-      };
-      const invalid = validationFailure(request);
-      if (invalid) return registerPage(request, reply, values, invalid);
-      try {
-        const user = await auth.register(request.body);
-        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
-        reply.flash('success', `Welcome, ${user.display_name}! Your account is ready.`);
-        return reply.redirect('/', 303);
-      } catch (error) {
-        return registerPage(request, reply, values, asFormFailure(error));
-      }
-    },
+    signupHandler(registerPage, (body) => auth.register(body), {
+      flash: (user) => `Welcome, ${user.display_name}! Your account is ready.`,
+      to: '/',
+    }),
   );
 
   const setupPage = (request: FastifyRequest, reply: FastifyReply, values: Values, failure?: FormFailure) =>
@@ -174,23 +189,10 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/setup',
     { schema: { hide: true, body: SignupForm }, attachValidation: true },
-    async (request, reply) => {
-      const values = {
-        username: request.body?.username,
-        email: request.body?.email,
-        displayName: request.body?.displayName,
-      };
-      const invalid = validationFailure(request);
-      if (invalid) return setupPage(request, reply, values, invalid);
-      try {
-        const user = await auth.setup(request.body);
-        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
-        reply.flash('success', 'Your blog is ready. Write your first post!');
-        return reply.redirect('/write', 303);
-      } catch (error) {
-        return setupPage(request, reply, values, asFormFailure(error));
-      }
-    },
+    signupHandler(setupPage, (body) => auth.setup(body), {
+      flash: () => 'Your blog is ready. Write your first post!',
+      to: '/write',
+    }),
   );
 
   const accountPage = async (
