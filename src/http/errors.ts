@@ -27,6 +27,19 @@ export function fieldsFromValidation(issues: readonly ValidationIssue[]): Record
   return fields;
 }
 
+// A locked SQLite file (after busy_timeout) or a PostgreSQL server that is down, restarting
+// or out of connections is a temporary condition, not a bug: 503 with Retry-After.
+const UNAVAILABLE = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  '57P01', // admin_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
 /** Maps any thrown error to a status and the one error shape; 5xx causes stay in the log. */
 export function toErrorResponse(
   error: unknown,
@@ -57,6 +70,21 @@ export function toErrorResponse(
   if (status >= 400 && status < 500) {
     const code = status === 415 ? 'unsupported_media_type' : status === 404 ? 'not_found' : 'bad_request';
     return { status, body: { error: { code, message: fastifyError.message } } };
+  }
+  const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
+  const dbCode = code ?? cause?.code;
+  if (typeof dbCode === 'string' && UNAVAILABLE.has(dbCode)) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return {
+      status: 503,
+      body: {
+        error: {
+          code: 'database_unavailable',
+          message: 'The database is busy or unreachable; try again shortly.',
+        },
+      },
+      headers: { 'retry-after': '2' },
+    };
   }
   request.log.error({ err: error }, 'request failed');
   return {
