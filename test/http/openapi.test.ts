@@ -99,6 +99,13 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('marks only bodies the server defaults as optional', () => {
+    const byName = new Map(operations);
+    expect(byName.get('POST /api/v1/posts/{id}/publish')?.requestBody?.required).toBe(false);
+    expect(byName.get('POST /api/v1/posts')?.requestBody?.required).toBe(true);
+    expect(JSON.stringify(spec)).not.toContain('x-body-optional');
+  });
+
   it('serves the docs UI at /docs', async () => {
     const response = await t.app.inject({ method: 'GET', url: '/docs' });
     expect(response.statusCode).toBe(200);

@@ -113,6 +113,7 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: SIGNED_IN,
         params: IdParams,
         body: Type.Optional(PostPublishSchema),
+        'x-body-optional': true,
         response: { 200: PostSchema, ...errors(400, 401, 403, 404, 409) },
       },
       // A bare POST (no body) means "now"; AJV would otherwise refuse the missing body as "not an object".
