@@ -15,7 +15,7 @@ interface Operation {
   summary?: string;
   tags?: string[];
   parameters?: { in: string; name: string }[];
-  requestBody?: unknown;
+  requestBody?: { required?: boolean };
   security?: unknown[];
   responses: Record<string, Response>;
 }
