@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 
 export const ErrorResponse = Type.Object(
   {
@@ -38,3 +38,13 @@ export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: ID
 
 /** OpenAPI security for routes that need a signed-in user: a token or the session cookie. */
 export const SIGNED_IN: { [scheme: string]: string[] }[] = [{ bearer: [] }, { session: [] }];
+
+/** One page of a list: the items plus where this page sits in the whole. */
+export const Paged = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    page: Type.Integer(),
+    perPage: Type.Integer(),
+    total: Type.Integer(),
+    totalPages: Type.Integer(),
+  });

@@ -101,7 +101,7 @@ describe.skipIf(!haveChromium)('the blog in a real browser', () => {
     await expect.poll(() => admin.locator('#preview h2').textContent()).toBe('开始');
     await admin.getByLabel('Status').selectOption('published');
     await admin.getByRole('button', { name: 'Create post' }).click();
-    await expect.poll(() => admin.locator('.flash-success').textContent()).toContain('Post published');
+    await expect.poll(() => admin.locator('.flash-success').textContent()).toContain('Saved and published');
 
     // The home page lists it; the post page shows it with every script inert.
     await admin.goto(base);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { unauthorized } from '../../errors.js';
-import { asFormFailure, type FormFailure } from '../../http/forms.js';
+import { asFormFailure, type FormFailure, validationFailure } from '../../http/forms.js';
 import { IdParams } from '../../http/schemas.js';
 import { field, formErrors, pagination, time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
@@ -169,6 +169,12 @@ function editorPage(request: FastifyRequest, reply: FastifyReply, state: EditorS
   );
 }
 
+const SAVED: Record<Post['status'], string> = {
+  draft: 'Draft saved.',
+  scheduled: 'Saved; the post is scheduled.',
+  published: 'Saved and published.',
+};
+
 const MY_STATUSES: readonly PostListStatus[] = ['all', 'draft', 'scheduled', 'published'];
 
 export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
@@ -195,22 +201,12 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.actor) throw unauthorized();
       const body = request.body;
       const values = { ...body, version: undefined };
-      if (request.validationError) {
-        return editorPage(request, reply, {
-          values: values as EditorState['values'],
-          failure: { status: 400, message: request.validationError.message, fields: {} },
-        });
-      }
+      const invalid = validationFailure(request);
+      if (invalid)
+        return editorPage(request, reply, { values: values as EditorState['values'], failure: invalid });
       try {
         const post = await posts.create(formInput(body), request.actor);
-        reply.flash(
-          'success',
-          post.status === 'draft'
-            ? 'Draft saved.'
-            : post.status === 'scheduled'
-              ? 'Post scheduled.'
-              : 'Post published.',
-        );
+        reply.flash('success', SAVED[post.status]);
         return reply.redirect(`/edit/${post.id}`, 303);
       } catch (error) {
         return editorPage(request, reply, {
@@ -234,13 +230,8 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
       const post = await posts.getForEdit(request.params.id, request.actor);
       const body = request.body;
       const values = { ...body, version: String(body.version ?? post.version) } as EditorState['values'];
-      if (request.validationError) {
-        return editorPage(request, reply, {
-          post,
-          values,
-          failure: { status: 400, message: request.validationError.message, fields: {} },
-        });
-      }
+      const invalid = validationFailure(request);
+      if (invalid) return editorPage(request, reply, { post, values, failure: invalid });
       try {
         const input = formInput(body);
         const updated = await posts.update(
@@ -253,14 +244,7 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
           },
           request.actor,
         );
-        reply.flash(
-          'success',
-          updated.status === 'draft'
-            ? 'Draft saved.'
-            : updated.status === 'scheduled'
-              ? 'Saved; the post is scheduled.'
-              : 'Saved and published.',
-        );
+        reply.flash('success', SAVED[updated.status]);
         return reply.redirect(`/edit/${post.id}`, 303);
       } catch (error) {
         const failure = asFormFailure(error);

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { Paged } from '../../http/schemas.js';
 import { SLUG_MAX, SLUG_PATTERN } from './slug.js';
 
 export const TITLE_MAX = 200;
@@ -122,13 +123,7 @@ export const PostSearchQuerySchema = Type.Object({
 });
 export type PostSearchQuery = Static<typeof PostSearchQuerySchema>;
 
-export const PostListSchema = Type.Object({
-  items: Type.Array(PostSummarySchema),
-  page: Type.Integer(),
-  perPage: Type.Integer(),
-  total: Type.Integer(),
-  totalPages: Type.Integer(),
-});
+export const PostListSchema = Paged(PostSummarySchema);
 export type PostList = Static<typeof PostListSchema>;
 
 export const TagSchema = Type.Object({ name: Type.String(), slug: Type.String(), count: Type.Integer() });

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { Paged } from '../../http/schemas.js';
 
 export const LIMITS = {
   username: { min: 3, max: 32 },
@@ -36,13 +37,7 @@ export const User = Type.Object({
 });
 export type User = Static<typeof User>;
 
-export const UserList = Type.Object({
-  items: Type.Array(User),
-  page: Type.Integer(),
-  perPage: Type.Integer(),
-  total: Type.Integer(),
-  totalPages: Type.Integer(),
-});
+export const UserList = Paged(User);
 export type UserList = Static<typeof UserList>;
 
 export const NewUser = Type.Object(
