@@ -10,6 +10,7 @@ import { createDb, type DbHandle } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { registerDocs } from './http/docs.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerInputGuard } from './http/input-guard.js';
 import { registerRequestContext } from './http/request-context.js';
 import { adminPages } from './modules/admin/pages.js';
 import { authPages } from './modules/auth/pages.js';
@@ -90,6 +91,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     maxAge: config.env === 'production' ? '1d' : 0,
   });
   await registerDocs(app);
+  registerInputGuard(app);
   registerRequestContext(app, config, app.services.auth);
   registerErrorHandling(app, renderErrorPage);
 

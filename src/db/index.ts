@@ -42,7 +42,13 @@ export function createDb(config: DatabaseConfig): DbHandle {
     connectionString: config.url,
     max: 10,
     connectionTimeoutMillis: 5000,
-    ...(config.schema ? { options: `-c search_path=${config.schema}` } : {}),
+    // A query stuck behind a lock must fail (503 with Retry-After) rather than hold the
+    // request until the HTTP timeout.
+    options: [
+      '-c statement_timeout=15000',
+      '-c lock_timeout=5000',
+      ...(config.schema ? [`-c search_path=${config.schema}`] : []),
+    ].join(' '),
   });
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener Node would crash the process. The next query reconnects.

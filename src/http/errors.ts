@@ -35,6 +35,12 @@ const UNAVAILABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57014', // query_canceled: statement_timeout (see src/db/index.ts)
+  '55P03', // lock_not_available: lock_timeout
   '57P01', // admin_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
@@ -73,7 +79,9 @@ export function toErrorResponse(
   }
   const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
   const dbCode = code ?? cause?.code;
-  if (typeof dbCode === 'string' && UNAVAILABLE.has(dbCode)) {
+  // pg-pool's "timeout exceeded when trying to connect" (every connection busy) has no code.
+  const poolTimeout = /timeout exceeded when trying to connect/i.test(String((error as Error).message));
+  if ((typeof dbCode === 'string' && UNAVAILABLE.has(dbCode)) || poolTimeout) {
     request.log.warn({ err: error }, 'database unavailable');
     return {
       status: 503,

@@ -33,9 +33,17 @@ export function asFormFailure(error: unknown): FormFailure {
   throw error;
 }
 
-/** Only same-site paths are followed after sign-in: "//evil.example" and absolute URLs are not. */
+/**
+ * Only same-site paths are followed after sign-in. Browsers drop tabs and newlines and read a
+ * backslash as "/", so "/\t/evil.example" would become "//evil.example": anything with control
+ * characters, whitespace or a backslash is refused, and the rest must resolve to this origin.
+ */
 export function safeNext(next: unknown, fallback = '/'): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\')
-    ? next
-    : fallback;
+  if (typeof next !== 'string' || !next.startsWith('/') || /[\s\\\p{Cc}]/u.test(next)) return fallback;
+  const base = 'http://inkstone.invalid';
+  try {
+    return new URL(next, base).origin === base ? next : fallback;
+  } catch {
+    return fallback;
+  }
 }

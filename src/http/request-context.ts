@@ -41,7 +41,7 @@ function sameToken(a: string, b: string): boolean {
  * Recognises the caller on every request (Bearer token or session cookie) and guards
  * state-changing requests against CSRF with a double-submit token: the form field or
  * x-csrf-token header must equal the HttpOnly cookie. Token-authenticated API calls and
- * cookie-less JSON calls (which a browser cannot send cross-site without CORS) are exempt.
+ * cookie-less JSON calls are exempt.
  */
 export function registerRequestContext(app: FastifyInstance, config: Config, auth: AuthService): void {
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure };
@@ -89,10 +89,11 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
   // After parsing (the form field is in the body), before schema validation strips it.
   app.addHook('preValidation', async (request) => {
     if (!UNSAFE.has(request.method) || request.authMethod === 'token') return;
-    const type = request.headers['content-type'] ?? '';
-    const isForm =
-      type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data');
-    if (!isForm && request.authMethod !== 'session') return;
+    // Media types are case-insensitive (and Fastify's parsers treat them so): compare the bare,
+    // lower-cased type. Only a JSON body with no session cookie is exempt, because a browser
+    // cannot send one cross-site without a CORS preflight, which this server never grants.
+    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type === 'application/json' && request.authMethod !== 'session') return;
     const body = request.body as Record<string, unknown> | undefined;
     const sent =
       (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? request.headers['x-csrf-token'];

@@ -36,6 +36,12 @@ export const NoContent = Type.Null({ description: 'No content' });
 export const ID_MAX = 2_147_483_647;
 export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: ID_MAX }) });
 
+/**
+ * A page number in a list. The cap keeps an absurd value (1e300) from reaching the database
+ * as an OFFSET it cannot represent; no list here has a hundred thousand pages.
+ */
+export const PageNumber = Type.Integer({ minimum: 1, maximum: 100_000, default: 1 });
+
 /** OpenAPI security for routes that need a signed-in user: a token or the session cookie. */
 export const SIGNED_IN: { [scheme: string]: string[] }[] = [{ bearer: [] }, { session: [] }];
 

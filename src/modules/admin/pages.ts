@@ -7,8 +7,9 @@ import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
 import { authorize, can } from '../auth/permissions.js';
 import { postTable } from '../posts/editor-pages.js';
+import { PageNumber } from '../../http/schemas.js';
 
-const PageQuery = Type.Object({ page: Type.Integer({ minimum: 1, default: 1 }) });
+const PageQuery = Type.Object({ page: PageNumber });
 const SettingsForm = Type.Object({
   siteTitle: Type.String({ minLength: 1, maxLength: 100 }),
   siteDescription: Type.String({ maxLength: 300 }),
@@ -62,7 +63,7 @@ export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
             ],
             { default: 'all' },
           ),
-          page: Type.Integer({ minimum: 1, default: 1 }),
+          page: PageNumber,
         }),
       },
     },

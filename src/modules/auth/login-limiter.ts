@@ -1,5 +1,6 @@
 /**
- * Counts failed logins per key (an IP, an account) in a fixed window. In memory, per
+ * Counts sign-in attempts per key (an IP, an account) in a fixed window; successes are
+ * taken back, so what remains are failures and attempts still in flight. In memory, per
  * process; a Redis-backed store can implement the same interface for many instances.
  */
 export interface LoginLimiterOptions {
@@ -33,14 +34,18 @@ export class LoginLimiter {
     );
   }
 
-  recordFailure(ip: string, account: string): void {
+  /** Counts an attempt on both keys; a success takes it back (see recordSuccess). */
+  recordAttempt(ip: string, account: string): void {
     this.bump(`ip:${ip}`);
     this.bump(`account:${account}`);
     if (this.windows.size > 100_000) this.sweep();
   }
 
-  recordSuccess(account: string): void {
+  /** A successful sign-in clears the account and does not count against the address. */
+  recordSuccess(ip: string, account: string): void {
     this.windows.delete(`account:${account}`);
+    const window = this.live(`ip:${ip}`);
+    if (window && window.count > 0) window.count--;
   }
 
   private live(key: string): Window | undefined {

@@ -32,11 +32,23 @@ export class AuthRepository {
     await this.db.deleteFrom('sessions').where('id', '=', id).execute();
   }
 
-  async deleteUserSessions(userId: number, exceptId?: string): Promise<number> {
-    let query = this.db.deleteFrom('sessions').where('user_id', '=', userId);
-    if (exceptId) query = query.where('id', '!=', exceptId);
-    const result = await query.executeTakeFirst();
-    return Number(result.numDeletedRows);
+  /** A new password and the end of every other session, together or not at all. */
+  async replacePassword(
+    userId: number,
+    passwordHash: string,
+    at: string,
+    keepSessionId?: string,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: at })
+        .where('id', '=', userId)
+        .execute();
+      let sessions = trx.deleteFrom('sessions').where('user_id', '=', userId);
+      if (keepSessionId) sessions = sessions.where('id', '!=', keepSessionId);
+      await sessions.execute();
+    });
   }
 
   async deleteExpiredSessions(now: string): Promise<void> {

@@ -54,23 +54,29 @@ export class AuthService {
 
   /** Creates the first admin; refused once any user exists. */
   async setup(input: NewUser) {
-    if (!(await this.needsSetup())) throw forbidden('Setup is done: this site already has users.');
-    return this.deps.users.create(input, 'admin');
+    const setupDone = () => forbidden('Setup is done: this site already has users.');
+    if (!(await this.needsSetup())) throw setupDone();
+    const user = await this.deps.users.create(input, 'admin', { onlyFirst: true });
+    if (!user) throw setupDone();
+    return user;
   }
 
   async login(login: string, password: string, ip: string) {
-    const account = login.trim().toLowerCase();
+    const typed = login.trim().toLowerCase();
+    const user = await this.deps.usersRepo.getByLogin(typed);
+    // One counter per account, whether it is reached by username or email.
+    const account = user ? `user:${user.id}` : `login:${typed}`;
     const wait = this.deps.limiter.retryAfter(ip, account);
     if (wait > 0) throw tooManyRequests(wait, `Too many failed sign-ins; try again in ${wait} seconds.`);
-    const user = await this.deps.usersRepo.getByLogin(account);
+    // Counted before the slow hash check, so parallel guesses cannot all slip under the limit.
+    this.deps.limiter.recordAttempt(ip, account);
     const ok = await verifyPassword(password, user?.password_hash ?? (await this.dummyHash));
     if (!user || !ok) {
-      this.deps.limiter.recordFailure(ip, account);
       throw new AppError(401, 'invalid_credentials', 'Wrong username, email or password.', {
         login: 'wrong username, email or password',
       });
     }
-    this.deps.limiter.recordSuccess(account);
+    this.deps.limiter.recordSuccess(ip, account);
     return user;
   }
 
@@ -114,11 +120,12 @@ export class AuthService {
       throw fieldError('currentPassword', 'current password is wrong');
     }
     if (next.length < 8) throw fieldError('newPassword', 'newPassword must be at least 8 characters');
-    await this.deps.usersRepo.update(user.id, {
-      password_hash: await hashPassword(next),
-      updated_at: nowIso(),
-    });
-    await this.deps.repo.deleteUserSessions(user.id, keepSessionToken ? sha256(keepSessionToken) : undefined);
+    await this.deps.repo.replacePassword(
+      user.id,
+      await hashPassword(next),
+      nowIso(),
+      keepSessionToken ? sha256(keepSessionToken) : undefined,
+    );
   }
 
   toApiToken(row: ApiTokenRow): ApiToken {

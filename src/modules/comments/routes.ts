@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { errors, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
+import { errors, IdParams, NoContent, PageNumber, SIGNED_IN } from '../../http/schemas.js';
 import {
   CommentListSchema,
   CommentSchema,
@@ -81,7 +81,7 @@ export const commentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Newest comments on every post, for moderation (editor/admin)',
         security: SIGNED_IN,
         querystring: Type.Object({
-          page: Type.Integer({ minimum: 1, default: 1 }),
+          page: PageNumber,
           perPage: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
           status: Type.Optional(CommentStatusSchema),
         }),

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { unauthorized } from '../../errors.js';
 import { asFormFailure, type FormFailure, validationFailure } from '../../http/forms.js';
-import { IdParams } from '../../http/schemas.js';
+import { IdParams, PageNumber } from '../../http/schemas.js';
 import { field, formErrors, pagination, time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
@@ -30,6 +30,8 @@ const EditorForm = Type.Object({
     Type.Union([Type.Literal('draft'), Type.Literal('published'), Type.Literal('scheduled')]),
   ),
   publishedAt: Type.Optional(Type.String({ maxLength: 40 })),
+  /** The publishedAt value the form was rendered with: unchanged means "keep the stored time". */
+  publishedAtShown: Type.Optional(Type.String({ maxLength: 40 })),
   version: Type.Optional(Type.Integer({ minimum: 1 })),
   _csrf: Type.Optional(Type.String()),
 });
@@ -66,7 +68,10 @@ function formInput(body: EditorForm): PostCreate {
     excerpt: body.excerpt ?? '',
     status: body.status ?? 'draft',
     ...(body.slug?.trim() ? { slug: body.slug } : {}),
-    ...(toIso(body.publishedAt) ? { publishedAt: toIso(body.publishedAt) } : {}),
+    // The field shows minutes only; sending it back unchanged would cut the stored seconds.
+    ...(toIso(body.publishedAt) && body.publishedAt !== body.publishedAtShown
+      ? { publishedAt: toIso(body.publishedAt) }
+      : {}),
   };
 }
 
@@ -145,7 +150,8 @@ function editorPage(request: FastifyRequest, reply: FastifyReply, state: EditorS
                 )}
               </select>
             </div>
-            ${field({ name: 'publishedAt', label: 'Publish at (UTC)', type: 'datetime-local', value: values.publishedAt, errors, hint: 'For scheduled posts; empty means now.' })}
+            ${(values.publishedAtShown ?? values.publishedAt) ? html`<input type="hidden" name="publishedAtShown" value="${values.publishedAtShown ?? values.publishedAt}">` : ''}
+          ${field({ name: 'publishedAt', label: 'Publish at (UTC)', type: 'datetime-local', value: values.publishedAt, errors, hint: 'For scheduled posts; empty means now.' })}
           </div>
           <div class="actions">
             <button type="submit">${post ? 'Save' : 'Create post'}</button>
@@ -278,7 +284,7 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
             MY_STATUSES.map((s) => Type.Literal(s)),
             { default: 'all' },
           ),
-          page: Type.Integer({ minimum: 1, default: 1 }),
+          page: PageNumber,
         }),
       },
     },

@@ -8,8 +8,10 @@ import { canManagePost } from '../auth/permissions.js';
 import { commentSection } from '../comments/views.js';
 import { absoluteUrl, atomFeed, robotsTxt, sitemapXml } from './feeds.js';
 import { QUERY_MAX } from './schemas.js';
+import { validationFailure } from '../../http/forms.js';
+import { PageNumber } from '../../http/schemas.js';
 
-const PageQuery = Type.Object({ page: Type.Integer({ minimum: 1, default: 1 }) });
+const PageQuery = Type.Object({ page: PageNumber });
 const PER_PAGE = 10;
 
 export const postPages: FastifyPluginAsyncTypebox = async (app) => {
@@ -138,14 +140,17 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         hide: true,
         querystring: Type.Object({
           q: Type.Optional(Type.String({ maxLength: QUERY_MAX })),
-          page: Type.Integer({ minimum: 1, default: 1 }),
+          page: PageNumber,
         }),
       },
       attachValidation: true,
     },
     async (request, reply) => {
-      const q = request.validationError ? '' : (request.query.q ?? '').trim();
-      const page = request.validationError ? 1 : request.query.page;
+      // A bad page number is forgiven (page 1); an over-long query is shown as the error it is.
+      const invalid = validationFailure(request);
+      const given = (request.query as { q?: unknown }).q;
+      const q = invalid?.fields.q || typeof given !== 'string' ? '' : given.trim();
+      const page = invalid ? 1 : request.query.page;
       const results = q ? await posts.search(q, page, request.actor, { perPage: PER_PAGE }) : null;
       return sendPage(
         request,
@@ -157,7 +162,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
             <input type="search" id="q" name="q" value="${q}" maxlength="${QUERY_MAX}" placeholder="Words, phrases, 中文…" autofocus>
             <button type="submit">Search</button>
           </form>
-          ${request.validationError ? html`<div class="flash flash-error" role="alert">Search for at most ${QUERY_MAX} characters.</div>` : ''}
+          ${invalid?.fields.q ? html`<div class="flash flash-error" role="alert">Search for at most ${QUERY_MAX} characters.</div>` : ''}
           ${
             results
               ? html`<p class="muted">${results.total} ${results.total === 1 ? 'result' : 'results'} for “${q}”</p>
@@ -165,7 +170,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
                 ${pagination(results.page, results.totalPages, (p) => `/search?q=${encodeURIComponent(q)}&page=${p}`)}`
               : ''
           }`,
-        request.validationError ? 400 : 200,
+        invalid?.fields.q ? 400 : 200,
       );
     },
   );

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Paged } from '../../http/schemas.js';
+import { Paged, PageNumber } from '../../http/schemas.js';
 import { SLUG_MAX, SLUG_PATTERN } from './slug.js';
 
 export const TITLE_MAX = 200;
@@ -107,7 +107,7 @@ export const PostListStatusSchema = Type.Union([
 export type PostListStatus = Static<typeof PostListStatusSchema>;
 
 export const PostListQuerySchema = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  page: Type.Optional(PageNumber),
   perPage: Type.Optional(Type.Integer({ minimum: 1, maximum: PER_PAGE_MAX, default: 10 })),
   tag: Type.Optional(Type.String({ minLength: 1, maxLength: SLUG_MAX })),
   author: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
@@ -118,7 +118,7 @@ export type PostListQuery = Static<typeof PostListQuerySchema>;
 
 export const PostSearchQuerySchema = Type.Object({
   q: Type.String({ minLength: 1, maxLength: QUERY_MAX }),
-  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  page: Type.Optional(PageNumber),
   perPage: Type.Optional(Type.Integer({ minimum: 1, maximum: PER_PAGE_MAX, default: 10 })),
 });
 export type PostSearchQuery = Static<typeof PostSearchQuerySchema>;

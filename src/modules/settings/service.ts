@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../auth/permissions.js';
 import type { SettingsRepository } from './repository.js';
 
@@ -32,10 +33,14 @@ export class SettingsService {
 
   async update(actor: Actor | null, patch: SettingsUpdate): Promise<SiteSettings> {
     authorize(actor, 'settings:manage');
-    const entries = Object.entries(patch).filter(([key, value]) => key in DEFAULTS && value !== undefined);
-    await this.repo.upsert(
-      entries.map(([key, value]) => [key, JSON.stringify(typeof value === 'string' ? value.trim() : value)]),
-    );
+    const entries = Object.entries(patch)
+      .filter(([key, value]) => key in DEFAULTS && value !== undefined)
+      .map(([key, value]) => [key, typeof value === 'string' ? value.trim() : value] as const);
+    // The schema checked the length before trimming; a title of spaces is still no title.
+    if (entries.some(([key, value]) => key === 'siteTitle' && value === '')) {
+      throw fieldError('siteTitle', 'siteTitle must not be empty');
+    }
+    await this.repo.upsert(entries.map(([key, value]) => [key, JSON.stringify(value)]));
     return this.get();
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { asFormFailure } from '../../http/forms.js';
-import { IdParams } from '../../http/schemas.js';
+import { IdParams, PageNumber } from '../../http/schemas.js';
 import { pagination, time } from '../../views/components.js';
 import { html } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
@@ -13,7 +13,7 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/users',
-    { schema: { hide: true, querystring: Type.Object({ page: Type.Integer({ minimum: 1, default: 1 }) }) } },
+    { schema: { hide: true, querystring: Type.Object({ page: PageNumber }) } },
     async (request, reply) => {
       authorize(request.actor, 'user:manage');
       const list = await users.list(request.actor, request.query.page, 50);

@@ -1,4 +1,5 @@
-import type { Db } from '../../db/index.js';
+import { sql } from 'kysely';
+import { type Db, dialectOf } from '../../db/index.js';
 import type { NewUserRow, Role, UserRow, UserUpdate } from '../../db/types.js';
 
 export class UsersRepository {
@@ -48,6 +49,22 @@ export class UsersRepository {
 
   create(row: NewUserRow): Promise<UserRow> {
     return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /**
+   * The first account, atomically: the count and the insert share a transaction, and on
+   * PostgreSQL a table lock makes a second concurrent setup wait and then see the first user.
+   */
+  createIfNoUsers(row: NewUserRow): Promise<UserRow | null> {
+    return this.db.transaction().execute(async (trx) => {
+      if (dialectOf(trx) === 'postgres') await sql`lock table users in share row exclusive mode`.execute(trx);
+      const { n } = await trx
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      if (Number(n) > 0) return null;
+      return trx.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+    });
   }
 
   update(id: number, patch: UserUpdate): Promise<UserRow | undefined> {

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Paged } from '../../http/schemas.js';
+import { Paged, PageNumber } from '../../http/schemas.js';
 
 export const LIMITS = {
   username: { min: 3, max: 32 },
@@ -59,6 +59,6 @@ export type ProfileUpdate = Static<typeof ProfileUpdate>;
 
 export const RoleUpdate = Type.Object({ role: RoleSchema }, { additionalProperties: false });
 export const Pagination = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  page: PageNumber,
   perPage: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 });

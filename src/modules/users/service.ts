@@ -28,7 +28,10 @@ export class UsersService {
     return user;
   }
 
-  async create(input: NewUser, role: Role): Promise<UserRow> {
+  /** With `onlyFirst`, the user is created only if there is no user yet (null otherwise). */
+  async create(input: NewUser, role: Role): Promise<UserRow>;
+  async create(input: NewUser, role: Role, options: { onlyFirst: true }): Promise<UserRow | null>;
+  async create(input: NewUser, role: Role, options?: { onlyFirst: boolean }): Promise<UserRow | null> {
     const username = input.username.trim().toLowerCase();
     const email = input.email.trim().toLowerCase();
     if (!/^[a-z0-9_-]{3,32}$/.test(username)) {
@@ -42,17 +45,18 @@ export class UsersService {
       throw conflict('An account with that email exists.', { email: 'email is already registered' });
     }
     const now = nowIso();
+    const row = {
+      username,
+      email,
+      password_hash: await hashPassword(input.password),
+      display_name: input.displayName?.trim() || username,
+      bio: '',
+      role,
+      created_at: now,
+      updated_at: now,
+    };
     try {
-      return await this.repo.create({
-        username,
-        email,
-        password_hash: await hashPassword(input.password),
-        display_name: input.displayName?.trim() || username,
-        bio: '',
-        role,
-        created_at: now,
-        updated_at: now,
-      });
+      return options?.onlyFirst ? await this.repo.createIfNoUsers(row) : await this.repo.create(row);
     } catch (error) {
       // Two sign-ups for one name at the same moment: the unique index decides.
       if (/unique|duplicate/i.test((error as Error).message)) {
