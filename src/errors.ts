@@ -15,9 +15,6 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, fields?: Record<string, string>) =>
-  new AppError(400, 'validation_failed', message, fields);
-
 export const fieldError = (field: string, message: string) =>
   new AppError(400, 'validation_failed', message, { [field]: message });
 

@@ -24,7 +24,8 @@ declare module 'fastify' {
   }
   interface FastifyReply {
     flash(kind: Flash['kind'], text: string): FastifyReply;
-    startSession(token: string): FastifyReply;
+    /** Starts a new session for the user and sets its cookie. */
+    signIn(userId: number): Promise<void>;
     endSession(): FastifyReply;
   }
 }
@@ -56,8 +57,11 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
       maxAge: 60,
     });
   });
-  app.decorateReply('startSession', function (this: FastifyReply, token: string) {
-    return this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: SESSION_DAYS * 86_400 });
+  app.decorateReply('signIn', async function (this: FastifyReply, userId: number) {
+    const token = await auth.createSession(userId, this.request.headers['user-agent'] ?? '');
+    // Not `return this`: a reply is thenable (it settles when sent), so an async function
+    // returning it would wait for the response it is still building.
+    this.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: SESSION_DAYS * 86_400 });
   });
   app.decorateReply('endSession', function (this: FastifyReply) {
     return this.clearCookie(SESSION_COOKIE, { path: '/' });

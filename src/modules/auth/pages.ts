@@ -72,7 +72,7 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
       if (invalid) return render(request, reply, values, invalid);
       try {
         const user = await create(request.body);
-        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        await reply.signIn(user.id);
         reply.flash('success', done.flash(user));
         return reply.redirect(done.to, 303);
       } catch (error) {
@@ -119,7 +119,7 @@ export const authPages: FastifyPluginAsyncTypebox = async (app) => {
       if (invalid) return loginPage(request, reply, values, invalid);
       try {
         const user = await auth.login(request.body.login, request.body.password, request.ip);
-        reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+        await reply.signIn(user.id);
         reply.flash('success', `Welcome back, ${user.display_name}.`);
         return reply.redirect(safeNext(request.body.next), 303);
       } catch (error) {

@@ -23,7 +23,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const user = await auth.register(request.body);
-      reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+      await reply.signIn(user.id);
       return reply.code(201).send({ user: users.toApi(user, toActor(user)), csrfToken: request.csrfToken });
     },
   );
@@ -40,7 +40,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const user = await auth.login(request.body.login, request.body.password, request.ip);
-      reply.startSession(await auth.createSession(user.id, request.headers['user-agent'] ?? ''));
+      await reply.signIn(user.id);
       return { user: users.toApi(user, toActor(user)), csrfToken: request.csrfToken };
     },
   );

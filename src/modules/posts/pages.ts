@@ -8,10 +8,12 @@ import { canManagePost } from '../auth/permissions.js';
 import { commentSection } from '../comments/views.js';
 import { absoluteUrl, atomFeed, robotsTxt, sitemapXml } from './feeds.js';
 import { QUERY_MAX } from './schemas.js';
+import { SLUG_MAX } from './slug.js';
 import { validationFailure } from '../../http/forms.js';
 import { PageNumber } from '../../http/schemas.js';
 
 const PageQuery = Type.Object({ page: PageNumber });
+const TagParams = Type.Object({ tag: Type.String({ minLength: 1, maxLength: SLUG_MAX }) });
 const PER_PAGE = 10;
 
 export const postPages: FastifyPluginAsyncTypebox = async (app) => {
@@ -106,7 +108,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         hide: true,
-        params: Type.Object({ tag: Type.String({ minLength: 1, maxLength: 100 }) }),
+        params: TagParams,
         querystring: PageQuery,
       },
     },
@@ -217,21 +219,17 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
     return reply.type('application/atom+xml; charset=utf-8').send(xml);
   });
 
-  app.get(
-    '/tags/:tag/feed.xml',
-    { schema: { hide: true, params: Type.Object({ tag: Type.String({ minLength: 1, maxLength: 100 }) }) } },
-    async (request, reply) => {
-      const tag = await posts.getTag(request.params.tag);
-      const [site, full] = await Promise.all([settings.get(), posts.recent(20, tag.slug)]);
-      const xml = atomFeed({
-        siteTitle: `${site.siteTitle}: ${tag.name}`,
-        siteUrl,
-        feedUrl: absoluteUrl(siteUrl, `/tags/${encodeURIComponent(tag.slug)}/feed.xml`),
-        posts: full,
-      });
-      return reply.type('application/atom+xml; charset=utf-8').send(xml);
-    },
-  );
+  app.get('/tags/:tag/feed.xml', { schema: { hide: true, params: TagParams } }, async (request, reply) => {
+    const tag = await posts.getTag(request.params.tag);
+    const [site, full] = await Promise.all([settings.get(), posts.recent(20, tag.slug)]);
+    const xml = atomFeed({
+      siteTitle: `${site.siteTitle}: ${tag.name}`,
+      siteUrl,
+      feedUrl: absoluteUrl(siteUrl, `/tags/${encodeURIComponent(tag.slug)}/feed.xml`),
+      posts: full,
+    });
+    return reply.type('application/atom+xml; charset=utf-8').send(xml);
+  });
 
   app.get('/sitemap.xml', { schema: { hide: true } }, async (_request, reply) => {
     const entries = [{ loc: '/' }, ...(await posts.sitemapEntries())];

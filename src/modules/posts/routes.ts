@@ -14,6 +14,7 @@ import {
   PostSearchQuerySchema,
   PostUpdateSchema,
   TagSchema,
+  TagSlugParamsSchema,
 } from './schemas.js';
 
 export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -173,7 +174,7 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['tags'],
         summary: 'One tag (list its posts with GET /posts?tag=slug)',
-        params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) }),
+        params: TagSlugParamsSchema,
         response: { 200: TagSchema, ...errors(404) },
       },
     },

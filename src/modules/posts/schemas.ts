@@ -129,8 +129,4 @@ export type PostList = Static<typeof PostListSchema>;
 export const TagSchema = Type.Object({ name: Type.String(), slug: Type.String(), count: Type.Integer() });
 export type Tag = Static<typeof TagSchema>;
 
-export const TagListSchema = Type.Array(TagSchema);
-
-export const PostIdParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-export const PostSlugParamsSchema = Type.Object({ slug: Type.String({ minLength: 1, maxLength: SLUG_MAX }) });
 export const TagSlugParamsSchema = Type.Object({ slug: Type.String({ minLength: 1, maxLength: SLUG_MAX }) });
