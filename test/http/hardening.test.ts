@@ -125,4 +125,22 @@ describe.each(await availableDialects())('hardening on %s', (dialect) => {
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain('Zanzibar travel notes');
   });
+
+  it('serves static files without looking up the session', async () => {
+    const { client } = await signedIn(t.app, 'reader');
+    const lookups: string[] = [];
+    const original = t.app.services.auth.resolveSession.bind(t.app.services.auth);
+    t.app.services.auth.resolveSession = async (token) => {
+      lookups.push(token);
+      return original(token);
+    };
+    try {
+      expect((await client.get('/static/style.css')).statusCode).toBe(200);
+      expect(lookups).toHaveLength(0);
+      await client.get('/');
+      expect(lookups).toHaveLength(1);
+    } finally {
+      t.app.services.auth.resolveSession = original;
+    }
+  });
 });
