@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createDb } from '../db/index.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
-import { ROLES } from '../modules/auth/permissions.js';
+import { ROLES } from '../modules/access/permissions.js';
 import { startServer } from '../server.js';
 import { createServices } from '../services.js';
 import { seedDemo } from './seed.js';

@@ -1,5 +1,5 @@
 import type { Role } from '../db/types.js';
-import type { Actor } from '../modules/auth/permissions.js';
+import type { Actor } from '../modules/access/permissions.js';
 import { toActor } from '../modules/users/service.js';
 import type { Services } from '../services.js';
 

@@ -3,7 +3,7 @@ import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { AppError, unauthorized } from '../errors.js';
-import type { Actor } from '../modules/auth/permissions.js';
+import type { Actor } from '../modules/access/permissions.js';
 import { type AuthService, SESSION_DAYS } from '../modules/auth/service.js';
 
 export const SESSION_COOKIE = 'inkstone_session';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Flash, takeFlash } from '../http/request-context.js';
-import { type Actor, can } from '../modules/auth/permissions.js';
+import { type Actor, can } from '../modules/access/permissions.js';
 import type { SiteSettings } from '../modules/settings/service.js';
 import { html, type Interpolation, type SafeHtml } from './html.js';
 

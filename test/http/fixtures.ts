@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { UserRow } from '../../src/db/types.js';
-import type { Actor } from '../../src/modules/auth/permissions.js';
+import type { Actor } from '../../src/modules/access/permissions.js';
 import type { PostCreate } from '../../src/modules/posts/schemas.js';
 import { toActor } from '../../src/modules/users/service.js';
 import type { createUser } from '../helpers/app.js';

@@ -8,7 +8,7 @@ import {
   canDeleteComment,
   canManagePost,
   ROLES,
-} from '../../src/modules/auth/permissions.js';
+} from '../../src/modules/access/permissions.js';
 import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 import { actorOf, writeComment, writeDraft, writePost } from './fixtures.js';

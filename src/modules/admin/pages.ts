@@ -5,7 +5,7 @@ import { asFormFailure, type FormFailure, validationFailure } from '../../http/f
 import { field, formErrors, pagination, time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
-import { authorize, can } from '../auth/permissions.js';
+import { authorize, can } from '../access/permissions.js';
 import { postTable } from '../posts/editor-pages.js';
 import { PageNumber } from '../../http/schemas.js';
 

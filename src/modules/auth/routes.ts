@@ -5,7 +5,7 @@ import { SESSION_COOKIE } from '../../http/request-context.js';
 import { errors, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
 import { NewUser } from '../users/schemas.js';
 import { toActor } from '../users/service.js';
-import { requireUser } from './permissions.js';
+import { requireUser } from '../access/permissions.js';
 import { ApiTokenSchema, CreatedToken, LoginBody, NewToken, PasswordChange, SessionInfo } from './schemas.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -8,7 +8,7 @@ import type { NewUser } from '../users/schemas.js';
 import { toActor, type UsersService } from '../users/service.js';
 import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, verifyPassword } from './password.js';
-import { type Actor, requireUser } from './permissions.js';
+import { type Actor, requireUser } from '../access/permissions.js';
 import type { AuthRepository } from './repository.js';
 
 export const SESSION_DAYS = 30;

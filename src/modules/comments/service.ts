@@ -1,7 +1,7 @@
 import { nowIso } from '../../db/index.js';
 import type { CommentStatus } from '../../db/types.js';
 import { AppError, fieldError, forbidden, notFound } from '../../errors.js';
-import { type Actor, authorize, can, canDeleteComment } from '../auth/permissions.js';
+import { type Actor, authorize, can, canDeleteComment } from '../access/permissions.js';
 import { renderCommentMarkdown } from '../posts/markdown.js';
 import type { CommentRecord, CommentsRepository } from './repository.js';
 import { COMMENT_MAX, type Comment, type CommentList } from './schemas.js';

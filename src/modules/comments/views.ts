@@ -1,7 +1,7 @@
 import { time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { csrfField, type PageContext } from '../../views/layout.js';
-import { can, canDeleteComment } from '../auth/permissions.js';
+import { can, canDeleteComment } from '../access/permissions.js';
 import type { Post } from '../posts/schemas.js';
 import { COMMENT_MAX, type Comment } from './schemas.js';
 

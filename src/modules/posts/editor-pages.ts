@@ -8,7 +8,7 @@ import { field, formErrors, pagination, time } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
 import { statusBadge } from '../../views/posts.js';
-import { authorize } from '../auth/permissions.js';
+import { authorize } from '../access/permissions.js';
 import { deriveExcerpt } from './markdown.js';
 import {
   BODY_MAX,

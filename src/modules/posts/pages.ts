@@ -4,7 +4,7 @@ import { pagination } from '../../views/components.js';
 import { html, raw } from '../../views/html.js';
 import { sendPage } from '../../views/layout.js';
 import { postList, postMeta } from '../../views/posts.js';
-import { canManagePost } from '../auth/permissions.js';
+import { canManagePost } from '../access/permissions.js';
 import { commentSection } from '../comments/views.js';
 import { absoluteUrl, atomFeed, robotsTxt, sitemapXml } from './feeds.js';
 import { QUERY_MAX } from './schemas.js';

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.js';
 import { errors, ID_MAX, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
-import { authorize } from '../auth/permissions.js';
+import { authorize } from '../access/permissions.js';
 import { renderMarkdown } from './markdown.js';
 import {
   BODY_MAX,

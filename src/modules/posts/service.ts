@@ -1,6 +1,6 @@
 import type { PostStatus } from '../../db/types.js';
 import { conflict, fieldError, forbidden, notFound, unauthorized } from '../../errors.js';
-import { type Actor, authorize, can, canManagePost } from '../auth/permissions.js';
+import { type Actor, authorize, can, canManagePost } from '../access/permissions.js';
 import type { SitemapEntry } from './feeds.js';
 import { deriveExcerpt, renderMarkdown } from './markdown.js';
 import {

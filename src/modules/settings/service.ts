@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { fieldError } from '../../errors.js';
-import { type Actor, authorize } from '../auth/permissions.js';
+import { type Actor, authorize } from '../access/permissions.js';
 import type { SettingsRepository } from './repository.js';
 
 export const SiteSettings = Type.Object({

@@ -5,7 +5,7 @@ import { IdParams, PageNumber } from '../../http/schemas.js';
 import { pagination, time } from '../../views/components.js';
 import { html } from '../../views/html.js';
 import { csrfField, sendPage } from '../../views/layout.js';
-import { authorize, ROLES } from '../auth/permissions.js';
+import { authorize, ROLES } from '../access/permissions.js';
 import { RoleSchema } from './schemas.js';
 
 export const userPages: FastifyPluginAsyncTypebox = async (app) => {

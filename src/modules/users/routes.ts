@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errors, IdParams, SIGNED_IN } from '../../http/schemas.js';
-import { requireUser } from '../auth/permissions.js';
+import { requireUser } from '../access/permissions.js';
 import { Pagination, ProfileUpdate, RoleUpdate, User, UserList } from './schemas.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {

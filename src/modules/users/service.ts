@@ -2,7 +2,7 @@ import { nowIso } from '../../db/index.js';
 import type { Role, UserRow } from '../../db/types.js';
 import { AppError, conflict, fieldError, notFound } from '../../errors.js';
 import { hashPassword } from '../auth/password.js';
-import { type Actor, authorize, can, requireUser } from '../auth/permissions.js';
+import { type Actor, authorize, can, requireUser } from '../access/permissions.js';
 import type { UsersRepository } from './repository.js';
 import type { NewUser, ProfileUpdate, User, UserList } from './schemas.js';
 

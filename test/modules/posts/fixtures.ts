@@ -1,6 +1,6 @@
 import type { Db } from '../../../src/db/index.js';
 import type { Role } from '../../../src/db/types.js';
-import type { Actor } from '../../../src/modules/auth/permissions.js';
+import type { Actor } from '../../../src/modules/access/permissions.js';
 
 /** Inserts a user straight into the table; the posts module only needs the row to exist. */
 export async function insertUser(db: Db, username: string, role: Role): Promise<Actor> {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Actor } from '../../../src/modules/auth/permissions.js';
+import type { Actor } from '../../../src/modules/access/permissions.js';
 import { type NewPost, PostsRepository } from '../../../src/modules/posts/repository.js';
 import { availableDialects, createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { insertUser } from './fixtures.js';

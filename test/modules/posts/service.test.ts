@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
-import type { Actor } from '../../../src/modules/auth/permissions.js';
+import type { Actor } from '../../../src/modules/access/permissions.js';
 import { PostsRepository } from '../../../src/modules/posts/repository.js';
 import { PostsService } from '../../../src/modules/posts/service.js';
 import { availableDialects, createTestDatabase, type TestDatabase } from '../../helpers/db.js';
