@@ -1,7 +1,19 @@
 import { resolve } from 'node:path';
+import { Value } from 'typebox/value';
+import {
+  type DatabaseLimits,
+  type Env,
+  EnvSchema,
+  type VariableSchema,
+  variablesOf,
+} from './config-schema.js';
 
-export type DatabaseConfig =
-  { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+export type DatabaseConfig = (
+  { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string }
+) & {
+  /** Only what the environment set; createDb fills in the rest from DATABASE_DEFAULTS. */
+  limits?: Partial<DatabaseLimits>;
+};
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -16,6 +28,9 @@ export interface Config {
   /** Largest request body accepted, in bytes; larger gets 413. */
   bodyLimit: number;
   login: { maxPerIp: number; maxPerAccount: number; windowSeconds: number };
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
+  /** After SIGTERM/SIGINT, how long open requests may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -28,7 +43,7 @@ export class ConfigError extends Error {
 // Used only outside production, so a fresh clone runs with no configuration at all.
 const DEV_SESSION_SECRET = 'inkstone-development-secret-do-not-use-in-production';
 
-type Env = Record<string, string | undefined>;
+type RawEnv = Record<string, string | undefined>;
 
 export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
   if (!url) return { kind: 'sqlite', file: resolve('data/inkstone.db') };
@@ -48,59 +63,95 @@ export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
   );
 }
 
-function integer(
-  env: Env,
-  name: string,
-  fallback: number,
-  problems: string[],
-  min = 0,
-  max = 2 ** 31,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    problems.push(`${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
-    return fallback;
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+// TypeBox's Value.Convert is too lenient for hand-typed variables ("1.5" becomes 1, "" becomes
+// 0, "yes" stays a string), so strings are read strictly here and the schema then checks bounds.
+// A string that cannot be read is returned as is, and fails the check.
+function convert(schema: VariableSchema, raw: string): unknown {
+  if (schema.type === 'integer') return /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
+  if (schema.type === 'boolean') {
+    const word = raw.trim().toLowerCase();
+    return TRUE.includes(word) ? true : FALSE.includes(word) ? false : raw;
   }
-  return value;
+  return raw;
 }
 
-function boolean(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
-  const raw = env[name]?.toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  problems.push(`${name} must be true or false (got "${env[name]}")`);
-  return fallback;
+function either(values: readonly (string | number)[]): string {
+  return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
 }
 
-export function loadConfig(env: Env = process.env): Config {
-  const problems: string[] = [];
-  const nodeEnv = env.NODE_ENV ?? 'development';
-  if (!['development', 'production', 'test'].includes(nodeEnv)) {
-    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnv}")`);
-  }
-  const production = nodeEnv === 'production';
-  const host = env.HOST || '127.0.0.1';
-  const port = integer(env, 'PORT', 3000, problems, 0, 65535);
+function problem(name: string, schema: VariableSchema, raw: string): string {
+  const got = schema.secret ? '' : ` (got "${raw}")`;
+  if (schema.type === 'integer')
+    return `${name} must be a whole number between ${schema.minimum} and ${schema.maximum}${got}`;
+  if (schema.type === 'boolean') return `${name} must be true or false${got}`;
+  if (schema.enum) return `${name} must be ${either(schema.enum)}${got}`;
+  if (schema.minLength) return `${name} must be at least ${schema.minLength} characters long${got}`;
+  return `${name} is not valid${got}`;
+}
 
+/**
+ * Reads every declared variable: unset or empty means its default; a bad value is reported
+ * and replaced by its default, so the rules that combine variables still run and every
+ * problem is listed at once.
+ */
+function readEnv(raw: RawEnv, problems: string[]): { env: Env; given: Set<string> } {
+  const values: Record<string, unknown> = {};
+  const given = new Set<string>();
+  for (const [name, schema] of variablesOf(EnvSchema)) {
+    const text = raw[name] ?? '';
+    const value = text === '' ? undefined : convert(schema, text);
+    if (value !== undefined && Value.Check(schema, value)) {
+      values[name] = value;
+      given.add(name);
+      continue;
+    }
+    if (text !== '') problems.push(problem(name, schema, text));
+    if (schema.default !== undefined) values[name] = schema.default;
+  }
+  // Every value is now either checked or a schema default, so this only narrows the type.
+  if (!Value.Check(EnvSchema, values)) throw new Error('a default in config-schema.ts fails its own schema');
+  return { env: values, given };
+}
+
+const LIMIT_VARIABLES = {
+  poolMax: 'DATABASE_POOL_MAX',
+  connectTimeoutMs: 'DATABASE_CONNECT_TIMEOUT_MS',
+  statementTimeoutMs: 'DATABASE_STATEMENT_TIMEOUT_MS',
+  lockTimeoutMs: 'DATABASE_LOCK_TIMEOUT_MS',
+  busyTimeoutMs: 'SQLITE_BUSY_TIMEOUT_MS',
+} as const satisfies Record<keyof DatabaseLimits, keyof Env>;
+
+function databaseConfig(env: Env, given: Set<string>, problems: string[]): DatabaseConfig {
   let database: DatabaseConfig = { kind: 'sqlite', file: resolve('data/inkstone.db') };
   try {
-    database = parseDatabaseUrl(env.DATABASE_URL || undefined);
+    database = parseDatabaseUrl(env.DATABASE_URL);
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const limits: Partial<DatabaseLimits> = Object.fromEntries(
+    Object.entries(LIMIT_VARIABLES)
+      .filter(([, name]) => given.has(name))
+      .map(([key, name]) => [key, env[name]]),
+  );
+  return Object.keys(limits).length > 0 ? { ...database, limits } : database;
+}
+
+export function loadConfig(raw: RawEnv = process.env): Config {
+  const problems: string[] = [];
+  const { env, given } = readEnv(raw, problems);
+  const production = env.NODE_ENV === 'production';
 
   let sessionSecret = env.SESSION_SECRET ?? '';
   if (!sessionSecret) {
     if (production) problems.push('SESSION_SECRET is required in production (32 or more random characters)');
     sessionSecret = DEV_SESSION_SECRET;
-  } else if (sessionSecret.length < 32) {
-    problems.push('SESSION_SECRET must be at least 32 characters long');
   }
 
-  let publicUrl = env.PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { HOST: host, PORT: port } = env;
+  let publicUrl = env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   try {
     const url = new URL(publicUrl);
     if (!['http:', 'https:'].includes(url.protocol)) throw new Error('protocol');
@@ -109,25 +160,37 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`PUBLIC_URL must be an http(s) URL such as https://blog.example.com (got "${publicUrl}")`);
   }
 
+  // Node stops waiting for headers at the request timeout anyway; a longer headers timeout
+  // would read as a setting that has no effect.
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(
+      `HTTP_HEADERS_TIMEOUT_MS (${env.HTTP_HEADERS_TIMEOUT_MS}) must not be longer than HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
+  }
+
   const config: Config = {
-    env: nodeEnv as Config['env'],
+    env: env.NODE_ENV,
     host,
     port,
     publicUrl,
-    database,
+    database: databaseConfig(env, given, problems),
     sessionSecret,
-    cookieSecure: boolean(env, 'COOKIE_SECURE', production, problems),
-    trustProxy: boolean(env, 'TRUST_PROXY', false, problems),
-    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
-    bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, problems, 1024),
+    cookieSecure: env.COOKIE_SECURE ?? production,
+    trustProxy: env.TRUST_PROXY,
+    logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    bodyLimit: env.BODY_LIMIT,
     login: {
-      maxPerIp: integer(env, 'LOGIN_MAX_PER_IP', 30, problems, 1),
-      maxPerAccount: integer(env, 'LOGIN_MAX_PER_ACCOUNT', 8, problems, 1),
-      windowSeconds: integer(env, 'LOGIN_WINDOW_SECONDS', 900, problems, 1),
+      maxPerIp: env.LOGIN_MAX_PER_IP,
+      maxPerAccount: env.LOGIN_MAX_PER_ACCOUNT,
+      windowSeconds: env.LOGIN_WINDOW_SECONDS,
     },
+    http: {
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-  if (!levels.includes(config.logLevel)) problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -44,3 +44,77 @@ describe('config', () => {
     }
   });
 });
+
+describe('config schema', () => {
+  it('gives every new setting its default, and leaves database limits to createDb', () => {
+    const config = loadConfig({});
+    expect(config.http).toEqual({
+      requestTimeoutMs: 60_000,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 5000,
+    });
+    expect(config.shutdownTimeoutMs).toBe(10_000);
+    expect(config.database.limits).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+    expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig({ PORT: '', TRUST_PROXY: '', LOG_LEVEL: '', DATABASE_URL: '', PUBLIC_URL: '' });
+    expect(config.port).toBe(3000);
+    expect(config.trustProxy).toBe(false);
+    expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+  });
+
+  it('reads numbers and booleans strictly, naming the variable, its bounds and the value', () => {
+    expect(loadConfig({ PORT: ' 8080 ', TRUST_PROXY: 'Yes', COOKIE_SECURE: 'off' })).toMatchObject({
+      port: 8080,
+      trustProxy: true,
+      cookieSecure: false,
+    });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+    expect(problems({ BODY_LIMIT: '1.5' })).toEqual([
+      'BODY_LIMIT must be a whole number between 1024 and 1073741824 (got "1.5")',
+    ]);
+    expect(problems({ PORT: '70000' })).toEqual([
+      'PORT must be a whole number between 0 and 65535 (got "70000")',
+    ]);
+    expect(problems({ TRUST_PROXY: 'maybe' })).toEqual(['TRUST_PROXY must be true or false (got "maybe")']);
+    expect(problems({ NODE_ENV: 'staging' })).toEqual([
+      'NODE_ENV must be development, production or test (got "staging")',
+    ]);
+    expect(problems({ HTTP_HEADERS_TIMEOUT_MS: '90000' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT_MS (90000) must not be longer than HTTP_REQUEST_TIMEOUT_MS (60000)',
+    ]);
+  });
+
+  it('never repeats a secret in an error message', () => {
+    const secret = 'hunter2-but-longer';
+    expect(() => loadConfig({ SESSION_SECRET: secret })).toThrow(
+      'SESSION_SECRET must be at least 32 characters long',
+    );
+    expect(() => loadConfig({ SESSION_SECRET: secret })).not.toThrow(new RegExp(secret));
+  });
+
+  it('passes on the database limits that were set, for createDb to apply over its defaults', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@h/db',
+      DATABASE_POOL_MAX: '25',
+      DATABASE_STATEMENT_TIMEOUT_MS: '0',
+    });
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@h/db',
+      limits: { poolMax: 25, statementTimeoutMs: 0 },
+    });
+    expect(loadConfig({ SQLITE_BUSY_TIMEOUT_MS: '250' }).database.limits).toEqual({ busyTimeoutMs: 250 });
+  });
+});

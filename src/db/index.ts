@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { DATABASE_DEFAULTS } from '../config-schema.js';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './types.js';
 
@@ -18,6 +19,7 @@ export interface DbHandle {
 }
 
 export function createDb(config: DatabaseConfig): DbHandle {
+  const limits = { ...DATABASE_DEFAULTS, ...config.limits };
   if (config.kind === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
     const sqlite = new SQLite(config.file);
@@ -26,7 +28,7 @@ export function createDb(config: DatabaseConfig): DbHandle {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     return {
       db,
@@ -40,13 +42,13 @@ export function createDb(config: DatabaseConfig): DbHandle {
 
   const pool = new pg.Pool({
     connectionString: config.url,
-    max: 10,
-    connectionTimeoutMillis: 5000,
+    max: limits.poolMax,
+    connectionTimeoutMillis: limits.connectTimeoutMs,
     // A query stuck behind a lock must fail (503 with Retry-After) rather than hold the
     // request until the HTTP timeout.
     options: [
-      '-c statement_timeout=15000',
-      '-c lock_timeout=5000',
+      `-c statement_timeout=${limits.statementTimeoutMs}`,
+      `-c lock_timeout=${limits.lockTimeoutMs}`,
       ...(config.schema ? [`-c search_path=${config.schema}`] : []),
     ].join(' '),
   });

@@ -1,0 +1,194 @@
+import { type Static, type TSchema, Type } from 'typebox';
+
+// Every environment variable Inkstone reads, declared once. `loadConfig` (config.ts) parses
+// them; `npm run config:docs` (config-docs.ts) writes `.env.example` and the README table
+// from the same declarations, and a test fails when those two are out of date.
+//
+// Two annotations go beyond JSON Schema:
+// - `defaultText`: a default that depends on other variables, shown in the docs (Markdown)
+//   where `default` would be; the rule itself lives in loadConfig.
+// - `secret`: the value never appears in an error message (it would reach the logs).
+
+/** PostgreSQL pool and timeouts, and SQLite's busy wait: applied in createDb. */
+export interface DatabaseLimits {
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  busyTimeoutMs: number;
+}
+
+// Named because createDb applies them too: a DatabaseConfig written by hand (tests, scripts)
+// gets the same values as one read from the environment.
+export const DATABASE_DEFAULTS: DatabaseLimits = {
+  poolMax: 10,
+  connectTimeoutMs: 5000,
+  // Well under HTTP_REQUEST_TIMEOUT_MS, so a query stuck behind a lock answers 503 with
+  // Retry-After instead of holding the request until the socket times out.
+  statementTimeoutMs: 15_000,
+  lockTimeoutMs: 5000,
+  busyTimeoutMs: 5000,
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const Server = Type.Object({
+  NODE_ENV: Type.Enum(['development', 'production', 'test'], {
+    default: 'development',
+    description: '`production` requires `SESSION_SECRET` and makes cookies `Secure`',
+  }),
+  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'port to listen on' }),
+  PUBLIC_URL: Type.Optional(
+    Type.String({
+      defaultText: '`http://HOST:PORT`',
+      description: 'the address readers use; canonical URLs, feeds, sitemap',
+    }),
+  ),
+  TRUST_PROXY: Type.Boolean({
+    default: false,
+    description: 'trust `X-Forwarded-*` from a proxy in front (for client IPs)',
+  }),
+  LOG_LEVEL: Type.Optional(
+    Type.Enum(LOG_LEVELS, {
+      defaultText: '`info` (`silent` in tests)',
+      description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`',
+    }),
+  ),
+});
+
+const Database = Type.Object({
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      defaultText: 'unset → `./data/inkstone.db`',
+      description: '`sqlite:PATH`, or `postgres://user@host:5432/db` (optional `?schema=NAME`)',
+    }),
+  ),
+  DATABASE_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: DATABASE_DEFAULTS.poolMax,
+    description: 'PostgreSQL: most connections open at once',
+  }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120_000,
+    default: DATABASE_DEFAULTS.connectTimeoutMs,
+    description: 'PostgreSQL: give up connecting after this many ms (→ 503)',
+  }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: DATABASE_DEFAULTS.statementTimeoutMs,
+    description:
+      'PostgreSQL: cancel a query after this many ms (→ 503); `0` = never, e.g. for a long migration',
+  }),
+  DATABASE_LOCK_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: DATABASE_DEFAULTS.lockTimeoutMs,
+    description: 'PostgreSQL: stop waiting for a lock after this many ms (→ 503); `0` = never',
+  }),
+  SQLITE_BUSY_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: DATABASE_DEFAULTS.busyTimeoutMs,
+    description: "SQLite: how long a write waits for another writer's lock (then 503)",
+  }),
+});
+
+const Security = Type.Object({
+  SESSION_SECRET: Type.Optional(
+    Type.String({
+      minLength: 32,
+      secret: true,
+      defaultText: 'a fixed value outside production',
+      description: 'signs cookies; 32+ random characters (`openssl rand -base64 48`); required in production',
+    }),
+  ),
+  COOKIE_SECURE: Type.Optional(
+    Type.Boolean({ defaultText: '`true` in production', description: 'send cookies over HTTPS only' }),
+  ),
+  LOGIN_MAX_PER_IP: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 30,
+    description: 'failed sign-ins per IP per window before 429',
+  }),
+  LOGIN_MAX_PER_ACCOUNT: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 8,
+    description: 'failed sign-ins per account per window before 429',
+  }),
+  LOGIN_WINDOW_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 604_800,
+    default: 900,
+    description: 'the window for both limits, in seconds',
+  }),
+});
+
+const Http = Type.Object({
+  BODY_LIMIT: Type.Integer({
+    minimum: 1024,
+    maximum: 1024 ** 3,
+    default: 1024 * 1024,
+    description: 'largest request body in bytes (larger → 413)',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'drop a client that has not sent its whole request after this many ms',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 3_600_000,
+    default: 20_000,
+    description:
+      'drop a client that has not sent its headers after this many ms; at most `HTTP_REQUEST_TIMEOUT_MS`',
+  }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 5000,
+    description: "close an idle connection after this many ms; behind a proxy, exceed the proxy's",
+  }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'on SIGTERM or SIGINT, exit anyway after this many ms if requests are still open',
+  }),
+});
+
+/** Sections in the order `.env.example` and the README list them. */
+export const CONFIG_SECTIONS = { Server, Database, Security, 'HTTP limits': Http };
+
+export const EnvSchema = Type.Object({
+  ...Server.properties,
+  ...Database.properties,
+  ...Security.properties,
+  ...Http.properties,
+});
+
+/** The environment after parsing: each variable as its type, defaults applied. */
+export type Env = Static<typeof EnvSchema>;
+
+/** The keywords loadConfig and the docs read from one variable's schema. */
+export interface VariableSchema extends TSchema {
+  type?: string;
+  enum?: readonly (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  default?: unknown;
+  defaultText?: string;
+  secret?: boolean;
+  description?: string;
+}
+
+export function variablesOf(section: { properties: Record<string, TSchema> }): [string, VariableSchema][] {
+  return Object.entries(section.properties);
+}
