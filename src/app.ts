@@ -6,11 +6,10 @@ import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { createDb, type DbHandle } from './db/index.js';
-import { migrateToLatest } from './db/migrate.js';
+import type { DbHandle } from './db/index.js';
 import { registerDocs } from './http/docs.js';
-import { registerErrorHandling } from './http/errors.js';
 import { registerInputGuard } from './http/input-guard.js';
+import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
 import { adminPages } from './modules/admin/pages.js';
 import { authPages } from './modules/auth/pages.js';
@@ -18,19 +17,19 @@ import { authRoutes } from './modules/auth/routes.js';
 import { commentPages } from './modules/comments/pages.js';
 import { commentRoutes } from './modules/comments/routes.js';
 import { editorPages } from './modules/posts/editor-pages.js';
+import { accountPages } from './modules/users/account-pages.js';
 import { postPages } from './modules/posts/pages.js';
 import { postRoutes } from './modules/posts/routes.js';
 import { settingsRoutes } from './modules/settings/routes.js';
 import { userPages } from './modules/users/pages.js';
 import { userRoutes } from './modules/users/routes.js';
-import { createServices, type Services } from './services.js';
-import { renderErrorPage } from './views/error-page.js';
+import { databasePlugin } from './plugins/database.js';
+import { servicesPlugin } from './plugins/services.js';
+import type { ServiceOverrides } from './services.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
-    services: Services;
-    database: DbHandle;
   }
 }
 
@@ -38,10 +37,17 @@ export interface AppOptions {
   config: Config;
   /** An open database (tests pass theirs); otherwise one is opened from config and migrated. */
   database?: DbHandle;
+  /** Collaborators to swap (a clock, a password hasher, …); see createServices. */
+  overrides?: ServiceOverrides;
   logger?: boolean | { level: string };
 }
 
-export async function buildApp({ config, database, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  database,
+  overrides,
+  logger,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimit,
@@ -67,18 +73,10 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const ownsDatabase = !database;
-  const db = database ?? createDb(config.database);
-  if (ownsDatabase) {
-    await db.ping();
-    await migrateToLatest(db.db, config.database.kind === 'postgres' ? config.database.schema : undefined);
-  }
   app.decorate('config', config);
-  app.decorate('database', db);
-  app.decorate('services', createServices(db, config));
-  app.addHook('onClose', async () => {
-    if (ownsDatabase) await db.close();
-  });
+  // Outside parts, one plugin each, opened here and closed with the app.
+  await app.register(databasePlugin, { database });
+  await app.register(servicesPlugin, { overrides });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -93,10 +91,10 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   await registerDocs(app);
   registerInputGuard(app);
   registerRequestContext(app, config, app.services.auth);
-  registerErrorHandling(app, renderErrorPage);
+  await app.register(pagesPlugin);
 
   app.get('/healthz', { schema: { hide: true } }, async () => {
-    await db.ping();
+    await app.database.ping();
     return { status: 'ok' };
   });
 
@@ -112,6 +110,7 @@ export async function buildApp({ config, database, logger }: AppOptions): Promis
   );
   await app.register(authPages);
   await app.register(userPages);
+  await app.register(accountPages);
   await app.register(postPages);
   await app.register(editorPages);
   await app.register(commentPages);

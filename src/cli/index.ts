@@ -77,7 +77,6 @@ async function main(argv: string[]): Promise<number> {
       const missing = ['username', 'email', 'password'].filter((k) => !values[k as keyof typeof values]);
       if (missing.length) throw new Error(`user create needs --${missing.join(', --')}`);
       if (!ROLES.includes(values.role as Role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
-      if ((values.password ?? '').length < 8) throw new Error('--password must be at least 8 characters');
       const user = await withServices((services) =>
         services.users.create(
           {

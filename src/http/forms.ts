@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { fieldsFromValidation } from './errors.js';
 
@@ -31,6 +31,39 @@ export function asFormFailure(error: unknown): FormFailure {
     };
   }
   throw error;
+}
+
+/** Where a successful form goes next, and what it tells the user there. */
+export interface Done {
+  flash: string;
+  to: string;
+}
+
+/**
+ * The flow every HTML form shares: a body the schema refused, or a call the service
+ * refused (any AppError below 500), shows the form again with the reason; success leaves
+ * a flash message and redirects (303, so a reload does not post twice).
+ */
+export async function submitForm<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  form: {
+    run: () => Promise<T>;
+    done: (result: T) => Done | Promise<Done>;
+    fail: (failure: FormFailure) => Promise<FastifyReply>;
+  },
+): Promise<FastifyReply> {
+  const invalid = validationFailure(request);
+  if (invalid) return form.fail(invalid);
+  let result: T;
+  try {
+    result = await form.run();
+  } catch (error) {
+    return form.fail(asFormFailure(error));
+  }
+  const { flash, to } = await form.done(result);
+  reply.flash('success', flash);
+  return reply.redirect(to, 303);
 }
 
 /**

@@ -5,15 +5,11 @@ import type { Config } from '../config.js';
 import { AppError, unauthorized } from '../errors.js';
 import type { Actor } from '../modules/access/permissions.js';
 import { type AuthService, SESSION_DAYS } from '../modules/auth/service.js';
+import type { Flash } from '../views/layout.js';
 
 export const SESSION_COOKIE = 'inkstone_session';
 export const CSRF_COOKIE = 'inkstone_csrf';
 const FLASH_COOKIE = 'inkstone_flash';
-
-export interface Flash {
-  kind: 'success' | 'error';
-  text: string;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {

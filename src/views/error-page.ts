@@ -1,7 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ErrorBody } from '../http/errors.js';
 import { html } from './html.js';
-import { layout, type PageContext, pageContext } from './layout.js';
+import type { Page } from './layout.js';
 
 const TITLES: Record<number, string> = {
   400: 'That did not work',
@@ -13,31 +11,36 @@ const TITLES: Record<number, string> = {
   429: 'Slow down',
 };
 
-/** The HTML face of the one error handler; falls back to a bare page if the site itself is failing. */
-export async function renderErrorPage(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  body: ErrorBody,
-): Promise<string> {
-  const title = TITLES[status] ?? 'Something went wrong';
-  const content = html`<section class="error-page">
-    <p class="error-code">${status}</p>
-    <h1>${title}</h1>
-    <p>${body.error.message}</p>
-    ${
-      status === 401 || (status === 403 && !request.actor)
-        ? html`<p><a class="button" href="/login?next=${encodeURIComponent(request.url)}">Log in</a></p>`
-        : html`<p><a href="/">Back to the home page</a></p>`
-    }
-  </section>`;
-  let ctx: PageContext;
-  try {
-    ctx = await pageContext(request, reply);
-  } catch {
-    return html`<!doctype html><title>${title}</title>
+const titleOf = (status: number) => TITLES[status] ?? 'Something went wrong';
+
+export interface ErrorView {
+  status: number;
+  message: string;
+  /** Where a "Log in" link should return to. */
+  returnTo: string;
+}
+
+export function errorPage({ status, message, returnTo }: ErrorView): Page {
+  const title = titleOf(status);
+  return {
+    meta: { title, noindex: true },
+    body: (ctx) => html`<section class="error-page">
+      <p class="error-code">${status}</p>
       <h1>${title}</h1>
-      <p>${body.error.message}</p>`.value;
-  }
-  return layout(ctx, { title, noindex: true }, content).value;
+      <p>${message}</p>
+      ${
+        status === 401 || (status === 403 && !ctx.actor)
+          ? html`<p><a class="button" href="/login?next=${encodeURIComponent(returnTo)}">Log in</a></p>`
+          : html`<p><a href="/">Back to the home page</a></p>`
+      }
+    </section>`,
+  };
+}
+
+/** For when the layout itself cannot be rendered. */
+export function bareErrorPage(status: number, message: string): string {
+  const title = titleOf(status);
+  return html`<!doctype html><title>${title}</title>
+    <h1>${title}</h1>
+    <p>${message}</p>`.value;
 }

@@ -39,3 +39,20 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
 
 /** Marks trusted HTML (sanitised Markdown output, JSON-LD we built) as safe to insert. */
 export const raw = (trusted: string) => new SafeHtml(trusted);
+
+// Schemes a link may use; anything else (javascript:, data:, vbscript:, …) is dropped.
+const SAFE_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
+
+/**
+ * A URL for an href/src attribute. Escaping stops a value from leaving the attribute but not
+ * a `javascript:` URL from running on click, so a URL with any other scheme becomes "#".
+ * Relative URLs (paths, queries, fragments) pass; browsers ignore tabs, newlines and
+ * leading spaces in a scheme, so those are removed before the check.
+ */
+export function safeUrl(url: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is stripped
+  const bare = url.replace(/[\u0000-\u0020\u007f]+/g, '');
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(bare)?.[1];
+  if (scheme === undefined) return url;
+  return SAFE_SCHEMES.has(`${scheme.toLowerCase()}:`) ? url : '#';
+}

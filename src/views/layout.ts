@@ -1,8 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type Flash, takeFlash } from '../http/request-context.js';
 import { type Actor, can } from '../modules/access/permissions.js';
 import type { SiteSettings } from '../modules/settings/service.js';
-import { html, type Interpolation, type SafeHtml } from './html.js';
+import { html, type Interpolation, type SafeHtml, safeUrl } from './html.js';
+
+export interface Flash {
+  kind: 'success' | 'error';
+  text: string;
+}
 
 /** What every page needs to know about the request it renders for. */
 export interface PageContext {
@@ -26,15 +29,14 @@ export interface PageMeta {
   scripts?: string[];
 }
 
-export async function pageContext(request: FastifyRequest, reply: FastifyReply): Promise<PageContext> {
-  return {
-    actor: request.actor,
-    csrfToken: request.csrfToken,
-    settings: await request.server.services.settings.get(),
-    flash: takeFlash(request, reply),
-    publicUrl: request.server.config.publicUrl,
-    path: request.url.split('?')[0] ?? '/',
-  };
+/**
+ * A page as a handler hands it over: its head, and a body rendered from the view model the
+ * handler gathered. The layout adds what every page shows (site, user, flash).
+ */
+export interface Page {
+  meta: PageMeta;
+  body: (ctx: PageContext) => Interpolation;
+  status?: number;
 }
 
 export const csrfField = (ctx: PageContext) =>
@@ -72,13 +74,13 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${fullTitle}</title>
         <meta name="description" content="${description}" />
-        <link rel="canonical" href="${canonical}" />
+        <link rel="canonical" href="${safeUrl(canonical)}" />
         ${meta.noindex ? html`<meta name="robots" content="noindex" />` : ''}
         <meta property="og:site_name" content="${siteTitle}" />
         <meta property="og:title" content="${meta.title || siteTitle}" />
         <meta property="og:description" content="${description}" />
         <meta property="og:type" content="${og.type}" />
-        <meta property="og:url" content="${canonical}" />
+        <meta property="og:url" content="${safeUrl(canonical)}" />
         ${og.publishedTime ? html`<meta property="article:published_time" content="${og.publishedTime}" />` : ''}
         ${(og.tags ?? []).map((tag) => html`<meta property="article:tag" content="${tag}" />`)}
         <meta name="twitter:card" content="summary" />
@@ -107,22 +109,12 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
             </p>
           </div>
         </footer>
-        ${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
+        ${(meta.scripts ?? []).map((src) => html`<script src="${safeUrl(src)}" defer></script>`)}
       </body>
     </html>`;
 }
 
-/** Renders a full page and sends it. */
-export async function sendPage(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  meta: PageMeta,
-  body: (ctx: PageContext) => Interpolation,
-  status = 200,
-): Promise<FastifyReply> {
-  const ctx = await pageContext(request, reply);
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .send(layout(ctx, meta, body(ctx)).value);
+/** The whole document for a page. */
+export function renderPage(ctx: PageContext, page: Page): string {
+  return layout(ctx, page.meta, page.body(ctx)).value;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UserRow } from '../../src/db/types.js';
+import type { User } from '../../src/modules/users/schemas.js';
 import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 import { writeDraft, writePost } from './fixtures.js';
@@ -17,7 +17,7 @@ function link(page: string, rel: string): string | undefined {
 describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
   let t: TestApp;
   let site: string;
-  let owner: UserRow;
+  let owner: User;
   let visitor: Client;
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -325,7 +325,7 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
     expect(login.statusCode).toBe(303);
     expect(login.headers.location).toBe('/my/posts');
     const landing = await browser.get('/my/posts');
-    expect(landing.body).toContain(`Welcome back, ${user.display_name}.`);
+    expect(landing.body).toContain(`Welcome back, ${user.displayName}.`);
     expect((await browser.get('/my/posts')).body).not.toContain('Welcome back');
 
     const wrong = await new Client(t.app).form('/login', {

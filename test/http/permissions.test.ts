@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role, UserRow } from '../../src/db/types.js';
+import type { Role } from '../../src/db/types.js';
+import type { User } from '../../src/modules/users/schemas.js';
 import {
   type Action,
   type Actor,
@@ -58,11 +59,11 @@ describe('can(): the role × action table', () => {
 interface World {
   t: TestApp;
   /** An author whose posts are "someone else's" to every other client. */
-  owner: UserRow;
+  owner: User;
   /** A reader whose comments are "someone else's". */
-  commenter: UserRow;
+  commenter: User;
   clients: Record<Who, Client>;
-  users: Record<Role, UserRow>;
+  users: Record<Role, User>;
   /** An admin actor for reading back state behind the API. */
   root: Actor;
 }
@@ -82,7 +83,7 @@ interface Case<E> {
 const ERROR_CODES: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not_found' };
 
 /** The user acting as `who`, or for a visitor (who owns nothing) the owner of the scene. */
-const meOr = (w: World, who: Who, fallback: UserRow) => (who === 'visitor' ? fallback : w.users[who]);
+const meOr = (w: World, who: Who, fallback: User) => (who === 'visitor' ? fallback : w.users[who]);
 
 const postGone = async (w: World, id: number) =>
   w.t.app.services.posts.get(id, w.root).then(
@@ -436,7 +437,7 @@ describe.each(await availableDialects())('permissions over HTTP on %s', (dialect
     w.owner = await createUser(w.t.app, 'author');
     w.commenter = await createUser(w.t.app, 'reader');
     w.clients = { visitor: new Client(w.t.app) } as Record<Who, Client>;
-    w.users = {} as Record<Role, UserRow>;
+    w.users = {} as Record<Role, User>;
     for (const role of ROLES) {
       const { user, client } = await signedIn(w.t.app, role);
       w.clients[role] = client;

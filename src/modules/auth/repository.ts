@@ -32,23 +32,11 @@ export class AuthRepository {
     await this.db.deleteFrom('sessions').where('id', '=', id).execute();
   }
 
-  /** A new password and the end of every other session, together or not at all. */
-  async replacePassword(
-    userId: number,
-    passwordHash: string,
-    at: string,
-    keepSessionId?: string,
-  ): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('users')
-        .set({ password_hash: passwordHash, updated_at: at })
-        .where('id', '=', userId)
-        .execute();
-      let sessions = trx.deleteFrom('sessions').where('user_id', '=', userId);
-      if (keepSessionId) sessions = sessions.where('id', '!=', keepSessionId);
-      await sessions.execute();
-    });
+  /** Ends every session of the user but one; `db` is a transaction when it must commit with other writes. */
+  async deleteOtherSessions(userId: number, keepSessionId: string | undefined, db: Db = this.db) {
+    let query = db.deleteFrom('sessions').where('user_id', '=', userId);
+    if (keepSessionId) query = query.where('id', '!=', keepSessionId);
+    await query.execute();
   }
 
   async deleteExpiredSessions(now: string): Promise<void> {

@@ -4,7 +4,6 @@ import { unauthorized } from '../../errors.js';
 import { SESSION_COOKIE } from '../../http/request-context.js';
 import { errors, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
 import { NewUser } from '../users/schemas.js';
-import { toActor } from '../users/service.js';
 import { requireUser } from '../access/permissions.js';
 import { ApiTokenSchema, CreatedToken, LoginBody, NewToken, PasswordChange, SessionInfo } from './schemas.js';
 
@@ -24,7 +23,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await auth.register(request.body);
       await reply.signIn(user.id);
-      return reply.code(201).send({ user: users.toApi(user, toActor(user)), csrfToken: request.csrfToken });
+      return reply.code(201).send({ user, csrfToken: request.csrfToken });
     },
   );
 
@@ -41,7 +40,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await auth.login(request.body.login, request.body.password, request.ip);
       await reply.signIn(user.id);
-      return { user: users.toApi(user, toActor(user)), csrfToken: request.csrfToken };
+      return { user, csrfToken: request.csrfToken };
     },
   );
 
@@ -67,8 +66,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       if (!request.actor) throw unauthorized();
-      const user = await users.get(request.actor.id);
-      return { user: users.toApi(user, request.actor), csrfToken: request.csrfToken };
+      return { user: await users.get(request.actor.id, request.actor), csrfToken: request.csrfToken };
     },
   );
 

@@ -1,14 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { nowIso } from '../../db/index.js';
+import { type Clock, isoNow } from '../../clock.js';
 import type { ApiTokenRow } from '../../db/types.js';
-import { AppError, fieldError, forbidden, notFound, tooManyRequests, unauthorized } from '../../errors.js';
-import type { SettingsService } from '../settings/service.js';
-import type { UsersRepository } from '../users/repository.js';
-import type { NewUser } from '../users/schemas.js';
-import { toActor, type UsersService } from '../users/service.js';
-import type { LoginLimiter } from './login-limiter.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { AppError, fieldError, forbidden, notFound, tooManyRequests } from '../../errors.js';
 import { type Actor, requireUser } from '../access/permissions.js';
+import type { SettingsService } from '../settings/service.js';
+import type { NewUser, User } from '../users/schemas.js';
+import type { UsersService } from '../users/service.js';
+import type { LoginLimiter } from './login-limiter.js';
 import type { AuthRepository } from './repository.js';
 
 export const SESSION_DAYS = 30;
@@ -25,23 +23,26 @@ export interface ApiToken {
   lastUsedAt: string | null;
 }
 
-export class AuthService {
-  // A hash to compare against when the account does not exist, so a wrong username
-  // takes as long as a wrong password and does not reveal which accounts exist.
-  private readonly dummyHash = hashPassword(secret());
+/** What auth asks of the users module: accounts and credentials, never the users table. */
+export type UserDirectory = Pick<
+  UsersService,
+  'create' | 'hasUsers' | 'findByLogin' | 'verifyPassword' | 'changePassword' | 'getActor'
+>;
 
+/** Sessions, API tokens and sign-in; the accounts themselves belong to the users module. */
+export class AuthService {
   constructor(
     private readonly deps: {
       repo: AuthRepository;
-      usersRepo: UsersRepository;
-      users: UsersService;
-      settings: SettingsService;
+      users: UserDirectory;
+      settings: Pick<SettingsService, 'get'>;
       limiter: LoginLimiter;
+      clock: Clock;
     },
   ) {}
 
   /** Open sign-up creates a reader; an admin can close it in the settings. */
-  async register(input: NewUser) {
+  async register(input: NewUser): Promise<User> {
     const { registrationOpen } = await this.deps.settings.get();
     if (!registrationOpen)
       throw new AppError(403, 'registration_closed', 'Registration is closed on this site.');
@@ -49,11 +50,11 @@ export class AuthService {
   }
 
   async needsSetup(): Promise<boolean> {
-    return (await this.deps.users.count()) === 0;
+    return !(await this.deps.users.hasUsers());
   }
 
   /** Creates the first admin; refused once any user exists. */
-  async setup(input: NewUser) {
+  async setup(input: NewUser): Promise<User> {
     const setupDone = () => forbidden('Setup is done: this site already has users.');
     if (!(await this.needsSetup())) throw setupDone();
     const user = await this.deps.users.create(input, 'admin', { onlyFirst: true });
@@ -61,16 +62,16 @@ export class AuthService {
     return user;
   }
 
-  async login(login: string, password: string, ip: string) {
+  async login(login: string, password: string, ip: string): Promise<User> {
     const typed = login.trim().toLowerCase();
-    const user = await this.deps.usersRepo.getByLogin(typed);
+    const user = await this.deps.users.findByLogin(typed);
     // One counter per account, whether it is reached by username or email.
     const account = user ? `user:${user.id}` : `login:${typed}`;
     const wait = this.deps.limiter.retryAfter(ip, account);
     if (wait > 0) throw tooManyRequests(wait, `Too many failed sign-ins; try again in ${wait} seconds.`);
     // Counted before the slow hash check, so parallel guesses cannot all slip under the limit.
     this.deps.limiter.recordAttempt(ip, account);
-    const ok = await verifyPassword(password, user?.password_hash ?? (await this.dummyHash));
+    const ok = await this.deps.users.verifyPassword(user?.id, password);
     if (!user || !ok) {
       throw new AppError(401, 'invalid_credentials', 'Wrong username, email or password.', {
         login: 'wrong username, email or password',
@@ -83,7 +84,7 @@ export class AuthService {
   /** Returns the cookie's token; only its hash is stored. */
   async createSession(userId: number, userAgent: string): Promise<string> {
     const token = secret();
-    const now = new Date();
+    const now = this.deps.clock.now();
     // Sign-ins are rare next to page views: a fine moment to drop sessions that expired.
     await this.deps.repo.deleteExpiredSessions(now.toISOString());
     await this.deps.repo.createSession({
@@ -99,12 +100,11 @@ export class AuthService {
   async resolveSession(token: string): Promise<Actor | null> {
     const session = await this.deps.repo.getSession(sha256(token));
     if (!session) return null;
-    if (session.expires_at <= nowIso()) {
+    if (session.expires_at <= isoNow(this.deps.clock)) {
       await this.deps.repo.deleteSession(session.id);
       return null;
     }
-    const user = await this.deps.usersRepo.get(session.user_id);
-    return user ? toActor(user) : null;
+    return this.deps.users.getActor(session.user_id);
   }
 
   async logout(token: string): Promise<void> {
@@ -114,17 +114,9 @@ export class AuthService {
   /** Changes the password and signs out every other session of the user. */
   async changePassword(actor: Actor | null, current: string, next: string, keepSessionToken?: string) {
     requireUser(actor);
-    const user = await this.deps.usersRepo.get(actor.id);
-    if (!user) throw unauthorized();
-    if (!(await verifyPassword(current, user.password_hash))) {
-      throw fieldError('currentPassword', 'current password is wrong');
-    }
-    if (next.length < 8) throw fieldError('newPassword', 'newPassword must be at least 8 characters');
-    await this.deps.repo.replacePassword(
-      user.id,
-      await hashPassword(next),
-      nowIso(),
-      keepSessionToken ? sha256(keepSessionToken) : undefined,
+    const keep = keepSessionToken ? sha256(keepSessionToken) : undefined;
+    await this.deps.users.changePassword(actor.id, current, next, (trx) =>
+      this.deps.repo.deleteOtherSessions(actor.id, keep, trx),
     );
   }
 
@@ -149,7 +141,7 @@ export class AuthService {
       name: trimmed,
       tokenHash: sha256(token),
       prefix: token.slice(0, TOKEN_PREFIX.length + 6),
-      createdAt: nowIso(),
+      createdAt: isoNow(this.deps.clock),
     });
     return { token, record: this.toApiToken(row) };
   }
@@ -168,10 +160,10 @@ export class AuthService {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const row = await this.deps.repo.getTokenByHash(sha256(token));
     if (!row) return null;
-    const user = await this.deps.usersRepo.get(row.user_id);
-    if (!user) return null;
+    const actor = await this.deps.users.getActor(row.user_id);
+    if (!actor) return null;
     // Recording use is bookkeeping: a failure here must not fail the request.
-    void this.deps.repo.touchToken(row.id, nowIso()).catch(() => {});
-    return toActor(user);
+    void this.deps.repo.touchToken(row.id, isoNow(this.deps.clock)).catch(() => {});
+    return actor;
   }
 }

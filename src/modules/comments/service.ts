@@ -1,19 +1,26 @@
-import { nowIso } from '../../db/index.js';
+import { type Clock, isoNow } from '../../clock.js';
 import type { CommentStatus } from '../../db/types.js';
 import { AppError, fieldError, forbidden, notFound } from '../../errors.js';
 import { type Actor, authorize, can, canDeleteComment } from '../access/permissions.js';
 import { renderCommentMarkdown } from '../posts/markdown.js';
+import type { Post } from '../posts/schemas.js';
+import type { PostsService } from '../posts/service.js';
 import type { CommentRecord, CommentsRepository } from './repository.js';
 import { COMMENT_MAX, type Comment, type CommentList } from './schemas.js';
 
-/** What comments need to know of a post: whether this actor may see it, and whether it is live. */
-export type PostLookup = (postId: number, actor: Actor | null) => Promise<{ id: number; status: string }>;
-
 export class CommentsService {
+  private readonly repo: CommentsRepository;
+
   constructor(
-    private readonly repo: CommentsRepository,
-    private readonly findPost: PostLookup,
-  ) {}
+    private readonly deps: {
+      repo: CommentsRepository;
+      /** Whether this actor may see the post (404 if not), and whether it is live. */
+      posts: Pick<PostsService, 'get'>;
+      clock: Clock;
+    },
+  ) {
+    this.repo = deps.repo;
+  }
 
   toApi(row: CommentRecord, withPost = false): Comment {
     const comment: Comment = {
@@ -29,16 +36,19 @@ export class CommentsService {
     return comment;
   }
 
-  /** Hidden comments are left out, except for moderators, who see them marked. */
-  async listForPost(postId: number, actor: Actor | null): Promise<Comment[]> {
-    await this.findPost(postId, actor);
+  /**
+   * Hidden comments are left out, except for moderators, who see them marked. Given a Post
+   * (which PostsService.get returned for this actor) its visibility is not looked up again.
+   */
+  async listForPost(post: number | Post, actor: Actor | null): Promise<Comment[]> {
+    const postId = typeof post === 'number' ? (await this.deps.posts.get(post, actor)).id : post.id;
     const rows = await this.repo.listForPost(postId, can(actor, 'comment:moderate'));
     return rows.map((row) => this.toApi(row));
   }
 
   async create(postId: number, body: string, actor: Actor | null): Promise<Comment> {
     authorize(actor, 'comment:create');
-    const post = await this.findPost(postId, actor);
+    const post = await this.deps.posts.get(postId, actor);
     if (post.status !== 'published') {
       throw new AppError(409, 'not_published', 'Comments open when the post is published.');
     }
@@ -50,7 +60,7 @@ export class CommentsService {
       authorId: actor.id,
       body: text,
       bodyHtml: renderCommentMarkdown(text),
-      createdAt: nowIso(),
+      createdAt: isoNow(this.deps.clock),
     });
     return this.toApi(await this.getRow(id));
   }

@@ -1,53 +1,36 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { pagination } from '../../views/components.js';
-import { html, raw } from '../../views/html.js';
-import { sendPage } from '../../views/layout.js';
-import { postList, postMeta } from '../../views/posts.js';
-import { canManagePost } from '../access/permissions.js';
-import { commentSection } from '../comments/views.js';
+import { validationFailure } from '../../http/forms.js';
+import { PageNumber } from '../../http/schemas.js';
+import {
+  authorPage,
+  homePage,
+  postPage,
+  searchPage,
+  tagPage,
+  tagsPage,
+  welcomePage,
+} from '../../views/blog.js';
 import { absoluteUrl, atomFeed, robotsTxt, sitemapXml } from './feeds.js';
 import { QUERY_MAX } from './schemas.js';
 import { SLUG_MAX } from './slug.js';
-import { validationFailure } from '../../http/forms.js';
-import { PageNumber } from '../../http/schemas.js';
 
 const PageQuery = Type.Object({ page: PageNumber });
 const TagParams = Type.Object({ tag: Type.String({ minLength: 1, maxLength: SLUG_MAX }) });
 const PER_PAGE = 10;
 
+/** The reader's pages: each gathers its view model from the services and hands it to a view. */
 export const postPages: FastifyPluginAsyncTypebox = async (app) => {
   const { posts, comments, users, auth, settings } = app.services;
   const siteUrl = app.config.publicUrl;
 
   app.get('/', { schema: { hide: true, querystring: PageQuery } }, async (request, reply) => {
-    if (await auth.needsSetup()) {
-      return sendPage(
-        request,
-        reply,
-        { title: 'Welcome' },
-        () => html`<section class="hero">
-        <h1>Welcome to Inkstone</h1>
-        <p>Your blog is installed. Create the administrator account to start writing.</p>
-        <p><a class="button" href="/setup">Set up your blog</a></p>
-      </section>`,
-      );
-    }
-    const page = request.query.page;
+    if (await auth.needsSetup()) return reply.page(welcomePage());
     const [list, tags] = await Promise.all([
-      posts.list({ page, perPage: PER_PAGE }, request.actor),
+      posts.list({ page: request.query.page, perPage: PER_PAGE }, request.actor),
       posts.listTags(),
     ]);
-    return sendPage(
-      request,
-      reply,
-      { title: '' },
-      (ctx) => html`
-      ${page === 1 ? html`<section class="hero"><h1>${ctx.settings.siteTitle}</h1><p>${ctx.settings.siteDescription}</p></section>` : ''}
-      ${postList(list.items, html`<p>No posts yet.</p>${ctx.actor ? '' : html`<p><a href="/login">Log in</a> to write the first one.</p>`}`)}
-      ${pagination(list.page, list.totalPages, (p) => `/?page=${p}`)}
-      ${tags.length ? html`<section><h2>Tags</h2><div class="tag-cloud">${tags.map((tag) => html`<a class="tag" href="/tags/${encodeURIComponent(tag.slug)}">${tag.name} · ${tag.count}</a>`)}</div></section>` : ''}`,
-    );
+    return reply.page(homePage({ list, tags }));
   });
 
   app.get(
@@ -55,83 +38,28 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { hide: true, params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200 }) }) } },
     async (request, reply) => {
       const post = await posts.getBySlug(request.params.slug, request.actor);
-      const list = await comments.listForPost(post.id, request.actor);
-      const author = await users.get(post.author.id);
-      const url = absoluteUrl(siteUrl, post.url);
-      return sendPage(
-        request,
-        reply,
-        {
-          title: post.title,
-          description: post.excerpt,
-          canonical: url,
-          noindex: post.status !== 'published',
-          og: {
-            type: 'article',
-            publishedTime: post.publishedAt ?? undefined,
-            tags: post.tags.map((t) => t.name),
-          },
-        },
-        (ctx) => html`<article class="post">
-          <header class="post-header">
-            <h1>${post.title}</h1>
-            ${postMeta(post)}
-            ${canManagePost(ctx.actor, { authorId: post.author.id }) ? html`<p class="actions"><a class="button small secondary" href="/edit/${post.id}">Edit</a></p>` : ''}
-          </header>
-          <div class="prose">${raw(post.bodyHtml)}</div>
-          <footer class="post-footer">
-            <div class="author-box">
-              <span class="avatar" aria-hidden="true">${Array.from(author.display_name)[0] ?? '?'}</span>
-              <div><strong><a href="/@${encodeURIComponent(author.username)}">${author.display_name}</a></strong>
-              ${author.bio ? html`<div class="muted">${author.bio}</div>` : ''}</div>
-            </div>
-          </footer>
-        </article>
-        ${commentSection(ctx, post, list)}`,
-      );
+      const [list, author] = await Promise.all([
+        comments.listForPost(post, request.actor),
+        users.get(post.author.id),
+      ]);
+      return reply.page(postPage({ post, author, comments: list, url: absoluteUrl(siteUrl, post.url) }));
     },
   );
 
-  app.get('/tags', { schema: { hide: true } }, async (request, reply) => {
-    const tags = await posts.listTags();
-    return sendPage(
-      request,
-      reply,
-      { title: 'Tags' },
-      () => html`<h1>Tags</h1>
-      ${tags.length ? html`<div class="tag-cloud">${tags.map((tag) => html`<a class="tag" href="/tags/${encodeURIComponent(tag.slug)}">${tag.name} · ${tag.count}</a>`)}</div>` : html`<p class="empty">No tags yet.</p>`}`,
-    );
-  });
+  app.get('/tags', { schema: { hide: true } }, async (_request, reply) =>
+    reply.page(tagsPage(await posts.listTags())),
+  );
 
   app.get(
     '/tags/:tag',
-    {
-      schema: {
-        hide: true,
-        params: TagParams,
-        querystring: PageQuery,
-      },
-    },
+    { schema: { hide: true, params: TagParams, querystring: PageQuery } },
     async (request, reply) => {
       const tag = await posts.getTag(request.params.tag);
       const list = await posts.list(
         { tag: tag.slug, page: request.query.page, perPage: PER_PAGE },
         request.actor,
       );
-      const feed = `/tags/${encodeURIComponent(tag.slug)}/feed.xml`;
-      return sendPage(
-        request,
-        reply,
-        {
-          title: `Posts tagged “${tag.name}”`,
-          head: html`<link rel="alternate" type="application/atom+xml" title="${tag.name}" href="${feed}">`,
-        },
-        () => html`<p class="breadcrumbs"><a href="/tags">Tags</a></p>
-          <h1>${tag.name} <span class="muted small">${tag.count} ${tag.count === 1 ? 'post' : 'posts'}</span></h1>
-          <p><a href="${feed}">Feed for this tag</a></p>
-          ${postList(list.items, 'Nothing here yet.')}
-          ${pagination(list.page, list.totalPages, (p) => `/tags/${encodeURIComponent(tag.slug)}?page=${p}`)}`,
-      );
+      return reply.page(tagPage({ tag, list }));
     },
   );
 
@@ -150,30 +78,12 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       // A bad page number is forgiven (page 1); an over-long query is shown as the error it is.
       const invalid = validationFailure(request);
+      const tooLong = Boolean(invalid?.fields.q);
       const given = (request.query as { q?: unknown }).q;
-      const q = invalid?.fields.q || typeof given !== 'string' ? '' : given.trim();
+      const q = tooLong || typeof given !== 'string' ? '' : given.trim();
       const page = invalid ? 1 : request.query.page;
       const results = q ? await posts.search(q, page, request.actor, { perPage: PER_PAGE }) : null;
-      return sendPage(
-        request,
-        reply,
-        { title: q ? `Search: ${q}` : 'Search', noindex: true },
-        () => html`<h1>Search</h1>
-          <form class="search-form" action="/search" method="get" role="search">
-            <label class="visually-hidden" for="q">Search posts</label>
-            <input type="search" id="q" name="q" value="${q}" maxlength="${QUERY_MAX}" placeholder="Words, phrases, 中文…" autofocus>
-            <button type="submit">Search</button>
-          </form>
-          ${invalid?.fields.q ? html`<div class="flash flash-error" role="alert">Search for at most ${QUERY_MAX} characters.</div>` : ''}
-          ${
-            results
-              ? html`<p class="muted">${results.total} ${results.total === 1 ? 'result' : 'results'} for “${q}”</p>
-                ${postList(results.items, 'No posts match. Try other words.')}
-                ${pagination(results.page, results.totalPages, (p) => `/search?q=${encodeURIComponent(q)}&page=${p}`)}`
-              : ''
-          }`,
-        invalid?.fields.q ? 400 : 200,
-      );
+      return reply.page(searchPage({ q, tooLong, results }, QUERY_MAX));
     },
   );
 
@@ -192,18 +102,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         { author: user.username, page: request.query.page, perPage: PER_PAGE },
         request.actor,
       );
-      return sendPage(
-        request,
-        reply,
-        { title: user.display_name, description: user.bio || `Posts by ${user.display_name}` },
-        () => html`<section class="hero">
-            <h1>${user.display_name}</h1>
-            <p class="muted">@${user.username} · ${user.role}</p>
-            ${user.bio ? html`<p>${user.bio}</p>` : ''}
-          </section>
-          ${postList(list.items, 'No published posts yet.', { author: false })}
-          ${pagination(list.page, list.totalPages, (p) => `/@${encodeURIComponent(user.username)}?page=${p}`)}`,
-      );
+      return reply.page(authorPage({ user, list }));
     },
   );
 

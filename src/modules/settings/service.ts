@@ -18,11 +18,32 @@ const DEFAULTS: SiteSettings = {
   registrationOpen: true,
 };
 
-/** Site settings live in a key/value table as JSON; unknown keys are ignored. */
+/**
+ * Site settings live in a key/value table as JSON; unknown keys are ignored. Every page
+ * shows them, so they are read once and kept in memory, and re-read after each write.
+ * Another instance's write reaches this one only through the cache bus (to come); until
+ * then each instance re-reads on its own writes.
+ */
 export class SettingsService {
+  private current?: Promise<SiteSettings>;
+
   constructor(private readonly repo: SettingsRepository) {}
 
-  async get(): Promise<SiteSettings> {
+  get(): Promise<SiteSettings> {
+    return (this.current ??= this.reload());
+  }
+
+  private reload(): Promise<SiteSettings> {
+    const loading = this.load();
+    this.current = loading;
+    // A failed read is not remembered: the next page tries the database again.
+    loading.catch(() => {
+      if (this.current === loading) this.current = undefined;
+    });
+    return loading;
+  }
+
+  private async load(): Promise<SiteSettings> {
     const rows = await this.repo.all();
     const settings: SiteSettings = { ...DEFAULTS };
     for (const { key, value } of rows) {
@@ -41,6 +62,6 @@ export class SettingsService {
       throw fieldError('siteTitle', 'siteTitle must not be empty');
     }
     await this.repo.upsert(entries.map(([key, value]) => [key, JSON.stringify(value)]));
-    return this.get();
+    return this.reload();
   }
 }

@@ -2,12 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { asFormFailure } from '../../http/forms.js';
 import { IdParams, PageNumber } from '../../http/schemas.js';
-import { pagination, time } from '../../views/components.js';
-import { html } from '../../views/html.js';
-import { csrfField, sendPage } from '../../views/layout.js';
-import { authorize, ROLES } from '../access/permissions.js';
+import { usersPage } from '../../views/admin.js';
+import { authorize } from '../access/permissions.js';
 import { RoleSchema } from './schemas.js';
 
+/** Admin: users and their roles. */
 export const userPages: FastifyPluginAsyncTypebox = async (app) => {
   const { users } = app.services;
 
@@ -17,34 +16,7 @@ export const userPages: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       authorize(request.actor, 'user:manage');
       const list = await users.list(request.actor, request.query.page, 50);
-      return sendPage(
-        request,
-        reply,
-        { title: 'Users', noindex: true },
-        (ctx) => html`
-        <p class="breadcrumbs"><a href="/admin">Admin</a> / Users</p>
-        <h1>Users <span class="muted small">${list.total}</span></h1>
-        <table class="table">
-          <thead><tr><th>User</th><th>Email</th><th>Joined</th><th>Role</th></tr></thead>
-          <tbody>${list.items.map(
-            (user) => html`<tr>
-              <td><a href="${user.url}">${user.displayName}</a> <span class="muted">@${user.username}</span></td>
-              <td>${user.email ?? ''}</td>
-              <td>${time(user.createdAt)}</td>
-              <td><form method="post" action="/admin/users/${user.id}/role" class="inline-form compact">
-                ${csrfField(ctx)}
-                <label class="visually-hidden" for="role-${user.id}">Role of ${user.username}</label>
-                <select name="role" id="role-${user.id}">${ROLES.map(
-                  (role) =>
-                    html`<option value="${role}"${role === user.role ? html` selected` : ''}>${role}</option>`,
-                )}</select>
-                <button type="submit" class="small">Save</button>
-              </form></td>
-            </tr>`,
-          )}</tbody>
-        </table>
-        ${pagination(list.page, list.totalPages, (page) => `/admin/users?page=${page}`)}`,
-      );
+      return reply.page(usersPage(list));
     },
   );
 

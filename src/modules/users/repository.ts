@@ -2,25 +2,48 @@ import { sql } from 'kysely';
 import { type Db, dialectOf } from '../../db/index.js';
 import type { NewUserRow, Role, UserRow, UserUpdate } from '../../db/types.js';
 
+/** A user as the rest of the module sees it: the password hash stays in this file. */
+export type UserRecord = Omit<UserRow, 'password_hash'>;
+
+const COLUMNS = [
+  'id',
+  'username',
+  'email',
+  'display_name',
+  'bio',
+  'role',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof UserRecord)[];
+
 export class UsersRepository {
   constructor(private readonly db: Db) {}
 
-  get(id: number): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  get(id: number): Promise<UserRecord | undefined> {
+    return this.db.selectFrom('users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
   }
 
-  getByUsername(username: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  getByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.db.selectFrom('users').select(COLUMNS).where('username', '=', username).executeTakeFirst();
   }
 
   /** Login accepts a username or an email; both are stored lower-cased. */
-  getByLogin(login: string): Promise<UserRow | undefined> {
+  getByLogin(login: string): Promise<UserRecord | undefined> {
     const value = login.trim().toLowerCase();
     return this.db
       .selectFrom('users')
-      .selectAll()
+      .select(COLUMNS)
       .where((eb) => eb.or([eb('username', '=', value), eb('email', '=', value)]))
       .executeTakeFirst();
+  }
+
+  async getPasswordHash(id: number): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row?.password_hash;
   }
 
   async exists(field: 'username' | 'email', value: string): Promise<boolean> {
@@ -28,10 +51,10 @@ export class UsersRepository {
     return row !== undefined;
   }
 
-  async list(limit: number, offset: number): Promise<{ rows: UserRow[]; total: number }> {
+  async list(limit: number, offset: number): Promise<{ rows: UserRecord[]; total: number }> {
     const rows = await this.db
       .selectFrom('users')
-      .selectAll()
+      .select(COLUMNS)
       .orderBy('created_at', 'asc')
       .orderBy('id', 'asc')
       .limit(limit)
@@ -47,15 +70,15 @@ export class UsersRepository {
     return Number(row.n);
   }
 
-  create(row: NewUserRow): Promise<UserRow> {
-    return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  create(row: NewUserRow): Promise<UserRecord> {
+    return this.db.insertInto('users').values(row).returning(COLUMNS).executeTakeFirstOrThrow();
   }
 
   /**
    * The first account, atomically: the count and the insert share a transaction, and on
    * PostgreSQL a table lock makes a second concurrent setup wait and then see the first user.
    */
-  createIfNoUsers(row: NewUserRow): Promise<UserRow | null> {
+  createIfNoUsers(row: NewUserRow): Promise<UserRecord | null> {
     return this.db.transaction().execute(async (trx) => {
       if (dialectOf(trx) === 'postgres') await sql`lock table users in share row exclusive mode`.execute(trx);
       const { n } = await trx
@@ -63,12 +86,32 @@ export class UsersRepository {
         .select((eb) => eb.fn.countAll().as('n'))
         .executeTakeFirstOrThrow();
       if (Number(n) > 0) return null;
-      return trx.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+      return trx.insertInto('users').values(row).returning(COLUMNS).executeTakeFirstOrThrow();
     });
   }
 
-  update(id: number, patch: UserUpdate): Promise<UserRow | undefined> {
-    return this.db.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  update(id: number, patch: Omit<UserUpdate, 'password_hash'>): Promise<UserRecord | undefined> {
+    return this.db.updateTable('users').set(patch).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+  }
+
+  /**
+   * A new password hash; `alsoInTransaction` runs in the same transaction, so another
+   * module's follow-up (auth ending the other sessions) happens together or not at all.
+   */
+  async replacePassword(
+    id: number,
+    passwordHash: string,
+    at: string,
+    alsoInTransaction?: (trx: Db) => Promise<void>,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: at })
+        .where('id', '=', id)
+        .execute();
+      await alsoInTransaction?.(trx);
+    });
   }
 
   /**

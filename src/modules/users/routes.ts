@@ -32,7 +32,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: User, ...errors(404) },
       },
     },
-    async (request) => users.toApi(await users.getByUsername(request.params.username), request.actor),
+    async (request) => users.getByUsername(request.params.username, request.actor),
   );
 
   app.patch(
@@ -48,7 +48,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       requireUser(request.actor);
-      return users.toApi(await users.updateProfile(request.actor, request.body), request.actor);
+      return users.updateProfile(request.actor, request.body);
     },
   );
 
@@ -64,7 +64,6 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: User, ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (request) =>
-      users.toApi(await users.setRole(request.actor, request.params.id, request.body.role), request.actor),
+    async (request) => users.setRole(request.actor, request.params.id, request.body.role),
   );
 };

@@ -1,20 +1,41 @@
-import { nowIso } from '../../db/index.js';
-import type { Role, UserRow } from '../../db/types.js';
+import { randomBytes } from 'node:crypto';
+import { type Clock, isoNow } from '../../clock.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { Db } from '../../db/index.js';
+import { toPage } from '../../db/paging.js';
+import type { Role } from '../../db/types.js';
 import { AppError, conflict, fieldError, notFound } from '../../errors.js';
-import { hashPassword } from '../auth/password.js';
 import { type Actor, authorize, can, requireUser } from '../access/permissions.js';
-import type { UsersRepository } from './repository.js';
-import type { NewUser, ProfileUpdate, User, UserList } from './schemas.js';
+import type { PasswordHasher } from './password.js';
+import type { UserRecord, UsersRepository } from './repository.js';
+import { LIMITS, type NewUser, type ProfileUpdate, type User, type UserList } from './schemas.js';
 
-export function toActor(row: UserRow): Actor {
-  return { id: row.id, username: row.username, displayName: row.display_name, role: row.role };
+export function toActor(user: Pick<User, 'id' | 'username' | 'displayName' | 'role'>): Actor {
+  return { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
 }
 
+/** Refuses a password the schemas would refuse: forms and the CLI reach here without them. */
+export function checkPassword(field: string, password: string): void {
+  if (password.length < LIMITS.password.min) {
+    throw fieldError(field, `${field} must be at least ${LIMITS.password.min} characters`);
+  }
+  if (password.length > LIMITS.password.max) {
+    throw fieldError(field, `${field} must be at most ${LIMITS.password.max} characters`);
+  }
+}
+
+/** The users table belongs here: other modules get API-shaped Users and Actors, never a row or a hash. */
 export class UsersService {
-  constructor(private readonly repo: UsersRepository) {}
+  // Compared against when an account does not exist, so a wrong username takes as long as
+  // a wrong password and does not reveal which accounts exist. Made on first use.
+  private dummyHash?: Promise<string>;
+  // Users are never deleted, so once there is one there always is: no count per request.
+  private hasAnyUser = false;
+
+  constructor(private readonly deps: { repo: UsersRepository; hasher: PasswordHasher; clock: Clock }) {}
 
   /** The one mapping from a row to the API's User; email only for the user and admins. */
-  toApi(row: UserRow, viewer?: Actor | null): User {
+  toApi(row: UserRecord, viewer?: Actor | null): User {
     const user: User = {
       id: row.id,
       username: row.username,
@@ -28,94 +49,146 @@ export class UsersService {
     return user;
   }
 
+  /** The user as they see themselves (with their email). */
+  private asSelf(row: UserRecord): User {
+    return { ...this.toApi(row), email: row.email };
+  }
+
   /** With `onlyFirst`, the user is created only if there is no user yet (null otherwise). */
-  async create(input: NewUser, role: Role): Promise<UserRow>;
-  async create(input: NewUser, role: Role, options: { onlyFirst: true }): Promise<UserRow | null>;
-  async create(input: NewUser, role: Role, options?: { onlyFirst: boolean }): Promise<UserRow | null> {
+  async create(input: NewUser, role: Role): Promise<User>;
+  async create(input: NewUser, role: Role, options: { onlyFirst: true }): Promise<User | null>;
+  async create(input: NewUser, role: Role, options?: { onlyFirst: boolean }): Promise<User | null> {
+    const { repo, hasher } = this.deps;
     const username = input.username.trim().toLowerCase();
     const email = input.email.trim().toLowerCase();
     if (!/^[a-z0-9_-]{3,32}$/.test(username)) {
       throw fieldError('username', 'username must be 3–32 letters, digits, _ or -');
     }
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw fieldError('email', 'email must be a valid address');
-    if (await this.repo.exists('username', username)) {
+    checkPassword('password', input.password);
+    if (await repo.exists('username', username)) {
       throw conflict('That username is taken.', { username: 'username is taken' });
     }
-    if (await this.repo.exists('email', email)) {
+    if (await repo.exists('email', email)) {
       throw conflict('An account with that email exists.', { email: 'email is already registered' });
     }
-    const now = nowIso();
+    const now = isoNow(this.deps.clock);
     const row = {
       username,
       email,
-      password_hash: await hashPassword(input.password),
+      password_hash: await hasher.hash(input.password),
       display_name: input.displayName?.trim() || username,
       bio: '',
       role,
       created_at: now,
       updated_at: now,
     };
+    let created: UserRecord | null;
     try {
-      return options?.onlyFirst ? await this.repo.createIfNoUsers(row) : await this.repo.create(row);
+      created = options?.onlyFirst ? await repo.createIfNoUsers(row) : await repo.create(row);
     } catch (error) {
       // Two sign-ups for one name at the same moment: the unique index decides.
-      if (/unique|duplicate/i.test((error as Error).message)) {
+      if (isUniqueViolation(error)) {
         throw conflict('That username or email is taken.', { username: 'username or email is taken' });
       }
       throw error;
     }
+    if (!created) return null;
+    this.hasAnyUser = true;
+    return this.asSelf(created);
   }
 
-  async get(id: number): Promise<UserRow> {
-    const row = await this.repo.get(id);
+  async get(id: number, viewer?: Actor | null): Promise<User> {
+    const row = await this.deps.repo.get(id);
     if (!row) throw notFound('User');
-    return row;
+    return this.toApi(row, viewer);
   }
 
-  async getByUsername(username: string): Promise<UserRow> {
-    const row = await this.repo.getByUsername(username.toLowerCase());
+  async getByUsername(username: string, viewer?: Actor | null): Promise<User> {
+    const row = await this.deps.repo.getByUsername(username.toLowerCase());
     if (!row) throw notFound('User');
-    return row;
+    return this.toApi(row, viewer);
+  }
+
+  /** The user as an Actor (for sessions and tokens), or null if the account is gone. */
+  async getActor(id: number): Promise<Actor | null> {
+    const row = await this.deps.repo.get(id);
+    return row ? toActor(this.toApi(row)) : null;
+  }
+
+  /** By username or email, for sign-in; the caller checks the password with verifyPassword. */
+  async findByLogin(login: string): Promise<User | undefined> {
+    const row = await this.deps.repo.getByLogin(login);
+    return row ? this.asSelf(row) : undefined;
+  }
+
+  /** Takes as long for a missing account (undefined) as for a wrong password. */
+  async verifyPassword(userId: number | undefined, password: string): Promise<boolean> {
+    const stored = userId === undefined ? undefined : await this.deps.repo.getPasswordHash(userId);
+    this.dummyHash ??= this.deps.hasher.hash(randomBytes(32).toString('base64url'));
+    const ok = await this.deps.hasher.verify(password, stored ?? (await this.dummyHash));
+    return ok && stored !== undefined;
+  }
+
+  /** Checks the current password, then stores the new one; `alsoInTransaction` commits with it. */
+  async changePassword(
+    userId: number,
+    current: string,
+    next: string,
+    alsoInTransaction?: (trx: Db) => Promise<void>,
+  ): Promise<void> {
+    if (!(await this.verifyPassword(userId, current))) {
+      throw fieldError('currentPassword', 'current password is wrong');
+    }
+    checkPassword('newPassword', next);
+    const hash = await this.deps.hasher.hash(next);
+    await this.deps.repo.replacePassword(userId, hash, isoNow(this.deps.clock), alsoInTransaction);
   }
 
   count(): Promise<number> {
-    return this.repo.count();
+    return this.deps.repo.count();
   }
 
-  async updateProfile(actor: Actor | null, input: ProfileUpdate): Promise<UserRow> {
+  async hasUsers(): Promise<boolean> {
+    if (!this.hasAnyUser) this.hasAnyUser = (await this.deps.repo.count()) > 0;
+    return this.hasAnyUser;
+  }
+
+  async updateProfile(actor: Actor | null, input: ProfileUpdate): Promise<User> {
     requireUser(actor);
-    const patch: { display_name?: string; bio?: string; updated_at: string } = { updated_at: nowIso() };
+    const patch: { display_name?: string; bio?: string; updated_at: string } = {
+      updated_at: isoNow(this.deps.clock),
+    };
     if (input.displayName !== undefined) {
       const name = input.displayName.trim();
       if (!name) throw fieldError('displayName', 'displayName must not be empty');
       patch.display_name = name;
     }
     if (input.bio !== undefined) patch.bio = input.bio.trim();
-    const row = await this.repo.update(actor.id, patch);
+    const row = await this.deps.repo.update(actor.id, patch);
     if (!row) throw notFound('User');
-    return row;
+    return this.toApi(row, actor);
   }
 
   async list(actor: Actor | null, page: number, perPage: number): Promise<UserList> {
     authorize(actor, 'user:manage');
-    const { rows, total } = await this.repo.list(perPage, (page - 1) * perPage);
-    return {
-      items: rows.map((row) => this.toApi(row, actor)),
+    const { rows, total } = await this.deps.repo.list(perPage, (page - 1) * perPage);
+    return toPage(
+      rows.map((row) => this.toApi(row, actor)),
       page,
       perPage,
       total,
-      totalPages: Math.max(1, Math.ceil(total / perPage)),
-    };
+    );
   }
 
-  async setRole(actor: Actor | null, userId: number, role: Role): Promise<UserRow> {
+  async setRole(actor: Actor | null, userId: number, role: Role): Promise<User> {
     authorize(actor, 'user:manage');
     await this.get(userId);
-    if (!(await this.repo.setRoleKeepingAnAdmin(userId, role, nowIso()))) {
+    if (!(await this.deps.repo.setRoleKeepingAnAdmin(userId, role, isoNow(this.deps.clock)))) {
       throw new AppError(409, 'last_admin', 'The last admin cannot be demoted; make another admin first.', {
         role: 'the last admin cannot be demoted',
       });
     }
-    return this.get(userId);
+    return this.get(userId, actor);
   }
 }

@@ -1,9 +1,9 @@
-import { time } from '../../views/components.js';
-import { html, raw } from '../../views/html.js';
-import { csrfField, type PageContext } from '../../views/layout.js';
-import { can, canDeleteComment } from '../access/permissions.js';
-import type { Post } from '../posts/schemas.js';
-import { COMMENT_MAX, type Comment } from './schemas.js';
+import { time } from './components.js';
+import { html, raw } from './html.js';
+import { csrfField, type PageContext } from './layout.js';
+import { can, canDeleteComment } from '../modules/access/permissions.js';
+import type { Post } from '../modules/posts/schemas.js';
+import { COMMENT_MAX, type Comment } from '../modules/comments/schemas.js';
 
 function commentActions(ctx: PageContext, comment: Comment, back: string) {
   const actions = [];

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { errorPage, bareErrorPage } from '../views/error-page.js';
+import { type Page, type PageContext, renderPage } from '../views/layout.js';
+import { type ErrorBody, registerErrorHandling } from './errors.js';
+import { takeFlash } from './request-context.js';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Renders a page (its view model already gathered) inside the layout and sends it. */
+    page(page: Page): Promise<FastifyReply>;
+  }
+}
+
+/**
+ * The HTTP side of the views: what every page shows besides its own view model (the site
+ * settings, the signed-in user, the flash message) is gathered here, once, and handed to
+ * the pure render functions in src/views/. Also the HTML face of the one error handler.
+ */
+export const pagesPlugin = fp(
+  async (app) => {
+    const { settings } = app.services;
+    const { publicUrl } = app.config;
+
+    const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> => ({
+      actor: request.actor,
+      csrfToken: request.csrfToken,
+      settings: await settings.get(),
+      flash: takeFlash(request, reply),
+      publicUrl,
+      path: request.url.split('?')[0] ?? '/',
+    });
+
+    app.decorateReply('page', async function (this: FastifyReply, page: Page) {
+      const html = renderPage(await context(this.request, this), page);
+      return this.code(page.status ?? 200)
+        .type('text/html; charset=utf-8')
+        .send(html);
+    });
+
+    registerErrorHandling(app, async (request, reply, status, body: ErrorBody) => {
+      const page = errorPage({ status, message: body.error.message, returnTo: request.url });
+      try {
+        return renderPage(await context(request, reply), page);
+      } catch {
+        // The site itself is failing (no settings): a page that needs nothing.
+        return bareErrorPage(status, body.error.message);
+      }
+    });
+  },
+  { name: 'pages', dependencies: ['services'], fastify: '5.x' },
+);
