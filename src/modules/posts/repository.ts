@@ -1,23 +1,19 @@
-import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
 import type { Db, Dialect } from '../../db/index.js';
+import { type PageWindow, pageWithTotal } from '../../db/paging.js';
 import type { Database, IsoTime, NewPostRow, PostRow } from '../../db/types.js';
 import { markdownToText } from './markdown.js';
-import { escapeLikeText, ftsQuery, likeMatch, postgresMatch, searchTerms } from './search-sql.js';
-import { slugify } from './slug.js';
-
-export interface TagRef {
-  name: string;
-  slug: string;
-}
-
-export interface PostRecord extends PostRow {
-  author_username: string;
-  author_display_name: string;
-  tags: TagRef[];
-}
-
-/** A list row: everything but the (up to 100 KB) body and its HTML. */
-export type PostSummaryRecord = Omit<PostRecord, 'body' | 'body_html'>;
+import {
+  conditions,
+  type PostFilter,
+  type PostRecord,
+  type PostsEb,
+  type RecordPage,
+  SUMMARY_COLUMNS,
+} from './post-query.js';
+import { SearchRepository, type SearchQuery } from './search-repository.js';
+import { escapeLikeText } from './search-sql.js';
+import { type TagCount, TagRepository } from './tag-repository.js';
 
 export type NewPost = Omit<NewPostRow, 'id' | 'version'>;
 
@@ -28,60 +24,18 @@ export type PostPatch = Partial<
   >
 > & { updated_at: IsoTime };
 
-export interface PostFilter {
-  /** The current time: what 'published' and 'scheduled' are measured against. */
-  now: IsoTime;
-  /** Only published posts with published_at <= this. */
-  visibleAt?: IsoTime;
-  authorId?: number;
-  authorUsername?: string;
-  tagSlug?: string;
-  status?: 'draft' | 'published' | 'scheduled';
-}
-
-export interface Page {
-  limit: number;
-  offset: number;
-}
-
-export interface RecordPage {
-  rows: PostSummaryRecord[];
-  total: number;
-}
-
-export interface TagCount extends TagRef {
-  count: number;
-}
-
-type PostsEb = ExpressionBuilder<Database, 'posts' | 'users'>;
-
-const SUMMARY_COLUMNS = [
-  'posts.id',
-  'posts.author_id',
-  'posts.title',
-  'posts.slug',
-  'posts.excerpt',
-  'posts.excerpt_custom',
-  'posts.status',
-  'posts.published_at',
-  'posts.version',
-  'posts.created_at',
-  'posts.updated_at',
-  'users.username as author_username',
-  'users.display_name as author_display_name',
-] as const;
-
-/** True for the error a unique index raises on either database (e.g. a slug taken concurrently). */
-export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
+/** Posts and their writes; tags and search are their own repositories, reached through this one. */
 export class PostsRepository {
+  private readonly tags: TagRepository;
+  private readonly searcher: SearchRepository;
+
   constructor(
     private db: Db,
     private dialect: Dialect,
-  ) {}
+  ) {
+    this.tags = new TagRepository(db);
+    this.searcher = new SearchRepository(db, dialect, this.tags);
+  }
 
   async get(id: number): Promise<PostRecord | undefined> {
     return this.getWhere((eb) => eb('posts.id', '=', id));
@@ -109,30 +63,23 @@ export class PostsRepository {
     return new Set(rows.map((r) => r.slug));
   }
 
-  async list(filter: PostFilter & Page): Promise<RecordPage> {
-    const where = (eb: PostsEb) => conditions(eb, filter);
-    const [rows, count] = await Promise.all([
+  async list(filter: PostFilter & PageWindow): Promise<RecordPage> {
+    const { rows, total } = await pageWithTotal(
       this.db
         .selectFrom('posts')
         .innerJoin('users', 'users.id', 'posts.author_id')
-        .select(SUMMARY_COLUMNS)
-        .where(where)
-        // Published (and scheduled) first, newest first; drafts after, last edited first.
-        .orderBy(sql`case when posts.status = 'published' then 0 else 1 end`)
-        .orderBy('posts.published_at', 'desc')
-        .orderBy('posts.updated_at', 'desc')
-        .orderBy('posts.id', 'desc')
-        .limit(filter.limit)
-        .offset(filter.offset)
-        .execute(),
-      this.db
-        .selectFrom('posts')
-        .innerJoin('users', 'users.id', 'posts.author_id')
-        .select((eb) => eb.fn.countAll<number | string>().as('total'))
-        .where(where)
-        .executeTakeFirstOrThrow(),
-    ]);
-    return { rows: await this.withTags(rows), total: Number(count.total) };
+        .where((eb) => conditions(eb, filter)),
+      (query) =>
+        query
+          .select(SUMMARY_COLUMNS)
+          // Published (and scheduled) first, newest first; drafts after, last edited first.
+          .orderBy(sql`case when posts.status = 'published' then 0 else 1 end`)
+          .orderBy('posts.published_at', 'desc')
+          .orderBy('posts.updated_at', 'desc')
+          .orderBy('posts.id', 'desc'),
+      filter,
+    );
+    return { rows: await this.tags.withTags(rows), total };
   }
 
   /** The newest visible posts with their bodies, for feeds. */
@@ -147,7 +94,7 @@ export class PostsRepository {
       .orderBy('posts.id', 'desc')
       .limit(limit)
       .execute();
-    return this.withTags(rows);
+    return this.tags.withTags(rows);
   }
 
   async create(row: NewPost, tagNames: readonly string[]): Promise<PostRecord> {
@@ -157,7 +104,7 @@ export class PostsRepository {
         .values({ ...row, version: 1 })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await this.replaceTags(trx, id, tagNames);
+      await this.tags.replaceTags(trx, id, tagNames);
       await this.syncSearchIndex(trx, id);
       return id;
     });
@@ -179,7 +126,7 @@ export class PostsRepository {
         .where('version', '=', expectedVersion)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return false;
-      if (tagNames) await this.replaceTags(trx, id, tagNames);
+      if (tagNames) await this.tags.replaceTags(trx, id, tagNames);
       await this.syncSearchIndex(trx, id);
       return true;
     });
@@ -196,71 +143,16 @@ export class PostsRepository {
   }
 
   /** Full-text search over visible posts, best match first. */
-  async search(
-    q: string,
-    options: { now: IsoTime; authorUsername?: string; tagSlug?: string } & Page,
-  ): Promise<RecordPage> {
-    const terms = searchTerms(q);
-    if (terms.length === 0) return { rows: [], total: 0 };
-    const visible = (eb: PostsEb) => conditions(eb, { ...options, visibleAt: options.now });
-    const from = this.db.selectFrom('posts').innerJoin('users', 'users.id', 'posts.author_id').where(visible);
-
-    // The trigram tokenizer cannot match a term shorter than three characters (and two
-    // characters is a common Chinese word), so such queries scan with LIKE instead.
-    if (this.dialect === 'sqlite' && terms.every((term) => Array.from(term).length >= 3)) {
-      const hits = this.db
-        .selectFrom('posts_fts')
-        .select(['rowid', sql<number>`bm25(posts_fts, 10.0, 1.0, 5.0)`.as('score')])
-        .where(sql<SqlBool>`posts_fts match ${ftsQuery(terms)}`)
-        .as('hit');
-      const matched = from.innerJoin(hits, 'hit.rowid', 'posts.id');
-      const [rows, count] = await Promise.all([
-        matched
-          .select(SUMMARY_COLUMNS)
-          // bm25 is lower for a better match.
-          .orderBy('hit.score')
-          .orderBy('posts.published_at', 'desc')
-          .orderBy('posts.id', 'desc')
-          .limit(options.limit)
-          .offset(options.offset)
-          .execute(),
-        matched.select((eb) => eb.fn.countAll<number | string>().as('total')).executeTakeFirstOrThrow(),
-      ]);
-      return { rows: await this.withTags(rows), total: Number(count.total) };
-    }
-
-    const match = this.dialect === 'sqlite' ? likeMatch(terms) : postgresMatch(q, terms);
-    const matched = from.where(match.where);
-    const [rows, count] = await Promise.all([
-      matched
-        .select(SUMMARY_COLUMNS)
-        .orderBy(match.rank)
-        .orderBy('posts.published_at', 'desc')
-        .orderBy('posts.id', 'desc')
-        .limit(options.limit)
-        .offset(options.offset)
-        .execute(),
-      matched.select((eb) => eb.fn.countAll<number | string>().as('total')).executeTakeFirstOrThrow(),
-    ]);
-    return { rows: await this.withTags(rows), total: Number(count.total) };
+  search(q: string, options: SearchQuery): Promise<RecordPage> {
+    return this.searcher.search(q, options);
   }
 
-  /** Tags with the number of visible posts each; tags with none are left out. */
-  async listTags(options: { now: IsoTime }): Promise<TagCount[]> {
-    const rows = await this.tagCounts(options.now).orderBy('count', 'desc').orderBy('tags.name').execute();
-    return rows.map((r) => ({ name: r.name, slug: r.slug, count: Number(r.count) }));
+  listTags(options: { now: IsoTime }): Promise<TagCount[]> {
+    return this.tags.listTags(options);
   }
 
-  /** A tag and its number of visible posts (0 when it has none). */
-  async getTag(slug: string, options: { now: IsoTime }): Promise<TagCount | undefined> {
-    const tag = await this.db
-      .selectFrom('tags')
-      .select(['name', 'slug'])
-      .where('slug', '=', slug)
-      .executeTakeFirst();
-    if (!tag) return undefined;
-    const counted = await this.tagCounts(options.now).where('tags.slug', '=', slug).executeTakeFirst();
-    return { ...tag, count: counted ? Number(counted.count) : 0 };
+  getTag(slug: string, options: { now: IsoTime }): Promise<TagCount | undefined> {
+    return this.tags.getTag(slug, options);
   }
 
   async listForSitemap(now: IsoTime): Promise<{ slug: string; updated_at: IsoTime }[]> {
@@ -277,17 +169,6 @@ export class PostsRepository {
     );
   }
 
-  private tagCounts(now: IsoTime) {
-    return this.db
-      .selectFrom('tags')
-      .innerJoin('post_tags', 'post_tags.tag_id', 'tags.id')
-      .innerJoin('posts', 'posts.id', 'post_tags.post_id')
-      .select(['tags.name', 'tags.slug', (eb) => eb.fn.countAll<number | string>().as('count')])
-      .where('posts.status', '=', 'published')
-      .where('posts.published_at', '<=', now)
-      .groupBy(['tags.id', 'tags.name', 'tags.slug']);
-  }
-
   private async getWhere(where: (eb: PostsEb) => Expression<SqlBool>): Promise<PostRecord | undefined> {
     const row = await this.db
       .selectFrom('posts')
@@ -296,55 +177,7 @@ export class PostsRepository {
       .select(['users.username as author_username', 'users.display_name as author_display_name'])
       .where(where)
       .executeTakeFirst();
-    return row ? (await this.withTags([row]))[0] : undefined;
-  }
-
-  private async withTags<T extends { id: number }>(rows: T[]): Promise<(T & { tags: TagRef[] })[]> {
-    if (rows.length === 0) return [];
-    const links = await this.db
-      .selectFrom('post_tags')
-      .innerJoin('tags', 'tags.id', 'post_tags.tag_id')
-      .select(['post_tags.post_id', 'tags.name', 'tags.slug'])
-      .where(
-        'post_tags.post_id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .orderBy('tags.name')
-      .execute();
-    const byPost = new Map<number, TagRef[]>();
-    for (const { post_id, name, slug } of links) {
-      const list = byPost.get(post_id) ?? [];
-      list.push({ name, slug });
-      byPost.set(post_id, list);
-    }
-    return rows.map((row) => ({ ...row, tags: byPost.get(row.id) ?? [] }));
-  }
-
-  private async replaceTags(trx: Kysely<Database>, postId: number, names: readonly string[]): Promise<void> {
-    // One tag per slug; the first spelling given names a new tag, an existing tag keeps its name.
-    const bySlug = new Map<string, string>();
-    for (const raw of names) {
-      const name = raw.trim();
-      const slug = slugify(name);
-      if (slug && !bySlug.has(slug)) bySlug.set(slug, name);
-    }
-    await trx.deleteFrom('post_tags').where('post_id', '=', postId).execute();
-    if (bySlug.size === 0) return;
-    await trx
-      .insertInto('tags')
-      .values([...bySlug].map(([slug, name]) => ({ slug, name })))
-      .onConflict((oc) => oc.column('slug').doNothing())
-      .execute();
-    const tags = await trx
-      .selectFrom('tags')
-      .select('id')
-      .where('slug', 'in', [...bySlug.keys()])
-      .execute();
-    await trx
-      .insertInto('post_tags')
-      .values(tags.map((t) => ({ post_id: postId, tag_id: t.id })))
-      .execute();
+    return row ? (await this.tags.withTags([row]))[0] : undefined;
   }
 
   /** SQLite's FTS table is not tied to posts by triggers, so every write goes through here. */
@@ -372,34 +205,4 @@ export class PostsRepository {
       })
       .execute();
   }
-}
-
-function conditions(eb: PostsEb, f: PostFilter): Expression<SqlBool> {
-  const parts: Expression<SqlBool>[] = [];
-  if (f.visibleAt !== undefined) {
-    parts.push(eb('posts.status', '=', 'published'), eb('posts.published_at', '<=', f.visibleAt));
-  }
-  if (f.status === 'draft') parts.push(eb('posts.status', '=', 'draft'));
-  if (f.status === 'published') {
-    parts.push(eb('posts.status', '=', 'published'), eb('posts.published_at', '<=', f.now));
-  }
-  if (f.status === 'scheduled') {
-    parts.push(eb('posts.status', '=', 'published'), eb('posts.published_at', '>', f.now));
-  }
-  if (f.authorId !== undefined) parts.push(eb('posts.author_id', '=', f.authorId));
-  if (f.authorUsername !== undefined) parts.push(eb('users.username', '=', f.authorUsername));
-  if (f.tagSlug !== undefined) {
-    const tagSlug = f.tagSlug;
-    parts.push(
-      eb.exists(
-        eb
-          .selectFrom('post_tags')
-          .innerJoin('tags', 'tags.id', 'post_tags.tag_id')
-          .select('post_tags.post_id')
-          .whereRef('post_tags.post_id', '=', 'posts.id')
-          .where('tags.slug', '=', tagSlug),
-      ),
-    );
-  }
-  return eb.and(parts);
 }

@@ -1,16 +1,11 @@
+import { isUniqueViolation } from '../../db/errors.js';
 import type { PostStatus } from '../../db/types.js';
 import { conflict, fieldError, forbidden, notFound, unauthorized } from '../../errors.js';
 import { type Actor, authorize, can, canManagePost } from '../access/permissions.js';
 import type { SitemapEntry } from './feeds.js';
 import { deriveExcerpt, renderMarkdown } from './markdown.js';
-import {
-  isUniqueViolation,
-  type PostFilter,
-  type PostPatch,
-  type PostRecord,
-  type PostSummaryRecord,
-  type PostsRepository,
-} from './repository.js';
+import type { PostFilter, PostRecord, PostSummaryRecord } from './post-query.js';
+import type { PostPatch, PostsRepository } from './repository.js';
 import {
   type ApiPostStatus,
   BODY_MAX,
