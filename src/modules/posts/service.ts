@@ -1,15 +1,15 @@
 import { isUniqueViolation } from '../../db/errors.js';
-import type { PostStatus } from '../../db/types.js';
+import { toPage } from '../../db/paging.js';
+import type { IsoTime } from '../../db/types.js';
 import { conflict, fieldError, forbidden, notFound, unauthorized } from '../../errors.js';
 import { type Actor, authorize, can, canManagePost } from '../access/permissions.js';
 import type { SitemapEntry } from './feeds.js';
 import { deriveExcerpt, renderMarkdown } from './markdown.js';
+import { cleanBody, cleanExcerpt, cleanSlug, cleanTags, cleanTitle, parseTime } from './post-input.js';
 import type { PostFilter, PostRecord, PostSummaryRecord } from './post-query.js';
+import { apiStatus, isVisible, publication, statusAt } from './publication.js';
 import type { PostPatch, PostsRepository } from './repository.js';
 import {
-  type ApiPostStatus,
-  BODY_MAX,
-  EXCERPT_MAX,
   PER_PAGE_MAX,
   type Post,
   type PostCreate,
@@ -18,22 +18,14 @@ import {
   type PostSummary,
   type PostUpdate,
   QUERY_MAX,
-  TAG_MAX,
-  TAGS_MAX,
   type Tag,
-  TITLE_MAX,
 } from './schemas.js';
-import { isValidSlug, slugify } from './slug.js';
+import { slugify } from './slug.js';
 
 export interface SearchOptions {
   perPage?: number;
   tag?: string;
   author?: string;
-}
-
-interface Publication {
-  status: PostStatus;
-  published_at: string | null;
 }
 
 // How often create() picks a new derived slug when another request took it between the
@@ -77,7 +69,7 @@ export class PostsService {
   async get(idOrSlug: number | string, actor: Actor | null): Promise<Post> {
     const row =
       typeof idOrSlug === 'number' ? await this.repo.get(idOrSlug) : await this.repo.getBySlug(idOrSlug);
-    if (!row || (!this.isVisible(row) && !canManagePost(actor, { authorId: row.author_id })))
+    if (!row || (!isVisible(row, this.now()) && !canManagePost(actor, { authorId: row.author_id })))
       throw notFound('Post');
     return this.toApi(row);
   }
@@ -98,7 +90,7 @@ export class PostsService {
     const body = cleanBody(input.body ?? '');
     const tags = cleanTags(input.tags ?? []);
     const excerpt = cleanExcerpt(input.excerpt);
-    const publication = this.publication(input.status ?? 'draft', input.publishedAt);
+    const published = publication(input.status ?? 'draft', input.publishedAt, now);
     const givenSlug = input.slug === undefined ? undefined : cleanSlug(input.slug);
     if (givenSlug && (await this.repo.slugExists(givenSlug))) throw slugTaken();
     const base = slugify(title) || 'post';
@@ -115,7 +107,7 @@ export class PostsService {
             body_html: renderMarkdown(body),
             excerpt: excerpt ?? deriveExcerpt(body),
             excerpt_custom: excerpt ? 1 : 0,
-            ...publication,
+            ...published,
             created_at: now,
             updated_at: now,
           },
@@ -133,7 +125,8 @@ export class PostsService {
   async update(id: number, input: PostUpdate, actor: Actor | null): Promise<Post> {
     const current = await this.manageable(id, actor);
     if (input.version !== current.version) throw staleVersion(current.version);
-    const patch: PostPatch = { updated_at: this.now() };
+    const now = this.now();
+    const patch: PostPatch = { updated_at: now };
     if (input.title !== undefined) patch.title = cleanTitle(input.title);
     const body = input.body === undefined ? current.body : cleanBody(input.body);
     patch.body = body;
@@ -151,13 +144,13 @@ export class PostsService {
       if (patch.slug !== current.slug && (await this.repo.slugExists(patch.slug, id))) throw slugTaken();
     }
     if (input.status !== undefined) {
-      Object.assign(patch, this.publication(input.status, input.publishedAt, current));
+      Object.assign(patch, publication(input.status, input.publishedAt, now, current));
     } else if (input.publishedAt !== undefined) {
       if (current.status === 'draft') {
         throw fieldError('publishedAt', 'Publish or schedule the post to give it a publication time.');
       }
       const at = parseTime(input.publishedAt);
-      Object.assign(patch, this.publication(at > this.now() ? 'scheduled' : 'published', at, current));
+      Object.assign(patch, publication(statusAt(at, now), at, now, current));
     }
     const tags = input.tags === undefined ? undefined : cleanTags(input.tags);
     return this.write(id, current.version, patch, tags);
@@ -166,11 +159,11 @@ export class PostsService {
   /** Publishes now, at a past time (backdated) or at a future one (scheduled). */
   async publish(id: number, actor: Actor | null, publishedAt?: string): Promise<Post> {
     const current = await this.manageable(id, actor);
+    const now = this.now();
     const at = publishedAt === undefined ? undefined : parseTime(publishedAt);
-    const status = at !== undefined && at > this.now() ? 'scheduled' : 'published';
     return this.write(id, current.version, {
-      ...this.publication(status, at, current),
-      updated_at: this.now(),
+      ...publication(statusAt(at, now), at, now, current),
+      updated_at: now,
     });
   }
 
@@ -238,7 +231,7 @@ export class PostsService {
       title: row.title,
       slug: row.slug,
       excerpt: row.excerpt,
-      status: this.apiStatus(row),
+      status: apiStatus(row, this.now()),
       publishedAt: row.published_at,
       version: row.version,
       createdAt: row.created_at,
@@ -250,17 +243,8 @@ export class PostsService {
     return 'body' in row ? { ...summary, body: row.body, bodyHtml: row.body_html } : summary;
   }
 
-  private now(): string {
+  private now(): IsoTime {
     return this.clock().toISOString();
-  }
-
-  private apiStatus(row: Pick<PostRecord, 'status' | 'published_at'>): ApiPostStatus {
-    if (row.status === 'draft') return 'draft';
-    return row.published_at !== null && row.published_at > this.now() ? 'scheduled' : 'published';
-  }
-
-  private isVisible(row: Pick<PostRecord, 'status' | 'published_at'>): boolean {
-    return this.apiStatus(row) === 'published';
   }
 
   /** The post if the actor may change it; a post they cannot even see is 404, not 403. */
@@ -268,7 +252,7 @@ export class PostsService {
     const row = await this.repo.get(id);
     if (!row) throw notFound('Post');
     if (canManagePost(actor, { authorId: row.author_id })) return row;
-    if (!this.isVisible(row)) throw notFound('Post');
+    if (!isVisible(row, this.now())) throw notFound('Post');
     if (!actor) throw unauthorized();
     throw forbidden('You can only change your own posts.');
   }
@@ -287,29 +271,6 @@ export class PostsService {
     throw staleVersion(latest.version);
   }
 
-  /** Maps the API status to the stored one; 'scheduled' is stored as published in the future. */
-  private publication(
-    status: ApiPostStatus,
-    publishedAt: string | undefined,
-    current?: PostRecord,
-  ): Publication {
-    const now = this.now();
-    const at = publishedAt === undefined ? undefined : parseTime(publishedAt);
-    if (status === 'draft') return { status: 'draft', published_at: null };
-    if (status === 'published') {
-      if (at !== undefined) return { status: 'published', published_at: at };
-      // A post already out keeps its date; a draft or a scheduled post goes out now.
-      const keep =
-        current?.status === 'published' && current.published_at !== null && current.published_at <= now;
-      return { status: 'published', published_at: keep ? current.published_at : now };
-    }
-    const scheduledAt =
-      at ?? (current && this.apiStatus(current) === 'scheduled' ? current.published_at : null);
-    if (scheduledAt === null) throw fieldError('publishedAt', 'Choose when the post should be published.');
-    if (scheduledAt <= now) throw fieldError('publishedAt', 'A scheduled time must be in the future.');
-    return { status: 'published', published_at: scheduledAt };
-  }
-
   private async uniqueSlug(base: string): Promise<string> {
     const taken = await this.repo.slugsWithPrefix(base);
     if (!taken.has(base)) return base;
@@ -317,72 +278,9 @@ export class PostsService {
   }
 
   private page(rows: PostSummaryRecord[], page: number, perPage: number, total: number): PostList {
-    return {
-      items: rows.map((row) => this.toApi(row)),
-      page,
-      perPage,
-      total,
-      totalPages: Math.ceil(total / perPage),
-    };
+    const items = rows.map((row) => this.toApi(row));
+    return toPage(items, page, perPage, total);
   }
-}
-
-// Inputs are checked here as well as by the route schemas, because HTML forms and the CLI
-// call the service without going through the JSON API's validation.
-
-function cleanTitle(title: string): string {
-  const clean = title.trim();
-  if (!clean) throw fieldError('title', 'Give the post a title.');
-  if (Array.from(clean).length > TITLE_MAX)
-    throw fieldError('title', `Keep the title to ${TITLE_MAX} characters.`);
-  return clean;
-}
-
-function cleanBody(body: string): string {
-  if (body.length > BODY_MAX)
-    throw fieldError('body', `Keep the post to ${BODY_MAX.toLocaleString('en')} characters.`);
-  return body;
-}
-
-/** undefined for "derive it from the body". */
-function cleanExcerpt(excerpt: string | null | undefined): string | undefined {
-  const clean = excerpt?.trim();
-  if (!clean) return undefined;
-  if (Array.from(clean).length > EXCERPT_MAX)
-    throw fieldError('excerpt', `Keep the excerpt to ${EXCERPT_MAX} characters.`);
-  return clean;
-}
-
-function cleanSlug(slug: string): string {
-  const clean = slug.trim().normalize('NFKC').toLowerCase();
-  if (!isValidSlug(clean)) {
-    throw fieldError('slug', 'Use letters, digits and single dashes (no spaces), at most 100 characters.');
-  }
-  return clean;
-}
-
-function cleanTags(names: readonly string[]): string[] {
-  const bySlug = new Map<string, string>();
-  for (const raw of names) {
-    const name = raw.trim().replace(/\s+/g, ' ');
-    if (!name) continue;
-    if (Array.from(name).length > TAG_MAX)
-      throw fieldError('tags', `Keep each tag to ${TAG_MAX} characters.`);
-    const slug = slugify(name);
-    if (!slug) throw fieldError('tags', `The tag "${name}" needs at least one letter or digit.`);
-    if (!bySlug.has(slug)) bySlug.set(slug, name);
-  }
-  if (bySlug.size > TAGS_MAX) throw fieldError('tags', `Use at most ${TAGS_MAX} tags.`);
-  return [...bySlug.values()];
-}
-
-/** An ISO time with an explicit zone, as stored (UTC). A zone-less time would depend on the server's TZ. */
-function parseTime(value: string): string {
-  const time = new Date(value);
-  if (!/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(value.trim()) || Number.isNaN(time.getTime())) {
-    throw fieldError('publishedAt', 'Give a date and time with a time zone, like 2030-01-31T09:00:00Z.');
-  }
-  return time.toISOString();
 }
 
 const slugTaken = () =>
