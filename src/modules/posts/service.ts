@@ -1,3 +1,4 @@
+import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { toPage } from '../../db/paging.js';
 import type { IsoTime } from '../../db/types.js';
@@ -37,7 +38,7 @@ const postUrl = (slug: string) => `/posts/${encodeURIComponent(slug)}`;
 export class PostsService {
   constructor(
     private repo: PostsRepository,
-    private clock: () => Date = () => new Date(),
+    private clock: Clock = systemClock,
   ) {}
 
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
@@ -244,7 +245,7 @@ export class PostsService {
   }
 
   private now(): IsoTime {
-    return this.clock().toISOString();
+    return isoNow(this.clock);
   }
 
   /** The post if the actor may change it; a post they cannot even see is 404, not 403. */

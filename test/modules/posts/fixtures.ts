@@ -1,3 +1,4 @@
+import type { Clock } from '../../../src/clock.js';
 import type { Db } from '../../../src/db/index.js';
 import type { Role } from '../../../src/db/types.js';
 import type { Actor } from '../../../src/modules/access/permissions.js';
@@ -26,8 +27,9 @@ export async function insertUser(db: Db, username: string, role: Role): Promise<
 /** A clock the test moves by hand, so "scheduled" and "published" do not depend on the wall time. */
 export function manualClock(start = '2030-01-01T00:00:00.000Z') {
   let now = new Date(start);
+  const clock: Clock = { now: () => new Date(now) };
   return {
-    clock: () => new Date(now),
+    clock,
     set: (iso: string) => {
       now = new Date(iso);
     },

@@ -104,7 +104,7 @@ describe.each(await availableDialects())('PostsService on %s', (dialect) => {
         {
           title: 'x',
           status: 'scheduled' as const,
-          publishedAt: new Date(time.clock().getTime() - HOUR).toISOString(),
+          publishedAt: new Date(time.clock.now().getTime() - HOUR).toISOString(),
         },
         { title: 'x', status: 'published' as const, publishedAt: '2030-01-01T10:00:00' },
       ]) {
@@ -133,7 +133,7 @@ describe.each(await availableDialects())('PostsService on %s', (dialect) => {
 
   describe('scheduling and visibility', () => {
     it('hides a scheduled post until its time, then shows it', async () => {
-      const at = new Date(time.clock().getTime() + HOUR).toISOString();
+      const at = new Date(time.clock.now().getTime() + HOUR).toISOString();
       const post = await posts.create(
         {
           title: 'Future news',
@@ -254,7 +254,7 @@ describe.each(await availableDialects())('PostsService on %s', (dialect) => {
       const post = await posts.create({ title: 'T', tags: ['old'] }, alice);
       const tagged = await posts.update(post.id, { tags: ['New', 'Other'], version: 1 }, alice);
       expect(tagged.tags.map((tag) => tag.slug)).toEqual(['new', 'other']);
-      const later = new Date(time.clock().getTime() + 2 * HOUR).toISOString();
+      const later = new Date(time.clock.now().getTime() + 2 * HOUR).toISOString();
       const scheduled = await posts.update(
         post.id,
         { status: 'scheduled', publishedAt: later, version: 2 },
