@@ -1,6 +1,6 @@
 /**
  * Typed errors: each carries a stable code, an HTTP status and a message a user can read.
- * The one error handler (src/http/error-handler.ts) maps them to responses.
+ * The one error handler (registerErrorHandling in src/http/errors.ts) maps them to responses.
  */
 export class AppError extends Error {
   constructor(

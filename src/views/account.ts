@@ -1,7 +1,7 @@
 import type { FormFailure } from '../http/forms.js';
 import { LIMITS, type User } from '../modules/users/schemas.js';
 import { field, formErrors, time } from './components.js';
-import { html, safeUrl } from './html.js';
+import { html } from './html.js';
 import { csrfField, type Page, type PageContext } from './layout.js';
 
 /** An API token as the account page lists it (never the secret). */
@@ -38,7 +38,7 @@ export function accountPage({ user, tokens, failures, newToken }: AccountView): 
     meta: { title: 'Your account', noindex: true },
     status: failures.profile?.status ?? failures.password?.status ?? failures.token?.status ?? 200,
     body: (ctx) => html`<h1>Your account</h1>
-      <p class="muted">Signed in as <a href="${safeUrl(user.url)}">@${user.username}</a> · ${user.email} · role ${user.role}</p>
+      <p class="muted">Signed in as <a href="${user.url}">@${user.username}</a> · ${user.email} · role ${user.role}</p>
       <div class="grid-2">
         <section>
           <h2>Profile</h2>

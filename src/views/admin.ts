@@ -5,7 +5,7 @@ import type { PostList, PostListStatus } from '../modules/posts/schemas.js';
 import type { SiteSettings } from '../modules/settings/service.js';
 import type { UserList } from '../modules/users/schemas.js';
 import { field, formErrors, pagination, time } from './components.js';
-import { html, raw, safeUrl } from './html.js';
+import { html, raw } from './html.js';
 import { csrfField, type Page } from './layout.js';
 import { postTable, statusFilter } from './posts.js';
 
@@ -116,7 +116,7 @@ export function usersPage(list: UserList): Page {
         <thead><tr><th>User</th><th>Email</th><th>Joined</th><th>Role</th></tr></thead>
         <tbody>${list.items.map(
           (user) => html`<tr>
-            <td><a href="${safeUrl(user.url)}">${user.displayName}</a> <span class="muted">@${user.username}</span></td>
+            <td><a href="${user.url}">${user.displayName}</a> <span class="muted">@${user.username}</span></td>
             <td>${user.email ?? ''}</td>
             <td>${time(user.createdAt)}</td>
             <td><form method="post" action="/admin/users/${user.id}/role" class="inline-form compact">

@@ -4,7 +4,7 @@ import type { Post, PostList, Tag } from '../modules/posts/schemas.js';
 import type { User } from '../modules/users/schemas.js';
 import { commentSection } from './comments.js';
 import { pagination } from './components.js';
-import { html, type Interpolation, raw, safeUrl } from './html.js';
+import { html, type Interpolation, raw } from './html.js';
 import type { Page } from './layout.js';
 import { postList, postMeta, tagPath } from './posts.js';
 
@@ -73,7 +73,7 @@ export function postPage({ post, author, comments, url }: PostView): Page {
         <footer class="post-footer">
           <div class="author-box">
             <span class="avatar" aria-hidden="true">${Array.from(author.displayName)[0] ?? '?'}</span>
-            <div><strong><a href="${safeUrl(author.url)}">${author.displayName}</a></strong>
+            <div><strong><a href="${author.url}">${author.displayName}</a></strong>
             ${author.bio ? html`<div class="muted">${author.bio}</div>` : ''}</div>
           </div>
         </footer>

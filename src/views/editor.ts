@@ -7,7 +7,7 @@ import {
   TITLE_MAX,
 } from '../modules/posts/schemas.js';
 import { field, formErrors, pagination } from './components.js';
-import { html, raw, safeUrl } from './html.js';
+import { html, raw } from './html.js';
 import { csrfField, type Page } from './layout.js';
 import { postTable, statusBadge, statusFilter } from './posts.js';
 
@@ -22,7 +22,7 @@ export function editorPage(state: EditorState): Page {
       html`<div class="editor-page">
         <p class="breadcrumbs">
           <a href="/my/posts">My posts</a> /
-          ${post ? html`<a href="${safeUrl(post.url)}">${post.title}</a>` : 'New post'}
+          ${post ? html`<a href="${post.url}">${post.title}</a>` : 'New post'}
         </p>
         <h1>${post ? 'Edit post' : 'New post'} ${post ? statusBadge(post.status) : ''}</h1>
         ${formErrors(failure?.message)}
@@ -75,7 +75,7 @@ export function editorPage(state: EditorState): Page {
           </div>
           <div class="actions">
             <button type="submit">${post ? 'Save' : 'Create post'}</button>
-            ${post ? html`<a class="button secondary" href="${safeUrl(post.url)}">View</a>` : ''}
+            ${post ? html`<a class="button secondary" href="${post.url}">View</a>` : ''}
           </div>
         </form>
         ${

@@ -31,9 +31,20 @@ function render(value: Interpolation): string {
   return escapeHtml(String(value));
 }
 
+// An interpolation that opens a URL attribute's value: `href="${url}"`.
+const URL_ATTRIBUTE = /\s(?:href|src|action|formaction|poster|cite)=["']?$/i;
+
+/**
+ * Escapes every value; a plain string that starts a URL attribute's value also goes through
+ * safeUrl, so no template can link a `javascript:` URL however the URL was built.
+ */
 export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
   let out = strings[0] ?? '';
-  for (let i = 0; i < values.length; i++) out += render(values[i]) + (strings[i + 1] ?? '');
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const url = typeof value === 'string' && URL_ATTRIBUTE.test(strings[i] ?? '');
+    out += render(url ? safeUrl(value) : value) + (strings[i + 1] ?? '');
+  }
   return new SafeHtml(out);
 }
 

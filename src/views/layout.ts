@@ -1,6 +1,6 @@
 import { type Actor, can } from '../modules/access/permissions.js';
 import type { SiteSettings } from '../modules/settings/service.js';
-import { html, type Interpolation, type SafeHtml, safeUrl } from './html.js';
+import { html, type Interpolation, type SafeHtml } from './html.js';
 
 export interface Flash {
   kind: 'success' | 'error';
@@ -74,13 +74,13 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${fullTitle}</title>
         <meta name="description" content="${description}" />
-        <link rel="canonical" href="${safeUrl(canonical)}" />
+        <link rel="canonical" href="${canonical}" />
         ${meta.noindex ? html`<meta name="robots" content="noindex" />` : ''}
         <meta property="og:site_name" content="${siteTitle}" />
         <meta property="og:title" content="${meta.title || siteTitle}" />
         <meta property="og:description" content="${description}" />
         <meta property="og:type" content="${og.type}" />
-        <meta property="og:url" content="${safeUrl(canonical)}" />
+        <meta property="og:url" content="${canonical}" />
         ${og.publishedTime ? html`<meta property="article:published_time" content="${og.publishedTime}" />` : ''}
         ${(og.tags ?? []).map((tag) => html`<meta property="article:tag" content="${tag}" />`)}
         <meta name="twitter:card" content="summary" />
@@ -109,7 +109,7 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
             </p>
           </div>
         </footer>
-        ${(meta.scripts ?? []).map((src) => html`<script src="${safeUrl(src)}" defer></script>`)}
+        ${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
       </body>
     </html>`;
 }

@@ -1,6 +1,6 @@
 import type { PostSummary } from '../modules/posts/schemas.js';
 import { time } from './components.js';
-import { html, type Interpolation, safeUrl } from './html.js';
+import { html, type Interpolation } from './html.js';
 
 export const tagPath = (slug: string) => `/tags/${encodeURIComponent(slug)}`;
 
@@ -34,7 +34,7 @@ export function postList(
     ${posts.map(
       (post) =>
         html`<li class="post-card">
-          <h2><a href="${safeUrl(post.url)}">${post.title}</a></h2>
+          <h2><a href="${post.url}">${post.title}</a></h2>
           ${post.excerpt ? html`<p class="excerpt">${post.excerpt}</p>` : ''} ${postMeta(post, options)}
         </li>`,
     )}
@@ -60,7 +60,7 @@ export function postTable(items: PostSummary[]): Interpolation {
         ${items.map(
           (post) =>
             html`<tr>
-              <td><a href="${safeUrl(post.url)}">${post.title}</a></td>
+              <td><a href="${post.url}">${post.title}</a></td>
               <td>${post.author.displayName}</td>
               <td>${post.status}</td>
               <td>${time(post.publishedAt ?? post.updatedAt)}</td>

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { toPage } from '../../db/paging.js';
 import { type FormFailure, submitForm } from '../../http/forms.js';
 import { PageNumber } from '../../http/schemas.js';
 import {
@@ -68,7 +69,7 @@ export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/admin/comments', { schema: { hide: true, querystring: PageQuery } }, async (request, reply) => {
     const { page } = request.query;
     const list = await comments.moderationList(request.actor, page, COMMENTS_PER_PAGE);
-    const totalPages = Math.max(1, Math.ceil(list.total / COMMENTS_PER_PAGE));
+    const { totalPages } = toPage(list.items, page, COMMENTS_PER_PAGE, list.total);
     return reply.page(moderationPage({ list, page, totalPages }));
   });
 

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/clock.js';
+import { type PasswordHasher, scryptHasher } from '../../src/modules/users/password.js';
+import { Client, createTestApp, type TestApp } from '../helpers/app.js';
+import { availableDialects } from '../helpers/db.js';
+
+/** A clock the test moves by hand. */
+class ManualClock implements Clock {
+  constructor(private at: Date) {}
+  now() {
+    return new Date(this.at);
+  }
+  advance(days: number) {
+    this.at = new Date(this.at.getTime() + days * 86_400_000);
+  }
+}
+
+/** A real (cheap) hasher that counts its work. */
+function countingHasher(): PasswordHasher & { hashes: number; verifies: number } {
+  const inner = scryptHasher(2 ** 10);
+  const counter = {
+    hashes: 0,
+    verifies: 0,
+    hash: (password: string) => {
+      counter.hashes++;
+      return inner.hash(password);
+    },
+    verify: (password: string, stored: string) => {
+      counter.verifies++;
+      return inner.verify(password, stored);
+    },
+  };
+  return counter;
+}
+
+// buildApp's overrides reach every service through the one composition root.
+describe.each(await availableDialects())('injected collaborators on %s', (dialect) => {
+  let t: TestApp;
+  const clock = new ManualClock(new Date('2031-05-06T07:08:09.000Z'));
+  const hasher = countingHasher();
+
+  beforeAll(async () => {
+    t = await createTestApp(dialect, {}, { clock, passwordHasher: hasher });
+  });
+  afterAll(async () => t?.close());
+
+  it('stamps new users with the injected clock and hashes with the injected hasher', async () => {
+    const before = hasher.hashes;
+    const client = new Client(t.app);
+    const response = await client.api('POST', '/api/v1/auth/register', {
+      username: 'clocked',
+      email: 'clocked@example.com',
+      password: 'correct horse battery',
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().user.createdAt).toBe('2031-05-06T07:08:09.000Z');
+    expect(hasher.hashes).toBe(before + 1);
+  });
+
+  it('signs in through the injected hasher and expires sessions by the injected clock', async () => {
+    const client = await new Client(t.app).login('clocked', 'correct horse battery');
+    expect(hasher.verifies).toBeGreaterThan(0);
+    expect((await client.get('/api/v1/auth/me')).statusCode).toBe(200);
+    clock.advance(29);
+    expect((await client.get('/api/v1/auth/me')).statusCode).toBe(200);
+    clock.advance(2);
+    expect((await client.get('/api/v1/auth/me')).statusCode).toBe(401);
+  });
+});
