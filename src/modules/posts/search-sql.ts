@@ -1,6 +1,6 @@
 import { type Expression, type SqlBool, sql } from 'kysely';
 
-// SQL fragments for PostsRepository.search, one per way of matching. They refer to the
+// SQL fragments for SearchRepository.search, one per way of matching. They refer to the
 // posts table by name, so they fit any query that selects from posts.
 
 // Scripts written without spaces between words: PostgreSQL's parser sees a whole run of
