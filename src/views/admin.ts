@@ -1,7 +1,7 @@
 import type { FormFailure } from '../http/forms.js';
 import { can, ROLES } from '../modules/access/permissions.js';
 import type { CommentList } from '../modules/comments/schemas.js';
-import type { PostList, PostListStatus } from '../modules/posts/schemas.js';
+import { type PostList, type PostListStatus, STATUS_FILTERS } from '../modules/posts/schemas.js';
 import type { SiteSettings } from '../modules/settings/service.js';
 import type { UserList } from '../modules/users/schemas.js';
 import { field, formErrors, pagination, time } from './components.js';
@@ -37,15 +37,13 @@ export function dashboardPage(view: DashboardView): Page {
   };
 }
 
-export const ADMIN_POST_STATUSES: readonly PostListStatus[] = ['all', 'draft', 'scheduled', 'published'];
-
 export function adminPostsPage({ status, list }: { status: PostListStatus; list: PostList }): Page {
   return {
     meta: { title: 'All posts', noindex: true },
     body: () => html`
       <p class="breadcrumbs"><a href="/admin">Admin</a> / Posts</p>
       <h1>All posts <span class="muted small">${list.total}</span></h1>
-      ${statusFilter(ADMIN_POST_STATUSES, status, (s) => `/admin/posts?status=${s}`)}
+      ${statusFilter(STATUS_FILTERS, status, (s) => `/admin/posts?status=${s}`)}
       ${postTable(list.items)}
       ${pagination(list.page, list.totalPages, (p) => `/admin/posts?status=${status}&page=${p}`)}`,
   };

@@ -4,6 +4,7 @@ import {
   EXCERPT_MAX,
   type PostList,
   type PostListStatus,
+  STATUS_FILTERS,
   TITLE_MAX,
 } from '../modules/posts/schemas.js';
 import { field, formErrors, pagination } from './components.js';
@@ -94,8 +95,6 @@ export function editorPage(state: EditorState): Page {
   };
 }
 
-export const MY_STATUSES: readonly PostListStatus[] = ['all', 'draft', 'scheduled', 'published'];
-
 export interface MyPostsView {
   status: PostListStatus;
   list: PostList;
@@ -109,7 +108,7 @@ export function myPostsPage({ status, list }: MyPostsView): Page {
           <h1>My posts</h1>
           <a class="button" href="/write">New post</a>
         </div>
-        ${statusFilter(MY_STATUSES, status, (s) => `/my/posts?status=${s}`)}
+        ${statusFilter(STATUS_FILTERS, status, (s) => `/my/posts?status=${s}`)}
         ${postTable(list.items)}
         ${pagination(list.page, list.totalPages, (p) => `/my/posts?status=${status}&page=${p}`)}`,
   };

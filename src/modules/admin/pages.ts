@@ -4,14 +4,9 @@ import { Type } from 'typebox';
 import { toPage } from '../../db/paging.js';
 import { type FormFailure, submitForm } from '../../http/forms.js';
 import { PageNumber } from '../../http/schemas.js';
-import {
-  ADMIN_POST_STATUSES,
-  adminPostsPage,
-  dashboardPage,
-  moderationPage,
-  settingsPage,
-} from '../../views/admin.js';
+import { adminPostsPage, dashboardPage, moderationPage, settingsPage } from '../../views/admin.js';
 import { authorize, can } from '../access/permissions.js';
+import { StatusFilterQuery } from '../posts/schemas.js';
 
 const PageQuery = Type.Object({ page: PageNumber });
 const SettingsForm = Type.Object({
@@ -46,18 +41,7 @@ export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/posts',
-    {
-      schema: {
-        hide: true,
-        querystring: Type.Object({
-          status: Type.Union(
-            ADMIN_POST_STATUSES.map((s) => Type.Literal(s)),
-            { default: 'all' },
-          ),
-          page: PageNumber,
-        }),
-      },
-    },
+    { schema: { hide: true, querystring: StatusFilterQuery } },
     async (request, reply) => {
       authorize(request.actor, 'post:edit-any');
       const { status, page } = request.query;

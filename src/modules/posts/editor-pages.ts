@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { unauthorized } from '../../errors.js';
 import { submitForm } from '../../http/forms.js';
-import { IdParams, PageNumber } from '../../http/schemas.js';
-import { editorPage, MY_STATUSES, myPostsPage } from '../../views/editor.js';
+import { IdParams } from '../../http/schemas.js';
+import { editorPage, myPostsPage } from '../../views/editor.js';
 import { authorize } from '../access/permissions.js';
 import { EditorForm, type EditorState, formInput, valuesOf } from './editor-form.js';
-import type { Post } from './schemas.js';
+import { type Post, StatusFilterQuery } from './schemas.js';
 
 const SAVED: Record<Post['status'], string> = {
   draft: 'Draft saved.',
@@ -98,26 +97,11 @@ export const editorPages: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect('/my/posts', 303);
   });
 
-  app.get(
-    '/my/posts',
-    {
-      schema: {
-        hide: true,
-        querystring: Type.Object({
-          status: Type.Union(
-            MY_STATUSES.map((s) => Type.Literal(s)),
-            { default: 'all' },
-          ),
-          page: PageNumber,
-        }),
-      },
-    },
-    async (request, reply) => {
-      if (!requireWriter(request, reply)) return reply;
-      const actor = request.actor!;
-      const { status, page } = request.query;
-      const list = await posts.list({ author: actor.username, status, page, perPage: 20 }, actor);
-      return reply.page(myPostsPage({ status, list }));
-    },
-  );
+  app.get('/my/posts', { schema: { hide: true, querystring: StatusFilterQuery } }, async (request, reply) => {
+    if (!requireWriter(request, reply)) return reply;
+    const actor = request.actor!;
+    const { status, page } = request.query;
+    const list = await posts.list({ author: actor.username, status, page, perPage: 20 }, actor);
+    return reply.page(myPostsPage({ status, list }));
+  });
 };

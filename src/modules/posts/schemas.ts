@@ -106,6 +106,16 @@ export const PostListStatusSchema = Type.Union([
 ]);
 export type PostListStatus = Static<typeof PostListStatusSchema>;
 
+/** The status filter of "my posts" and of the admin's list, in the order its links show. */
+export const STATUS_FILTERS = ['all', 'draft', 'scheduled', 'published'] as const;
+export const StatusFilterQuery = Type.Object({
+  status: Type.Union(
+    STATUS_FILTERS.map((s) => Type.Literal(s)),
+    { default: 'all' },
+  ),
+  page: PageNumber,
+});
+
 export const PostListQuerySchema = Type.Object({
   page: Type.Optional(PageNumber),
   perPage: Type.Optional(Type.Integer({ minimum: 1, maximum: PER_PAGE_MAX, default: 10 })),
