@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createDb } from '../db/index.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { openDatabase } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
 import { ROLES } from '../modules/access/permissions.js';
 import { startServer } from '../server.js';
@@ -20,13 +19,8 @@ Configuration comes from environment variables; see .env.example.`;
 
 async function withServices<T>(run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const handle = createDb(config.database);
+  const { handle } = await openDatabase(config.database);
   try {
-    await handle.ping();
-    await migrateToLatest(
-      handle.db,
-      config.database.kind === 'postgres' ? config.database.schema : undefined,
-    );
     return await run(createServices(handle, config));
   } finally {
     await handle.close();
@@ -41,18 +35,9 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
-      const config = loadConfig();
-      const handle = createDb(config.database);
-      try {
-        await handle.ping();
-        const applied = await migrateToLatest(
-          handle.db,
-          config.database.kind === 'postgres' ? config.database.schema : undefined,
-        );
-        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
-      } finally {
-        await handle.close();
-      }
+      const { handle, applied } = await openDatabase(loadConfig().database);
+      await handle.close();
+      console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
       return 0;
     }
     case 'seed': {
@@ -109,10 +94,12 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof ConfigError) console.error(error.message);
     else {
-      const fields = (error as { fields?: Record<string, string> }).fields;
-      console.error(
-        `inkstone: ${(error as Error).message}${fields ? ` (${Object.values(fields).join('; ')})` : ''}`,
+      const { message } = error as Error;
+      // A field error's message usually is its one field's message: say it once.
+      const details = Object.values((error as { fields?: Record<string, string> }).fields ?? {}).filter(
+        (detail) => detail !== message,
       );
+      console.error(`inkstone: ${message}${details.length ? ` (${details.join('; ')})` : ''}`);
     }
     process.exit(1);
   },

@@ -77,6 +77,3 @@ export function createDb(config: DatabaseConfig): DbHandle {
 export function dialectOf(db: Kysely<any>): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
-
-/** The current time in the one stored format (see IsoTime). */
-export const nowIso = () => new Date().toISOString();

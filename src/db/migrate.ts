@@ -1,5 +1,6 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
-import type { Db } from './index.js';
+import type { DatabaseConfig } from '../config.js';
+import { createDb, type Db, type DbHandle } from './index.js';
 import * as init from './migrations/0001-init.js';
 
 // Listed here rather than read from the folder: the compiled build and tsx see the same set.
@@ -17,4 +18,21 @@ export async function migrateToLatest(db: Db, schema?: string): Promise<string[]
     throw new Error(`Database migration ${failed} failed: ${(error as Error).message ?? error}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Opens the configured database, checks it answers and brings it to the latest migration:
+ * what the server and the CLI both do before anything else. A failure closes the pool, so
+ * a failed start does not leave the process hanging on open connections.
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<{ handle: DbHandle; applied: string[] }> {
+  const handle = createDb(config);
+  try {
+    await handle.ping();
+    const applied = await migrateToLatest(handle.db, config.kind === 'postgres' ? config.schema : undefined);
+    return { handle, applied };
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
 }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
-import { createDb, type DbHandle } from '../db/index.js';
-import { migrateToLatest } from '../db/migrate.js';
+import type { DbHandle } from '../db/index.js';
+import { openDatabase } from '../db/migrate.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,21 +19,11 @@ export interface DatabasePluginOptions {
  */
 export const databasePlugin = fp<DatabasePluginOptions>(
   async (app, { database }) => {
-    const { config } = app;
-    const handle = database ?? createDb(config.database);
-    if (!database) {
-      try {
-        await handle.ping();
-        await migrateToLatest(
-          handle.db,
-          config.database.kind === 'postgres' ? config.database.schema : undefined,
-        );
-      } catch (error) {
-        // A pool left open would keep the process alive after the failed start.
-        await handle.close().catch(() => {});
-        throw error;
-      }
-      app.addHook('onClose', () => handle.close());
+    let handle = database;
+    if (!handle) {
+      handle = (await openDatabase(app.config.database)).handle;
+      const opened = handle;
+      app.addHook('onClose', () => opened.close());
     }
     app.decorate('database', handle);
   },
