@@ -14,7 +14,9 @@ function link(page: string, rel: string): string | undefined {
   return page.match(new RegExp(`<link rel="${rel}" href="([^"]*)"`))?.[1];
 }
 
-describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
+const dialects = await availableDialects();
+
+describe.each(dialects)('HTML pages on %s', (dialect) => {
   let t: TestApp;
   let site: string;
   let owner: User;
@@ -335,6 +337,17 @@ describe.each(await availableDialects())('HTML pages on %s', (dialect) => {
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('Wrong username, email or password.');
   });
+});
+
+// Closing registration and renaming the site change every page, so this has a site of its own.
+describe.each(dialects)('site settings on %s', (dialect) => {
+  let t: TestApp;
+  let visitor: Client;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+    visitor = new Client(t.app);
+  });
+  afterAll(async () => t?.close());
 
   it('closes registration from /admin/settings: /register says so and the API refuses with 403', async () => {
     const { client: admin } = await signedIn(t.app, 'admin');
