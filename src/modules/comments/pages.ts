@@ -44,7 +44,7 @@ export const commentPages: FastifyPluginAsyncTypebox = async (app) => {
       const removed = await comments.delete(request.params.id, request.actor);
       reply.flash('success', 'Comment deleted.');
       return reply.redirect(
-        safeNext(request.body.next, `/posts/${encodeURIComponent(removed.post_slug)}`),
+        safeNext(request.body.next, `/posts/${encodeURIComponent(removed.post?.slug ?? '')}`),
         303,
       );
     },

@@ -65,13 +65,13 @@ export class CommentsService {
     return this.toApi(await this.getRow(id));
   }
 
-  async delete(id: number, actor: Actor | null): Promise<CommentRecord> {
+  async delete(id: number, actor: Actor | null): Promise<Comment> {
     authorize(actor, 'comment:delete-own');
     const row = await this.getRow(id);
     if (!canDeleteComment(actor, { authorId: row.author_id }))
       throw forbidden('Only the writer or a moderator can delete a comment.');
     await this.repo.delete(id);
-    return row;
+    return this.toApi(row, true);
   }
 
   async setStatus(id: number, status: CommentStatus, actor: Actor | null): Promise<Comment> {
