@@ -12,6 +12,7 @@ import { registerInputGuard } from './http/input-guard.js';
 import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
 import { adminPages } from './modules/admin/pages.js';
+import { aiRoutes } from './modules/ai/routes.js';
 import { authPages } from './modules/auth/pages.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { commentPages } from './modules/comments/pages.js';
@@ -105,6 +106,7 @@ export async function buildApp({
       await api.register(settingsRoutes);
       await api.register(postRoutes);
       await api.register(commentRoutes);
+      await api.register(aiRoutes);
     },
     { prefix: '/api/v1' },
   );

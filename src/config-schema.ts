@@ -163,14 +163,133 @@ const Http = Type.Object({
   }),
 });
 
+const ms = (fallback: number, max: number, description: string) =>
+  Type.Integer({ minimum: 100, maximum: max, default: fallback, description });
+
+const Ai = Type.Object({
+  AI_PROVIDER: Type.Enum(['ollama', 'openai', 'llamacpp', 'none'], {
+    default: 'ollama',
+    description:
+      'the model server: `ollama`, `openai` (any OpenAI-compatible server), `llamacpp` (a GGUF file in-process) or `none`',
+  }),
+  AI_BASE_URL: Type.Optional(
+    Type.String({
+      defaultText: '`http://127.0.0.1:11434` (ollama), `https://api.openai.com/v1` (openai)',
+      description: 'where the model server listens; for openai, the URL that ends in `/v1`',
+    }),
+  ),
+  AI_API_KEY: Type.Optional(
+    Type.String({
+      secret: true,
+      defaultText: 'none',
+      description: 'the key for an openai server that needs one',
+    }),
+  ),
+  AI_MODEL: Type.String({
+    default: 'glm4',
+    description: 'the model the `default` alias uses (for llamacpp: a name to report)',
+  }),
+  AI_MODEL_PATH: Type.Optional(
+    Type.String({
+      defaultText: 'none',
+      description: 'llamacpp: the GGUF file (`npx inkstone model pull URL` downloads one)',
+    }),
+  ),
+  AI_KEEP_ALIVE: Type.String({
+    default: '5m',
+    description: 'ollama: how long the server keeps the model loaded after a request',
+  }),
+  AI_MODELS_FILE: Type.Optional(
+    Type.String({
+      defaultText: 'none',
+      description:
+        'a JSON file of providers, model aliases (params, fallback chain) and routing rules; see the README',
+    }),
+  ),
+  AI_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 1024,
+    default: 4,
+    description:
+      "generations in flight per provider: match the server's parallel slots (`OLLAMA_NUM_PARALLEL`)",
+  }),
+  AI_MAX_QUEUE: Type.Integer({
+    minimum: 0,
+    maximum: 100_000,
+    default: 100,
+    description: 'generations waiting for a slot before new ones get 503 with `Retry-After`',
+  }),
+  AI_USER_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 3,
+    description: 'generations one user may have running or waiting at once (more → 429)',
+  }),
+  AI_REQUESTS_PER_MINUTE: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 30,
+    description: 'AI requests per user per minute (a token bucket; more → 429 with `Retry-After`)',
+  }),
+  AI_TOKENS_PER_DAY: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000_000,
+    default: 200_000,
+    description: 'model tokens (prompt + answer) per user per UTC day',
+  }),
+  AI_CACHE_TTL_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 31_536_000,
+    default: 3600,
+    description: 'how long a complete answer is replayed for the same request; `0` turns the cache off',
+  }),
+  AI_CONNECT_TIMEOUT_MS: ms(
+    5000,
+    600_000,
+    'give up on a model server that has not answered after this many ms',
+  ),
+  AI_FIRST_TOKEN_TIMEOUT_MS: ms(
+    60_000,
+    3_600_000,
+    'give up on an answer whose first token has not come after this many ms (loading a model is slow)',
+  ),
+  AI_IDLE_TIMEOUT_MS: ms(30_000, 3_600_000, 'give up on a stream silent for this many ms between tokens'),
+  AI_TOTAL_TIMEOUT_MS: ms(300_000, 86_400_000, 'give up on an answer that takes longer than this in all'),
+  AI_RETRIES: Type.Integer({
+    minimum: 0,
+    maximum: 10,
+    default: 2,
+    description:
+      'retries of a failed call (connection errors, timeouts, 408, 429, 5xx only) before the fallback',
+  }),
+  AI_RETRY_MAX_DELAY_MS: ms(
+    10_000,
+    600_000,
+    'longest wait before a retry, including a `Retry-After` the server asks for',
+  ),
+  AI_BREAKER_FAILURES: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 5,
+    description:
+      "failures in a row that open a provider's circuit (then its requests go to the fallback at once)",
+  }),
+  AI_BREAKER_HALF_OPEN_MS: ms(
+    10_000,
+    3_600_000,
+    'after this many ms an open circuit lets one probe request through',
+  ),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
-export const CONFIG_SECTIONS = { Server, Database, Security, 'HTTP limits': Http };
+export const CONFIG_SECTIONS = { Server, Database, Security, 'HTTP limits': Http, 'AI writing': Ai };
 
 export const EnvSchema = Type.Object({
   ...Server.properties,
   ...Database.properties,
   ...Security.properties,
   ...Http.properties,
+  ...Ai.properties,
 });
 
 /** The environment after parsing: each variable as its type, defaults applied. */

@@ -1,3 +1,4 @@
+import { type AiConfig, aiConfig } from './modules/ai/config.js';
 import { resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import {
@@ -31,6 +32,7 @@ export interface Config {
   http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
   /** After SIGTERM/SIGINT, how long open requests may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  ai: AiConfig;
 }
 
 export class ConfigError extends Error {
@@ -190,6 +192,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    ai: aiConfig(env, raw, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -4,6 +4,14 @@ import type { DbHandle } from './db/index.js';
 import { LoginLimiter } from './modules/auth/login-limiter.js';
 import { AuthRepository } from './modules/auth/repository.js';
 import { AuthService } from './modules/auth/service.js';
+import { MemoryGenerationCache } from './modules/ai/cache.js';
+import { Dispatcher } from './modules/ai/dispatcher.js';
+import { MemoryUsageLimiter } from './modules/ai/limiter.js';
+import { createProvider } from './modules/ai/providers/index.js';
+import type { Provider } from './modules/ai/providers/types.js';
+import { GenerationsRepository } from './modules/ai/repository.js';
+import { ModelRouter } from './modules/ai/router.js';
+import { AiService } from './modules/ai/service.js';
 import { CommentsRepository } from './modules/comments/repository.js';
 import { CommentsService } from './modules/comments/service.js';
 import { PostsRepository } from './modules/posts/repository.js';
@@ -21,6 +29,10 @@ import { UsersService } from './modules/users/service.js';
 export interface Collaborators {
   clock: Clock;
   passwordHasher: PasswordHasher;
+  /** Model providers by the names the AI config gives them (tests: fakes or fake servers). */
+  providers: Map<string, Provider>;
+  /** Where AI failures are logged (the app's logger). */
+  log: { warn(object: object, message: string): void; error(object: object, message: string): void };
 }
 
 export type ServiceOverrides = Partial<Collaborators>;
@@ -41,7 +53,26 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   });
   const posts = new PostsService(new PostsRepository(db, handle.dialect), clock);
   const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock });
-  return { users, settings, auth, posts, comments };
+  const ai = createAi(handle, config, clock, overrides);
+  return { users, settings, auth, posts, comments, ai };
+}
+
+function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
+  const { ai } = config;
+  const providers =
+    overrides.providers ?? new Map(ai.providers.map((spec) => [spec.name, createProvider(spec)]));
+  const dispatcher = new Dispatcher({ maxQueue: ai.limits.maxQueue, perUser: ai.limits.perUser });
+  return new AiService({
+    config: ai,
+    providers,
+    router: new ModelRouter({ config: ai, providers, dispatcher, clock }),
+    dispatcher,
+    limiter: new MemoryUsageLimiter(ai.limits, clock),
+    cache: new MemoryGenerationCache({ ttlMs: ai.cacheTtlMs, maxEntries: 1000 }, clock),
+    repo: new GenerationsRepository(handle.db),
+    clock,
+    log: overrides.log,
+  });
 }
 
 export type Services = ReturnType<typeof createServices>;

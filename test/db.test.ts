@@ -21,6 +21,7 @@ describe.each(dialects)('migrations on %s', (dialect) => {
       'post_tags',
       'comments',
       'settings',
+      'generations',
     ]) {
       expect(tables).toContain(name);
     }

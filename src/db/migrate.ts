@@ -2,10 +2,12 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { DatabaseConfig } from '../config.js';
 import { createDb, type Db, type DbHandle } from './index.js';
 import * as init from './migrations/0001-init.js';
+import * as generations from './migrations/0002-generations.js';
 
 // Listed here rather than read from the folder: the compiled build and tsx see the same set.
 const migrations: Record<string, Migration> = {
   '0001-init': init,
+  '0002-generations': generations,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -92,6 +92,33 @@ export interface PostsFtsTable {
   tags: string;
 }
 
+export type GenerationStatus = 'completed' | 'failed' | 'cancelled';
+
+export interface GenerationsTable {
+  id: string;
+  user_id: number | null;
+  kind: string;
+  alias: string;
+  model: string | null;
+  provider: string | null;
+  status: GenerationStatus;
+  cached: number;
+  /** The messages sent, as JSON. */
+  prompt: string;
+  /** The generation parameters, as JSON. */
+  params: string;
+  /** The whole answer; for a failure, the part that was sent before it. */
+  output: string;
+  /** Every try (alias, provider, outcome, error, text), as JSON: failovers are on the record. */
+  attempts: string;
+  tokens_in: number;
+  tokens_out: number;
+  ttft_ms: number | null;
+  duration_ms: number;
+  error: string | null;
+  created_at: IsoTime;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -102,6 +129,7 @@ export interface Database {
   comments: CommentsTable;
   settings: SettingsTable;
   posts_fts: PostsFtsTable;
+  generations: GenerationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -113,3 +141,5 @@ export type PostUpdate = Updateable<PostsTable>;
 export type CommentRow = Selectable<CommentsTable>;
 export type TagRow = Selectable<TagsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type NewGenerationRow = Insertable<GenerationsTable>;
+export type GenerationRow = Selectable<GenerationsTable>;

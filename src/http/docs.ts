@@ -26,6 +26,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'users', description: 'Profiles and, for admins, roles' },
         { name: 'posts', description: 'Posts, drafts, publishing, search' },
         { name: 'tags', description: 'Tags' },
+        { name: 'ai', description: 'AI writing: streamed drafts and edits from the configured models' },
         { name: 'comments', description: 'Comments and moderation' },
         { name: 'settings', description: 'Site settings (admin)' },
       ],

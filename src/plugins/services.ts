@@ -10,7 +10,10 @@ declare module 'fastify' {
 /** The composition root as a plugin: services built once over the open database. */
 export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
   async (app, { overrides }) => {
-    app.decorate('services', createServices(app.database, app.config, overrides));
+    const services = createServices(app.database, app.config, { log: app.log, ...overrides });
+    app.decorate('services', services);
+    // Generations in flight end with the app, and in-process models free their memory.
+    app.addHook('onClose', () => services.ai.close());
   },
   { name: 'services', dependencies: ['database'], fastify: '5.x' },
 );

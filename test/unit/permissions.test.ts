@@ -23,6 +23,7 @@ describe('can(): the role × action table', () => {
     'post:create': { visitor: false, reader: false, author: true, editor: true, admin: true },
     'post:edit-own': { visitor: false, reader: false, author: true, editor: true, admin: true },
     'post:edit-any': { visitor: false, reader: false, author: false, editor: true, admin: true },
+    'ai:use': { visitor: false, reader: false, author: true, editor: true, admin: true },
     'user:manage': { visitor: false, reader: false, author: false, editor: false, admin: true },
     'settings:manage': { visitor: false, reader: false, author: false, editor: false, admin: true },
   };

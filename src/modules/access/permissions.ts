@@ -18,13 +18,14 @@ export type Action =
   | 'post:create'
   | 'post:edit-own'
   | 'post:edit-any'
+  | 'ai:use'
   | 'user:manage'
   | 'settings:manage';
 
 // Each role has everything the role before it has, plus its own line (see the README).
 const GRANTS: Record<Role, readonly Action[]> = {
   reader: ['comment:create', 'comment:delete-own'],
-  author: ['post:create', 'post:edit-own'],
+  author: ['post:create', 'post:edit-own', 'ai:use'],
   editor: ['post:edit-any', 'comment:moderate'],
   admin: ['user:manage', 'settings:manage'],
 };

@@ -1,0 +1,84 @@
+import type { Usage } from './providers/types.js';
+
+/** What a caller of the AI pipeline receives, in order; `id` is the event's position (SSE id). */
+export type AiEvent = { id: number } & (
+  | { type: 'start'; generationId: string; alias: string; cached: boolean }
+  | { type: 'token'; text: string }
+  /** Something the author may want to know mid-answer: a retry, a switch to a fallback. */
+  | { type: 'notice'; message: string }
+  | {
+      type: 'done';
+      model: string;
+      provider: string;
+      alias: string;
+      usage: Usage;
+      finishReason: string;
+      cached: boolean;
+      ttftMs: number | null;
+      durationMs: number;
+    }
+  | { type: 'error'; code: string; message: string; status: number; partial: boolean }
+);
+
+type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
+export type AiEventBody = Distribute<AiEvent>;
+
+/**
+ * One generation, fanned out to every caller that asked for it: each subscriber reads all
+ * events from the start (or after the last id it saw), then follows live. When the last
+ * subscriber leaves before the end, `onAbandoned` fires so the model call can stop and free
+ * its slot; while anyone still reads, it goes on.
+ */
+export class Broadcast {
+  private readonly events: AiEvent[] = [];
+  private waiters: (() => void)[] = [];
+  private subscribers = 0;
+  private finished = false;
+
+  constructor(private readonly onAbandoned: () => void = () => {}) {}
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** The events so far (a finished broadcast: all of them). */
+  get log(): readonly AiEvent[] {
+    return this.events;
+  }
+
+  push(event: AiEventBody): void {
+    if (this.finished) return;
+    this.events.push({ ...event, id: this.events.length } as AiEvent);
+    if (event.type === 'done' || event.type === 'error') this.finished = true;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Reads from the start, or after `lastEventId` (an SSE reconnect), until the end or `signal`. */
+  async *subscribe(signal?: AbortSignal, lastEventId = -1): AsyncGenerator<AiEvent> {
+    this.subscribers++;
+    let next = Math.max(0, lastEventId + 1);
+    // One listener per subscription (not one per wait: a long answer would pile them up).
+    let wake: (() => void) | undefined;
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal?.aborted) {
+        if (next < this.events.length) {
+          yield this.events[next++]!;
+          continue;
+        }
+        if (this.finished) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.waiters.push(resolve);
+        });
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.subscribers--;
+      if (this.subscribers === 0 && !this.finished) this.onAbandoned();
+    }
+  }
+}

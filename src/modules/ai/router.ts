@@ -1,0 +1,373 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../../clock.js';
+import { CircuitBreaker } from './breaker.js';
+import type { AiConfig, AliasSpec, RouteRule } from './config.js';
+import type { Dispatcher } from './dispatcher.js';
+import {
+  type ChatMessage,
+  type GenerateParams,
+  type Provider,
+  ProviderError,
+  type Usage,
+} from './providers/types.js';
+
+/** One try on one alias: what happened, for the generation's record. */
+export interface AttemptRecord {
+  alias: string;
+  provider: string;
+  model: string;
+  outcome: 'ok' | 'failed' | 'skipped' | 'cancelled';
+  error?: string;
+  /** The text this attempt produced (a cut answer's part, or a continuation). */
+  text: string;
+}
+
+export interface RunResult {
+  model: string;
+  provider: string;
+  alias: string;
+  usage: Usage;
+  finishReason: string;
+  text: string;
+  attempts: AttemptRecord[];
+}
+
+/** Why a generation failed, as the caller sees it: a status and a code, and what was sent before. */
+export class GenerationFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly partial: string,
+    readonly attempts: AttemptRecord[],
+  ) {
+    super(message);
+    this.name = 'GenerationFailure';
+  }
+}
+
+export interface RouterHooks {
+  token(text: string): void;
+  notice(message: string): void;
+}
+
+type Phase = 'answer' | 'first token' | 'next token' | 'whole answer';
+
+class Timeout extends ProviderError {
+  constructor(
+    readonly phase: Phase,
+    ms: number,
+  ) {
+    super('timeout', `no ${phase} within ${ms} ms`);
+  }
+}
+
+/**
+ * Runs one generation along its alias's fallback chain: per-provider slots, timeouts
+ * (answer, first token, between tokens, whole answer), retries with full-jitter backoff on
+ * retryable failures only, a circuit breaker per provider, and failover — before the first
+ * token by simply trying the next alias, after it by continuing the partial answer on an
+ * alias that can (the partial text as an assistant prefill).
+ */
+export class ModelRouter {
+  private readonly aliases: Map<string, AliasSpec>;
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(
+    private readonly deps: {
+      config: Pick<AiConfig, 'aliases' | 'routes' | 'timeouts' | 'retry' | 'breaker' | 'providers'>;
+      providers: Map<string, Provider>;
+      dispatcher: Dispatcher;
+      clock: Clock;
+      random?: () => number;
+    },
+  ) {
+    this.aliases = new Map(deps.config.aliases.map((alias) => [alias.name, alias]));
+  }
+
+  /** The alias a request goes to: the one asked for, else the first routing rule that matches. */
+  resolve(kind: string, messages: ChatMessage[], requested?: string): AliasSpec | undefined {
+    if (requested) return this.aliases.get(requested);
+    const chars = messages.reduce((sum, m) => sum + m.content.length, 0);
+    const matches = (rule: RouteRule) =>
+      (rule.minPromptChars !== undefined && chars >= rule.minPromptChars) ||
+      (rule.kinds?.includes(kind) ?? false);
+    const rule = this.deps.config.routes.find(matches);
+    return this.aliases.get(rule?.use ?? 'default');
+  }
+
+  breaker(provider: string): CircuitBreaker {
+    let breaker = this.breakers.get(provider);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.deps.config.breaker, this.deps.clock);
+      this.breakers.set(provider, breaker);
+    }
+    return breaker;
+  }
+
+  /** The alias and its fallbacks, breadth first, each once. */
+  chain(alias: AliasSpec): AliasSpec[] {
+    const order: AliasSpec[] = [];
+    const queue = [alias];
+    while (queue.length) {
+      const next = queue.shift()!;
+      if (order.includes(next)) continue;
+      order.push(next);
+      for (const name of next.fallback) {
+        const fallback = this.aliases.get(name);
+        if (fallback) queue.push(fallback);
+      }
+    }
+    return order;
+  }
+
+  async run(
+    alias: AliasSpec,
+    messages: ChatMessage[],
+    params: GenerateParams,
+    hooks: RouterHooks,
+    signal: AbortSignal,
+  ): Promise<RunResult> {
+    const attempts: AttemptRecord[] = [];
+    const chain = this.chain(alias);
+    let partial = '';
+    // The first failure that cut an answer mid-stream: what the caller is told if nothing can continue it.
+    let cut: string | undefined;
+    let last: ProviderError | undefined;
+    let minContext = 0;
+
+    for (const candidate of chain) {
+      const provider = this.deps.providers.get(candidate.provider);
+      const record = (outcome: AttemptRecord['outcome'], text = '', error?: string) =>
+        attempts.push({
+          alias: candidate.name,
+          provider: candidate.provider,
+          model: candidate.model,
+          outcome,
+          error,
+          text,
+        });
+      if (!provider) {
+        record('skipped', '', 'provider not configured');
+        continue;
+      }
+      if (partial && !candidate.canContinue) {
+        record('skipped', '', 'cannot continue a partial answer');
+        continue;
+      }
+      if (minContext && (candidate.contextTokens ?? 0) <= minContext) {
+        record('skipped', '', 'context window not larger');
+        continue;
+      }
+      const merged = { ...candidate.params, ...params };
+
+      for (let attempt = 0; ; attempt++) {
+        const breaker = this.breaker(candidate.provider);
+        const gate = breaker.tryPass();
+        if (!gate.pass) {
+          record('skipped', '', `circuit open (${Math.ceil(breaker.retryInMs() / 1000)} s left)`);
+          last ??= new ProviderError('connect', `${candidate.provider} is unavailable (circuit open)`);
+          break;
+        }
+        let produced = '';
+        try {
+          const result = await this.attempt(candidate, provider, messages, merged, partial, signal, {
+            token: (text) => {
+              if (!produced) breaker.success();
+              produced += text;
+              hooks.token(text);
+            },
+          });
+          breaker.success();
+          record('ok', produced);
+          return {
+            ...result,
+            alias: candidate.name,
+            provider: candidate.provider,
+            text: partial + produced,
+            attempts,
+          };
+        } catch (caught) {
+          const error =
+            caught instanceof ProviderError ? caught : new ProviderError('stream', String(caught));
+          if (signal.aborted) {
+            if (gate.probe) breaker.release();
+            record('cancelled', produced);
+            throw new GenerationFailure(
+              499,
+              'cancelled',
+              'The request was cancelled.',
+              partial + produced,
+              attempts,
+            );
+          }
+          record('failed', produced, error.message);
+          last = error;
+          if (isHealthFailure(error)) breaker.failure();
+          else if (gate.probe) breaker.release();
+
+          if (produced) {
+            // Mid-stream: the caller already has these tokens. Never retry from the start.
+            partial += produced;
+            cut ??= `the answer from ${candidate.name} (${candidate.model}) was cut off after ${partial.length} characters: ${error.message}`;
+            hooks.notice(`The model stopped mid-answer (${error.message}); continuing on a fallback.`);
+            break;
+          }
+          if (error.kind === 'content_filter') {
+            throw new GenerationFailure(
+              400,
+              'ai_content_filtered',
+              `The model refused: ${error.message}`,
+              partial,
+              attempts,
+            );
+          }
+          if (error.kind === 'context_length') {
+            minContext = Math.max(minContext, candidate.contextTokens ?? 0) || 1;
+            break;
+          }
+          if (error.kind === 'bad_request') {
+            // A refused prefill means this alias cannot continue; anything else is our request.
+            if (partial) break;
+            throw new GenerationFailure(502, 'ai_bad_request', error.message, partial, attempts);
+          }
+          // A silent route is not asked again: after its timeout the next alias gets the request.
+          if (error instanceof Timeout) break;
+          if (!error.retryable || attempt >= this.deps.config.retry.attempts) break;
+          const delay = this.backoff(attempt, error.retryAfterMs);
+          hooks.notice(`${candidate.provider}: ${error.message}; retrying in ${Math.round(delay)} ms.`);
+          try {
+            await sleep(delay, undefined, { signal });
+          } catch {
+            throw new GenerationFailure(499, 'cancelled', 'The request was cancelled.', partial, attempts);
+          }
+        }
+      }
+    }
+    throw this.failure(last, cut, partial, attempts, minContext > 0);
+  }
+
+  /** Full jitter: a random wait up to base·2^attempt, capped; a server's Retry-After wins, capped too. */
+  private backoff(attempt: number, retryAfterMs?: number): number {
+    const cap = this.deps.config.retry.maxDelayMs;
+    if (retryAfterMs !== undefined) return Math.min(cap, retryAfterMs);
+    const random = this.deps.random ?? Math.random;
+    return random() * Math.min(cap, 250 * 2 ** attempt);
+  }
+
+  private failure(
+    last: ProviderError | undefined,
+    cut: string | undefined,
+    partial: string,
+    attempts: AttemptRecord[],
+    contextTooSmall: boolean,
+  ): GenerationFailure {
+    if (cut) {
+      return new GenerationFailure(
+        502,
+        'ai_stream_cut',
+        `Incomplete answer: ${cut}; no fallback could continue it.`,
+        partial,
+        attempts,
+      );
+    }
+    if (contextTooSmall) {
+      return new GenerationFailure(
+        400,
+        'ai_context_length',
+        `The text is too long for the model: ${last?.message ?? ''}`.trim(),
+        partial,
+        attempts,
+      );
+    }
+    if (last instanceof Timeout || last?.kind === 'timeout') {
+      return new GenerationFailure(
+        504,
+        'ai_timeout',
+        `The model server did not answer in time (${last.message}).`,
+        partial,
+        attempts,
+      );
+    }
+    return new GenerationFailure(
+      503,
+      'ai_unavailable',
+      last ? last.message : 'No model is configured: set AI_PROVIDER.',
+      partial,
+      attempts,
+    );
+  }
+
+  /** One call with its timeouts; tokens go to `hooks.token` as they arrive. */
+  private async attempt(
+    alias: AliasSpec,
+    provider: Provider,
+    messages: ChatMessage[],
+    params: GenerateParams,
+    prefill: string,
+    signal: AbortSignal,
+    hooks: Pick<RouterHooks, 'token'>,
+  ): Promise<Omit<RunResult, 'alias' | 'provider' | 'text' | 'attempts'>> {
+    const { timeouts, providers } = this.deps.config;
+    const spec = providers.find((p) => p.name === alias.provider);
+    const release = await this.deps.dispatcher.acquire(alias.provider, spec?.concurrency ?? 1, signal);
+    const controller = new AbortController();
+    const stopWithCaller = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', stopWithCaller, { once: true });
+    let timedOut: Timeout | undefined;
+    const timers = new Map<Phase, NodeJS.Timeout>();
+    const arm = (phase: Phase, ms: number) => {
+      clearTimeout(timers.get(phase));
+      timers.set(
+        phase,
+        setTimeout(() => {
+          timedOut = new Timeout(phase, ms);
+          controller.abort(timedOut);
+        }, ms),
+      );
+    };
+    const disarm = (phase: Phase) => clearTimeout(timers.get(phase));
+    arm('answer', timeouts.connectMs);
+    arm('first token', timeouts.firstTokenMs);
+    arm('whole answer', timeouts.totalMs);
+    let tokens = 0;
+    try {
+      const stream = provider.stream({
+        model: alias.model,
+        messages,
+        params,
+        signal: controller.signal,
+        ...(prefill ? { prefill } : {}),
+      });
+      for await (const event of stream) {
+        if (event.type === 'open') disarm('answer');
+        else if (event.type === 'token') {
+          if (tokens++ === 0) {
+            disarm('answer');
+            disarm('first token');
+          }
+          arm('next token', timeouts.idleMs);
+          if (event.text) hooks.token(event.text);
+        } else if (event.type === 'done') {
+          return { model: event.model, usage: event.usage, finishReason: event.finishReason };
+        }
+        if (timedOut) break;
+      }
+      throw timedOut ?? new ProviderError('stream', 'the stream ended without finishing the answer');
+    } catch (error) {
+      if (timedOut) throw timedOut;
+      throw error;
+    } finally {
+      for (const timer of timers.values()) clearTimeout(timer);
+      signal.removeEventListener('abort', stopWithCaller);
+      // Ends the provider's request too, if it is still open (a timeout, a failover).
+      controller.abort();
+      release();
+    }
+  }
+}
+
+/** Failures that say the provider is unwell (for the breaker), not that the request was wrong. */
+function isHealthFailure(error: ProviderError): boolean {
+  return error.retryable;
+}

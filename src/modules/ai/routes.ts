@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError, notFound } from '../../errors.js';
+import { sendSse } from '../../http/sse.js';
+import { errors, SIGNED_IN } from '../../http/schemas.js';
+import { authorize } from '../access/permissions.js';
+import type { Generation } from './service.js';
+import { AiStatusSchema, WriteRequest, WriteResult } from './schemas.js';
+
+const STREAM_DESCRIPTION =
+  'Server-Sent Events: `start`, `token` ({text}) as the model writes, `notice`, then `done` (model, usage) or `error` (code, message). Each event has an id; GET /ai/generations/{id}/events with Last-Event-ID resumes.';
+
+export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ai } = app.services;
+
+  const stream = (generation: Generation, lastEventId = -1) =>
+    async function* events(signal: AbortSignal) {
+      for await (const event of generation.broadcast.subscribe(signal, lastEventId)) {
+        const { id, type, ...data } = event;
+        yield { id, event: type, data };
+      }
+    };
+
+  app.post(
+    '/ai/write',
+    {
+      schema: {
+        tags: ['ai'],
+        summary: 'Draft, continue, rewrite, polish, summarise, or suggest titles or tags (authors and up)',
+        description: STREAM_DESCRIPTION,
+        security: SIGNED_IN,
+        body: WriteRequest,
+        response: { 200: WriteResult, ...errors(400, 401, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { kind, title, text, instruction, model, regenerate } = request.body;
+      const generation = await ai.write(kind, { title, text, instruction }, request.actor, {
+        alias: model,
+        fresh: regenerate,
+      });
+      if (request.body.stream === false) {
+        reply.headers(generation.headers);
+        return collect(generation, request.raw);
+      }
+      return sendSse(request, reply, stream(generation), generation.headers);
+    },
+  );
+
+  app.get(
+    '/ai/generations/:id/events',
+    {
+      schema: {
+        tags: ['ai'],
+        summary: 'Resume a generation’s event stream after the Last-Event-ID header',
+        description: STREAM_DESCRIPTION,
+        security: SIGNED_IN,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.Integer({ minimum: -1 })) }),
+        response: {
+          200: Type.String({ description: 'text/event-stream: the events after Last-Event-ID' }),
+          ...errors(401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      authorize(request.actor, 'ai:use');
+      const generation = ai.find(request.params.id);
+      if (!generation) throw notFound('Generation');
+      return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1));
+    },
+  );
+
+  app.get(
+    '/ai/status',
+    {
+      schema: {
+        tags: ['ai'],
+        summary: 'Each model provider’s status, circuit and queue (authors and up)',
+        security: SIGNED_IN,
+        response: { 200: AiStatusSchema, ...errors(401, 403) },
+      },
+    },
+    async (request) => {
+      authorize(request.actor, 'ai:use');
+      return ai.status();
+    },
+  );
+};
+
+/** Waits for the whole answer (stream: false); a client that leaves stops the generation. */
+async function collect(generation: Generation, raw: NodeJS.EventEmitter) {
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  raw.once('close', onClose);
+  let text = '';
+  try {
+    for await (const event of generation.broadcast.subscribe(gone.signal)) {
+      if (event.type === 'token') text += event.text;
+      if (event.type === 'error') {
+        throw new AppError(event.status === 499 ? 400 : event.status, event.code, event.message);
+      }
+      if (event.type === 'done') {
+        const { model, provider, alias, usage, finishReason, cached } = event;
+        return { id: generation.id, text, model, provider, alias, usage, finishReason, cached };
+      }
+    }
+    throw new AppError(499, 'cancelled', 'The request was cancelled.');
+  } finally {
+    raw.off('close', onClose);
+  }
+}

@@ -1,0 +1,60 @@
+import { type Static, Type } from 'typebox';
+import { AI_KINDS } from './prompts.js';
+
+// Inputs are bounded here: a body this size already fills the context of most local models.
+const TEXT_MAX = 60_000;
+
+export const WriteRequest = Type.Object(
+  {
+    kind: Type.Union(
+      AI_KINDS.map((k) => Type.Literal(k)),
+      { description: 'the writing task' },
+    ),
+    title: Type.Optional(Type.String({ maxLength: 400 })),
+    text: Type.Optional(
+      Type.String({ maxLength: TEXT_MAX, description: 'the body so far, a selection, or the whole post' }),
+    ),
+    instruction: Type.Optional(Type.String({ maxLength: 500, description: 'for rewrite: what to change' })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'a model alias' })),
+    regenerate: Type.Optional(
+      Type.Boolean({ description: 'skip the cache and any identical request in flight' }),
+    ),
+    stream: Type.Optional(
+      Type.Boolean({ default: true, description: 'false: wait and answer with JSON instead of events' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type WriteRequest = Static<typeof WriteRequest>;
+
+const Usage = Type.Object({ promptTokens: Type.Integer(), completionTokens: Type.Integer() });
+
+export const WriteResult = Type.Object({
+  id: Type.String(),
+  text: Type.String(),
+  model: Type.String(),
+  provider: Type.String(),
+  alias: Type.String(),
+  usage: Usage,
+  finishReason: Type.String(),
+  cached: Type.Boolean(),
+});
+
+export const AiStatusSchema = Type.Object({
+  enabled: Type.Boolean(),
+  providers: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      kind: Type.String(),
+      ok: Type.Boolean(),
+      message: Type.String(),
+      circuit: Type.String(),
+      models: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+  queue: Type.Object({
+    queued: Type.Integer(),
+    inFlight: Type.Record(Type.String(), Type.Integer()),
+    users: Type.Integer(),
+  }),
+});

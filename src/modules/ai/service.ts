@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, isoNow } from '../../clock.js';
+import { AppError, fieldError } from '../../errors.js';
+import { type Actor, authorize } from '../access/permissions.js';
+import { Broadcast } from './broadcast.js';
+import { type GenerationCache, generationKey } from './cache.js';
+import type { AiConfig, AliasSpec } from './config.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { UsageLimiter } from './limiter.js';
+import { type AiKind, buildPrompt, MissingInput, type WritingInput } from './prompts.js';
+import type { ChatMessage, GenerateParams, Provider, ProviderStatus } from './providers/types.js';
+import type { GenerationsRepository } from './repository.js';
+import { type AttemptRecord, GenerationFailure, type ModelRouter } from './router.js';
+
+export interface GenerateRequest {
+  kind: AiKind | 'chat';
+  messages: ChatMessage[];
+  params?: GenerateParams;
+  /** A model alias; the routing rules choose when none is given. */
+  alias?: string;
+  /** "Regenerate": skip the cache and any identical request in flight. */
+  fresh?: boolean;
+}
+
+export interface Generation {
+  id: string;
+  broadcast: Broadcast;
+  /** RateLimit-* headers for the response. */
+  headers: Record<string, string>;
+}
+
+export interface AiStatus {
+  enabled: boolean;
+  providers: (ProviderStatus & { name: string; kind: string; circuit: string })[];
+  queue: ReturnType<Dispatcher['stats']>;
+}
+
+interface Logger {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+// Finished generations stay reachable by id this long, so a client that lost its
+// connection can resume the stream from the last event id it saw.
+const RESUME_MS = 5 * 60_000;
+
+/**
+ * The AI pipeline, whichever door a request comes in by: authorise → per-user limits →
+ * generation cache (a hit replays as a stream) → coalescing (an identical request in flight
+ * is joined, not sent again) → bounded queue → the router (slots, timeouts, retries,
+ * breaker, fallback) → fan-out to every subscriber → the record.
+ */
+export class AiService {
+  private readonly inFlight = new Map<string, Generation>();
+  private readonly recent = new Map<string, { generation: Generation; until: number }>();
+  private readonly running = new Set<AbortController>();
+
+  constructor(
+    private readonly deps: {
+      config: AiConfig;
+      providers: Map<string, Provider>;
+      router: ModelRouter;
+      dispatcher: Dispatcher;
+      limiter: UsageLimiter;
+      cache: GenerationCache;
+      repo: GenerationsRepository;
+      clock: Clock;
+      log?: Logger;
+    },
+  ) {}
+
+  /** A writing task from the editor: the prompt comes from the templates. */
+  async write(
+    kind: AiKind,
+    input: WritingInput,
+    actor: Actor | null,
+    options: { alias?: string; fresh?: boolean } = {},
+  ): Promise<Generation> {
+    authorize(actor, 'ai:use');
+    let prompt;
+    try {
+      prompt = buildPrompt(kind, input);
+    } catch (error) {
+      if (error instanceof MissingInput) throw fieldError(error.field, error.message);
+      throw error;
+    }
+    return this.generate({ kind, ...prompt, ...options }, actor);
+  }
+
+  async generate(request: GenerateRequest, actor: Actor | null): Promise<Generation> {
+    authorize(actor, 'ai:use');
+    const { config, router, limiter, cache, dispatcher } = this.deps;
+    if (!config.enabled) {
+      throw new AppError(503, 'ai_not_configured', 'No model server is configured: set AI_PROVIDER.');
+    }
+    const alias = router.resolve(request.kind, request.messages, request.alias);
+    if (!alias) {
+      const known = config.aliases.map((a) => a.name).join(', ');
+      throw fieldError('model', `Unknown model "${request.alias}"; use one of: ${known}.`);
+    }
+    const user = `user:${actor.id}`;
+    const decision = await limiter.take(user);
+    if (!decision.allowed) {
+      throw new AppError(429, 'rate_limited', decision.reason ?? 'Too many AI requests.', undefined, {
+        ...decision.headers,
+        'retry-after': String(decision.retryAfterSeconds),
+      });
+    }
+    const params = { ...alias.params, ...request.params };
+    const key = generationKey(`${alias.name}:${alias.model}`, request.messages, params);
+
+    if (!request.fresh) {
+      const joined = this.inFlight.get(key);
+      if (joined) return { ...joined, headers: decision.headers };
+      const hit = await cache.get(key).catch(() => undefined);
+      if (hit) return this.replay(hit, request, actor, params, decision.headers);
+    }
+
+    const release = dispatcher.admit(user);
+    const controller = new AbortController();
+    const broadcast = new Broadcast(() => controller.abort(new Error('every reader left')));
+    const generation: Generation = { id: randomUUID(), broadcast, headers: decision.headers };
+    broadcast.push({ type: 'start', generationId: generation.id, alias: alias.name, cached: false });
+    if (!this.inFlight.has(key)) this.inFlight.set(key, generation);
+    this.remember(generation);
+    this.running.add(controller);
+    void this.execute(generation, alias, request, params, key, actor, controller.signal).finally(() => {
+      release();
+      this.running.delete(controller);
+      if (this.inFlight.get(key) === generation) this.inFlight.delete(key);
+    });
+    return generation;
+  }
+
+  /** A generation still in memory, for a client resuming its stream. */
+  find(id: string): Generation | undefined {
+    const entry = this.recent.get(id);
+    return entry && entry.until > this.deps.clock.now().getTime() ? entry.generation : undefined;
+  }
+
+  async status(): Promise<AiStatus> {
+    const { config, providers, router, dispatcher } = this.deps;
+    const checks = config.providers.map(async (spec) => {
+      const provider = providers.get(spec.name);
+      const circuit = router.breaker(spec.name).state;
+      if (!provider) return { name: spec.name, kind: spec.kind, circuit, ok: false, message: 'not started' };
+      const status = await provider
+        .status(AbortSignal.timeout(config.timeouts.connectMs))
+        .catch((error: unknown) => ({ ok: false, message: (error as Error).message }));
+      return { name: spec.name, kind: spec.kind, circuit, ...status };
+    });
+    return { enabled: config.enabled, providers: await Promise.all(checks), queue: dispatcher.stats() };
+  }
+
+  /** Stops every generation (shutdown) and closes the providers. */
+  async close(): Promise<void> {
+    for (const controller of this.running) controller.abort(new Error('shutting down'));
+    await Promise.all([...this.deps.providers.values()].map((p) => p.close?.().catch(() => {})));
+  }
+
+  private async execute(
+    generation: Generation,
+    alias: AliasSpec,
+    request: GenerateRequest,
+    params: GenerateParams,
+    key: string,
+    actor: Actor,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { router, cache, limiter, clock } = this.deps;
+    const { broadcast } = generation;
+    const started = clock.now().getTime();
+    let firstTokenAt: number | null = null;
+    const tokens: string[] = [];
+    try {
+      const result = await router.run(
+        alias,
+        request.messages,
+        params,
+        {
+          token: (text) => {
+            firstTokenAt ??= clock.now().getTime();
+            tokens.push(text);
+            broadcast.push({ type: 'token', text });
+          },
+          notice: (message) => broadcast.push({ type: 'notice', message }),
+        },
+        signal,
+      );
+      const ttftMs = firstTokenAt === null ? null : firstTokenAt - started;
+      const durationMs = clock.now().getTime() - started;
+      broadcast.push({
+        type: 'done',
+        model: result.model,
+        provider: result.provider,
+        alias: result.alias,
+        usage: result.usage,
+        finishReason: result.finishReason,
+        cached: false,
+        ttftMs,
+        durationMs,
+      });
+      // Only a whole answer is cached: never an error, a cut or a cancelled one.
+      if (result.finishReason !== 'cancelled') {
+        await cache
+          .set(key, {
+            tokens,
+            model: result.model,
+            provider: result.provider,
+            alias: result.alias,
+            usage: result.usage,
+            finishReason: result.finishReason,
+          })
+          .catch((error: unknown) => this.deps.log?.warn({ err: error }, 'generation cache write failed'));
+      }
+      await limiter.record(`user:${actor.id}`, result.usage.promptTokens + result.usage.completionTokens);
+      await this.record(generation.id, actor, request, params, {
+        alias: result.alias,
+        model: result.model,
+        provider: result.provider,
+        status: 'completed',
+        output: result.text,
+        attempts: result.attempts,
+        tokensIn: result.usage.promptTokens,
+        tokensOut: result.usage.completionTokens,
+        ttftMs,
+        durationMs,
+      });
+    } catch (caught) {
+      const failure =
+        caught instanceof GenerationFailure
+          ? caught
+          : new GenerationFailure(500, 'ai_failed', 'The writing assistant failed.', tokens.join(''), []);
+      if (!(caught instanceof GenerationFailure))
+        this.deps.log?.error({ err: caught }, 'AI generation failed');
+      broadcast.push({
+        type: 'error',
+        code: failure.code,
+        message: failure.message,
+        status: failure.status,
+        partial: failure.partial.length > 0,
+      });
+      const last = [...failure.attempts].reverse().find((a) => a.outcome !== 'skipped');
+      await this.record(generation.id, actor, request, params, {
+        alias: last?.alias ?? alias.name,
+        model: last?.model ?? null,
+        provider: last?.provider ?? null,
+        status: failure.code === 'cancelled' ? 'cancelled' : 'failed',
+        output: failure.partial,
+        attempts: failure.attempts,
+        tokensIn: 0,
+        tokensOut: 0,
+        ttftMs: firstTokenAt === null ? null : firstTokenAt - started,
+        durationMs: clock.now().getTime() - started,
+        error: `${failure.code}: ${failure.message}`,
+      });
+    }
+  }
+
+  private replay(
+    hit: Awaited<ReturnType<GenerationCache['get']>> & object,
+    request: GenerateRequest,
+    actor: Actor,
+    params: GenerateParams,
+    headers: Record<string, string>,
+  ): Generation {
+    const generation: Generation = { id: randomUUID(), broadcast: new Broadcast(), headers };
+    const { broadcast } = generation;
+    broadcast.push({ type: 'start', generationId: generation.id, alias: hit.alias, cached: true });
+    for (const text of hit.tokens) broadcast.push({ type: 'token', text });
+    broadcast.push({
+      type: 'done',
+      model: hit.model,
+      provider: hit.provider,
+      alias: hit.alias,
+      usage: hit.usage,
+      finishReason: hit.finishReason,
+      cached: true,
+      ttftMs: 0,
+      durationMs: 0,
+    });
+    this.remember(generation);
+    void this.record(generation.id, actor, request, params, {
+      alias: hit.alias,
+      model: hit.model,
+      provider: hit.provider,
+      status: 'completed',
+      output: hit.tokens.join(''),
+      attempts: [],
+      tokensIn: 0,
+      tokensOut: 0,
+      ttftMs: 0,
+      durationMs: 0,
+      cached: true,
+    });
+    return generation;
+  }
+
+  private remember(generation: Generation): void {
+    const now = this.deps.clock.now().getTime();
+    for (const [id, entry] of this.recent) {
+      if (entry.until > now) break;
+      this.recent.delete(id);
+    }
+    this.recent.set(generation.id, { generation, until: now + RESUME_MS });
+  }
+
+  /** The generation's row; a failure to write it is logged, never passed to the author. */
+  private async record(
+    id: string,
+    actor: Actor,
+    request: GenerateRequest,
+    params: GenerateParams,
+    outcome: {
+      alias: string;
+      model: string | null;
+      provider: string | null;
+      status: 'completed' | 'failed' | 'cancelled';
+      output: string;
+      attempts: AttemptRecord[];
+      tokensIn: number;
+      tokensOut: number;
+      ttftMs: number | null;
+      durationMs: number;
+      error?: string;
+      cached?: boolean;
+    },
+  ): Promise<void> {
+    try {
+      await this.deps.repo.create({
+        id,
+        user_id: actor.id,
+        kind: request.kind,
+        alias: outcome.alias,
+        model: outcome.model,
+        provider: outcome.provider,
+        status: outcome.status,
+        cached: outcome.cached ? 1 : 0,
+        prompt: JSON.stringify(request.messages),
+        params: JSON.stringify(params),
+        output: outcome.output,
+        attempts: JSON.stringify(outcome.attempts),
+        tokens_in: outcome.tokensIn,
+        tokens_out: outcome.tokensOut,
+        ttft_ms: outcome.ttftMs,
+        duration_ms: outcome.durationMs,
+        error: outcome.error ?? null,
+        created_at: isoNow(this.deps.clock),
+      });
+    } catch (error) {
+      this.deps.log?.error({ err: error, generation: id }, 'could not record the generation');
+    }
+  }
+}
