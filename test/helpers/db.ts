@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -67,8 +66,14 @@ let sqliteTemplate: Promise<string> | undefined;
 let sqliteCount = 0;
 
 function folder(): string {
-  // Outside the integration project (no global setup) a folder of the process's own.
-  sqliteFolder ??= inject('testDataFolder') ?? mkdtempSync(join(tmpdir(), 'inkstone-test-'));
+  // Typed as always provided, but only the integration and e2e projects run the global setup.
+  sqliteFolder ??= inject('testDataFolder') as string | undefined;
+  if (!sqliteFolder) {
+    throw new Error(
+      'A test database needs the integration or e2e project (see vitest.config.ts); ' +
+        'a unit test uses fakes instead.',
+    );
+  }
   return sqliteFolder;
 }
 
