@@ -9,7 +9,7 @@ interface Schema {
 }
 interface Response {
   description: string;
-  content?: { 'application/json'?: { schema: Schema } };
+  content?: { 'application/json'?: { schema: Schema }; 'text/event-stream'?: { schema: Schema } };
 }
 interface Operation {
   summary?: string;
@@ -77,7 +77,9 @@ describe('OpenAPI document', () => {
       if (status === '204') {
         expect(op.responses[status]?.content, name).toBeUndefined();
       } else {
-        const schema = op.responses[status]?.content?.['application/json']?.schema;
+        // An event stream documents the shape of one event.
+        const content = op.responses[status]?.content;
+        const schema = (content?.['application/json'] ?? content?.['text/event-stream'])?.schema;
         expect(schema?.type, `${name} ${status}`).toBe('object');
         expect(Object.keys(schema?.properties ?? {}).length, `${name} ${status}`).toBeGreaterThan(0);
       }

@@ -5,7 +5,7 @@ import { sendSse } from '../../http/sse.js';
 import { errors, SIGNED_IN } from '../../http/schemas.js';
 import { authorize } from '../access/permissions.js';
 import type { Generation } from './service.js';
-import { AiStatusSchema, WriteRequest, WriteResult } from './schemas.js';
+import { AiEventFrame, AiStatusSchema, WriteRequest, WriteResult } from './schemas.js';
 
 const STREAM_DESCRIPTION =
   'Server-Sent Events: `start`, `token` ({text}) as the model writes, `notice`, then `done` (model, usage) or `error` (code, message). Each event has an id; GET /ai/generations/{id}/events with Last-Event-ID resumes.';
@@ -30,7 +30,16 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description: STREAM_DESCRIPTION,
         security: SIGNED_IN,
         body: WriteRequest,
-        response: { 200: WriteResult, ...errors(400, 401, 403, 429, 503) },
+        response: {
+          200: {
+            description: 'the events as the model writes; with stream:false, the whole answer',
+            content: {
+              'text/event-stream': { schema: AiEventFrame },
+              'application/json': { schema: WriteResult },
+            },
+          },
+          ...errors(400, 401, 403, 429, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -58,7 +67,10 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.Integer({ minimum: -1 })) }),
         response: {
-          200: Type.String({ description: 'text/event-stream: the events after Last-Event-ID' }),
+          200: {
+            description: 'the events after Last-Event-ID',
+            content: { 'text/event-stream': { schema: AiEventFrame } },
+          },
           ...errors(401, 403, 404),
         },
       },

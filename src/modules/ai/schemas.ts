@@ -58,3 +58,20 @@ export const AiStatusSchema = Type.Object({
     users: Type.Integer(),
   }),
 });
+
+/** One Server-Sent Event as the stream frames it (`id:`, `event:`, `data:` JSON). */
+export const AiEventFrame = Type.Object(
+  {
+    id: Type.Integer({ description: 'the position in the stream; send as Last-Event-ID to resume' }),
+    event: Type.Union(['start', 'token', 'notice', 'done', 'error'].map((e) => Type.Literal(e))),
+    data: Type.Object(
+      {},
+      {
+        additionalProperties: true,
+        description:
+          'start {generationId, alias, cached}; token {text}; notice {message}; done {model, provider, alias, usage, finishReason, cached, ttftMs, durationMs}; error {code, message, status, partial}',
+      },
+    ),
+  },
+  { title: 'AiEvent' },
+);
