@@ -16,6 +16,8 @@ export interface GenerateParams {
   maxTokens?: number;
   seed?: number;
   stop?: string[];
+  /** Context window to ask for, in tokens (Ollama's `num_ctx`); providers that cannot set it ignore it. */
+  contextLength?: number;
 }
 
 export interface ProviderRequest {
@@ -51,7 +53,21 @@ export type ProviderEvent =
       finishReason: FinishReason;
       /** Lines of the stream that could not be parsed and were skipped. */
       malformed?: number;
+      /**
+       * The stream ended cleanly but without its terminator (Ollama's `done: true`, OpenAI's
+       * `[DONE]`): it was finalised here with the usage known by then.
+       */
+      missingTerminator?: boolean;
+      /** Where the provider reports them (Ollama): model load, prompt and generation time. */
+      timings?: ProviderTimings;
     };
+
+export interface ProviderTimings {
+  loadMs?: number;
+  promptEvalMs?: number;
+  evalMs?: number;
+  totalMs?: number;
+}
 
 export type ProviderErrorKind =
   | 'connect' // refused, reset, DNS: nothing was sent back
