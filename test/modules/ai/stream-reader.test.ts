@@ -75,7 +75,7 @@ describe('JsonStreamReader, NDJSON', () => {
     const reader = new JsonStreamReader(
       body([long.slice(0, 40), long.slice(40), '\n{"ok":true}\n']).stream,
       'ndjson',
-      64,
+      { maxFrameLength: 64 },
     );
     const values: unknown[] = [];
     for await (const value of reader) values.push(value);
@@ -90,6 +90,22 @@ describe('JsonStreamReader, NDJSON', () => {
     expect(state.pulls).toBeLessThanOrEqual(2);
     await iterator.return(undefined);
     expect(state.cancelled).toBe(true);
+  });
+
+  it('yields nothing more once the signal aborts, not even lines already in hand', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const reader = new JsonStreamReader(body(['{"a":1}\n{"b":2}\n{"c":3}\n']).stream, 'ndjson', {
+      signal: controller.signal,
+    });
+    const values: unknown[] = [];
+    await expect(async () => {
+      for await (const value of reader) {
+        values.push(value);
+        controller.abort(reason);
+      }
+    }).rejects.toBe(reason);
+    expect(values).toEqual([{ a: 1 }]);
   });
 
   it('throws the body error as is and does not report a clean end', async () => {

@@ -29,6 +29,7 @@ type Line = string | typeof OVERLONG;
  * Reads a response body and yields each JSON object the moment its line or event is whole.
  * Iterate it once; after the loop, `malformed`, `sawDoneSentinel` and `endedCleanly` say how it went.
  * An error from the body (a socket reset, an abort) is thrown as is: the adapter classifies it.
+ * After `signal` aborts, nothing more is yielded: its reason is thrown.
  */
 export class JsonStreamReader implements AsyncIterable<JsonObject> {
   /** Lines or events that were not a JSON object: skipped, never passed on. */
@@ -38,11 +39,17 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
   /** The body ended by itself (its end, or `[DONE]`), not by an error or the consumer stopping. */
   endedCleanly = false;
 
+  private readonly signal: AbortSignal | undefined;
+  private readonly maxFrameLength: number;
+
   constructor(
     private readonly body: ReadableStream<Uint8Array>,
     private readonly format: WireFormat,
-    private readonly maxFrameLength = MAX_FRAME_LENGTH,
-  ) {}
+    options: { signal?: AbortSignal; maxFrameLength?: number } = {},
+  ) {
+    this.signal = options.signal;
+    this.maxFrameLength = options.maxFrameLength ?? MAX_FRAME_LENGTH;
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<JsonObject> {
     const reader = this.body.getReader();
@@ -100,6 +107,9 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
       this.malformed++;
       return;
     }
+    // One chunk often holds several lines: after an abort none of them may still pass, even
+    // though the body would only notice at its next read.
+    this.signal?.throwIfAborted();
     const object = value as JsonObject;
     // Some servers name the event instead of wrapping the payload: `event: error` + `data: {...}`.
     yield eventName === 'error' && !('error' in object) ? { error: object } : object;

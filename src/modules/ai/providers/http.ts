@@ -1,0 +1,208 @@
+/**
+ * What the two HTTP adapters (ollama, openai) share: turning undici's errors into provider
+ * error kinds, reading an error body, `Retry-After`, and keeping the API key out of every
+ * message. Each adapter keeps only its URL, headers, parameter map and chunk transform.
+ */
+import { ProviderError } from './types.js';
+
+/** Where a model server is and what to say when nothing answers there. */
+export interface Endpoint {
+  baseUrl: string;
+  /** The sentence for "nothing listens there": what to start or which variable to set. */
+  unreachable: string;
+  /** Removed from any text the server sends back: some servers echo a rejected key in their 401. */
+  secret?: string;
+}
+
+// Node's fetch (undici) rejects with `TypeError: fetch failed` and puts the reason in `cause`,
+// sometimes an AggregateError of one error per address tried (localhost: ::1 and 127.0.0.1).
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TIMEOUT = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+export function trimBaseUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** The first error code (ECONNREFUSED, UND_ERR_SOCKET, …) along an error's `cause` chain. */
+export function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string') return code;
+    current = cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return undefined;
+}
+
+/** A `fetch()` that rejected before any response: nothing was sent back. */
+export function requestFailed(error: unknown, endpoint: Endpoint): ProviderError {
+  const classified = classifyRequestError(error, endpoint);
+  return new ProviderError(classified.kind, redact(classified.message, endpoint.secret), classified.options);
+}
+
+function classifyRequestError(error: unknown, endpoint: Endpoint): ProviderError {
+  const code = errorCode(error);
+  const where = endpoint.baseUrl;
+  if (code === 'ERR_INVALID_URL') {
+    return new ProviderError('bad_request', `The model server URL ${where} is not a valid URL`, {
+      cause: error,
+    });
+  }
+  if (code && TIMEOUT.has(code)) {
+    return new ProviderError('timeout', `The model server at ${where} did not answer in time (${code})`, {
+      cause: error,
+    });
+  }
+  if (code && UNREACHABLE.has(code))
+    return new ProviderError('connect', endpoint.unreachable, { cause: error });
+  const why = code ?? (error instanceof Error ? error.message : 'unknown error');
+  return new ProviderError(
+    'connect',
+    `The model server at ${where} closed the connection before answering (${why})`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/** The body failed after the headers came: a reset, a cut, undici's own body timeout. */
+export function streamBroke(error: unknown, endpoint: Endpoint, tokens: number): ProviderError {
+  const code = errorCode(error);
+  const why = code ?? (error instanceof Error ? error.message : 'unknown error');
+  const [kind, what] =
+    code && TIMEOUT.has(code) ? (['timeout', 'went silent'] as const) : (['stream', 'was cut'] as const);
+  const message = `The stream from ${endpoint.baseUrl} ${what} after ${tokens} tokens (${why})`;
+  return new ProviderError(kind, redact(message, endpoint.secret), { cause: error });
+}
+
+/**
+ * What an error's text says when its status or code does not: servers word these two
+ * differently (Ollama "input length exceeds maximum context length", llama.cpp "the request
+ * exceeds the available context size", OpenAI "maximum context length is …").
+ */
+export function kindFromText(text: string): 'context_length' | 'content_filter' | undefined {
+  if (/content[ _-]?(filter|policy|management)|content_policy_violation|safety (filter|system)/i.test(text)) {
+    return 'content_filter';
+  }
+  if (/context[ _-]?(length|window|size)|too many tokens|prompt is too long/i.test(text))
+    return 'context_length';
+  return undefined;
+}
+
+/** `retry-after-ms` (OpenAI's), then `Retry-After` in seconds or as an HTTP date. Not capped: the pipeline caps. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = headers.get('retry-after-ms')?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Drops keys whose value is undefined, so a request body only names the parameters that were set. */
+export function withoutUndefined<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function redact(text: string, secret: string | undefined): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+export interface ErrorDetail {
+  message: string;
+  /** `code` or `type`, as a string: `context_length_exceeded`, `content_filter`, … */
+  code?: string;
+  type?: string;
+}
+
+/**
+ * The message and code of an error payload in any of the shapes servers use: Ollama's
+ * `{error: "…"}`, OpenAI's `{error: {message, code, type}}`, vLLM's bare `{message, code}`,
+ * FastAPI's `{detail: "…"}`.
+ */
+export function errorDetail(payload: unknown, secret?: string): ErrorDetail | undefined {
+  if (typeof payload === 'string')
+    return payload.trim() ? { message: redact(clip(payload), secret) } : undefined;
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const record = payload as Record<string, unknown>;
+  if ('error' in record && record.error !== null && record.error !== undefined) {
+    return errorDetail(record.error, secret) ?? { message: 'unknown error' };
+  }
+  const message = [record.message, record.detail, record.msg].find((v) => typeof v === 'string');
+  if (typeof message !== 'string') return undefined;
+  const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+  return { message: redact(clip(message), secret), code: text(record.code), type: text(record.type) };
+}
+
+function clip(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 500 ? `${flat.slice(0, 500)}…` : flat;
+}
+
+/** Reads at most 64 KiB of an error response: an HTML error page can be large and says little. */
+export async function readErrorDetail(response: Response, secret?: string): Promise<ErrorDetail> {
+  let text = '';
+  if (response.body) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      while (text.length < 65_536) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch {
+      // The body broke while the error was read: the status alone still classifies it.
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }
+  let payload: unknown = text;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's HTML page, plain text): the text is the message.
+  }
+  return (
+    errorDetail(payload, secret) ?? {
+      message: `${response.status} ${response.statusText}`.trim() || 'no message',
+    }
+  );
+}
+
+/** The answer to a short GET for `status()`: its JSON, or a sentence saying what is wrong. */
+export async function probe(
+  url: string,
+  init: { endpoint: Endpoint; headers: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+): Promise<{ json: unknown } | { problem: string }> {
+  const { endpoint, timeoutMs } = init;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  try {
+    const response = await fetch(url, { headers: init.headers, signal });
+    if (!response.ok) {
+      const detail = await readErrorDetail(response, endpoint.secret);
+      return {
+        problem: `The model server at ${endpoint.baseUrl} answered ${response.status}: ${detail.message}`,
+      };
+    }
+    return { json: await response.json() };
+  } catch (error) {
+    if (init.signal?.aborted) throw init.signal.reason;
+    if (timeout.aborted) {
+      return { problem: `The model server at ${endpoint.baseUrl} did not answer within ${timeoutMs} ms` };
+    }
+    if (error instanceof SyntaxError) {
+      return {
+        problem: `The model server at ${endpoint.baseUrl} did not answer with JSON: is the URL right?`,
+      };
+    }
+    return { problem: requestFailed(error, endpoint).message };
+  }
+}
