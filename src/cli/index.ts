@@ -5,6 +5,7 @@ import type { Role } from '../db/types.js';
 import { ROLES } from '../modules/access/permissions.js';
 import { startServer } from '../server.js';
 import { createServices } from '../services.js';
+import { formatBytes, pullModel } from './model-pull.js';
 import { seedDemo } from './seed.js';
 
 const USAGE = `Usage: inkstone <command> [options]
@@ -14,6 +15,8 @@ Commands:
   migrate                    apply database migrations
   seed [--force]             add demo users, tagged posts and comments
   user create --username U --email E --password P [--role reader|author|editor|admin] [--display-name N]
+  model pull <url> [--to data/models/]
+                             download a GGUF model for AI_PROVIDER=llamacpp (then set AI_MODEL_PATH)
 
 Configuration comes from environment variables; see .env.example.`;
 
@@ -74,6 +77,22 @@ async function main(argv: string[]): Promise<number> {
         ),
       );
       console.log(`Created ${user.role} @${user.username} (id ${user.id}).`);
+      return 0;
+    }
+    case 'model': {
+      const [sub, ...args] = rest;
+      if (sub !== 'pull') break;
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { to: { type: 'string', default: 'data/models' } },
+      });
+      if (positionals.length !== 1)
+        throw new Error('model pull needs one URL: inkstone model pull <url> [--to DIR]');
+      const { path, bytes, seconds } = await pullModel(positionals[0]!, { to: values.to });
+      console.log(
+        `Saved ${path} (${formatBytes(bytes)} in ${seconds.toFixed(1)} s). Use it with AI_MODEL_PATH=${path}`,
+      );
       return 0;
     }
     case undefined:
