@@ -110,10 +110,12 @@ export class AiService {
     const key = generationKey(`${alias.name}:${alias.model}`, request.messages, params);
 
     if (!request.fresh) {
-      const joined = this.inFlight.get(key);
-      if (joined) return { ...joined, headers: decision.headers };
       const hit = await cache.get(key).catch(() => undefined);
       if (hit) return this.replay(hit, request, actor, params, decision.headers);
+      // Checked after the last await: from here to the registration below nothing yields, so
+      // of many identical requests arriving together exactly one reaches the model.
+      const joined = this.inFlight.get(key);
+      if (joined) return { ...joined, headers: decision.headers };
     }
 
     const release = dispatcher.admit(user);
@@ -124,11 +126,18 @@ export class AiService {
     if (!this.inFlight.has(key)) this.inFlight.set(key, generation);
     this.remember(generation);
     this.running.add(controller);
-    void this.execute(generation, alias, request, params, key, actor, controller.signal).finally(() => {
-      release();
-      this.running.delete(controller);
+    // Leaves the in-flight map before its last event, so a request arriving after the end
+    // reads the cache (or asks again after a failure) instead of joining a finished stream.
+    const settle = () => {
       if (this.inFlight.get(key) === generation) this.inFlight.delete(key);
-    });
+    };
+    void this.execute(generation, alias, request, params, key, actor, controller.signal, settle).finally(
+      () => {
+        settle();
+        release();
+        this.running.delete(controller);
+      },
+    );
     return generation;
   }
 
@@ -166,6 +175,7 @@ export class AiService {
     key: string,
     actor: Actor,
     signal: AbortSignal,
+    settle: () => void,
   ): Promise<void> {
     const { router, cache, limiter, clock } = this.deps;
     const { broadcast } = generation;
@@ -189,18 +199,8 @@ export class AiService {
       );
       const ttftMs = firstTokenAt === null ? null : firstTokenAt - started;
       const durationMs = clock.now().getTime() - started;
-      broadcast.push({
-        type: 'done',
-        model: result.model,
-        provider: result.provider,
-        alias: result.alias,
-        usage: result.usage,
-        finishReason: result.finishReason,
-        cached: false,
-        ttftMs,
-        durationMs,
-      });
-      // Only a whole answer is cached: never an error, a cut or a cancelled one.
+      // Only a whole answer is cached (never an error, a cut or a cancelled one), and before
+      // its last event, so that whoever asks again after reading it gets the cached copy.
       if (result.finishReason !== 'cancelled') {
         await cache
           .set(key, {
@@ -213,6 +213,18 @@ export class AiService {
           })
           .catch((error: unknown) => this.deps.log?.warn({ err: error }, 'generation cache write failed'));
       }
+      settle();
+      broadcast.push({
+        type: 'done',
+        model: result.model,
+        provider: result.provider,
+        alias: result.alias,
+        usage: result.usage,
+        finishReason: result.finishReason,
+        cached: false,
+        ttftMs,
+        durationMs,
+      });
       await limiter.record(`user:${actor.id}`, result.usage.promptTokens + result.usage.completionTokens);
       await this.record(generation.id, actor, request, params, {
         alias: result.alias,
@@ -233,6 +245,7 @@ export class AiService {
           : new GenerationFailure(500, 'ai_failed', 'The writing assistant failed.', tokens.join(''), []);
       if (!(caught instanceof GenerationFailure))
         this.deps.log?.error({ err: caught }, 'AI generation failed');
+      settle();
       broadcast.push({
         type: 'error',
         code: failure.code,
