@@ -35,7 +35,7 @@ export interface LlamaCppOptions {
   concurrency?: number;
   /** Tokens of context per sequence (prompt + answer); default the model's own, at most 4096. */
   contextSize?: number;
-  /** CPU threads for a decode; default every core. */
+  /** CPU threads for a decode; default every core but one. */
   threads?: number;
   /** A llama.cpp binding to share (one per process is plenty); made on first use if absent. */
   llama?: Llama;
@@ -297,7 +297,10 @@ export class LlamaCppProvider implements Provider {
       const context = await model.createContext({
         sequences: concurrency,
         contextSize: this.options.contextSize ?? { max: 4096 },
-        threads: this.options.threads ?? os.availableParallelism(),
+        // One core is left to Node, which streams the tokens and serves the blog: llama.cpp's
+        // threads wait for each other at every step, and on a 2-core machine 2 threads
+        // decoded the test model 10–40× slower than 1 (measured while the box was busy).
+        threads: this.options.threads ?? Math.max(1, os.availableParallelism() - 1),
         batching: { itemPrioritizationStrategy: this.batchStrategy() },
       });
       const free = Array.from({ length: concurrency }, () => context.getSequence()).reverse();
