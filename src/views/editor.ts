@@ -9,6 +9,7 @@ import {
 } from '../modules/posts/schemas.js';
 import { field, formErrors, pagination } from './components.js';
 import { html, raw } from './html.js';
+import { can } from '../modules/access/permissions.js';
 import { csrfField, type Page } from './layout.js';
 import { postTable, statusBadge, statusFilter } from './posts.js';
 
@@ -17,7 +18,11 @@ export function editorPage(state: EditorState): Page {
   const errors = failure?.fields;
   const action = post ? `/edit/${post.id}` : '/write';
   return {
-    meta: { title: post ? `Edit: ${post.title}` : 'New post', noindex: true, scripts: ['/static/editor.js'] },
+    meta: {
+      title: post ? `Edit: ${post.title}` : 'New post',
+      noindex: true,
+      scripts: ['/static/editor.js', '/static/editor-ai.js'],
+    },
     status: failure?.status ?? 200,
     body: (ctx) =>
       html`<div class="editor-page">
@@ -49,6 +54,7 @@ export function editorPage(state: EditorState): Page {
             ${field({ name: 'slug', label: 'Slug', value: values.slug, errors, maxlength: 100, hint: 'Leave empty to make one from the title.' })}
             ${field({ name: 'tags', label: 'Tags', value: values.tags, errors, hint: 'Separate with commas.' })}
           </div>
+          ${can(ctx.actor, 'ai:use') ? aiPanel() : ''}
           <div class="editor with-preview">
             ${field({ name: 'body', label: 'Body (Markdown)', value: values.body, errors, maxlength: BODY_MAX, textarea: { rows: 20 }, attrs: html`data-preview="preview"` })}
             <div>
@@ -112,4 +118,36 @@ export function myPostsPage({ status, list }: MyPostsView): Page {
         ${postTable(list.items)}
         ${pagination(list.page, list.totalPages, (p) => `/my/posts?status=${status}&page=${p}`)}`,
   };
+}
+
+/**
+ * The writing assistant: hidden until editor-ai.js shows it, so the editor without
+ * JavaScript is the plain form. The answer streams into a textarea the author can edit
+ * before accepting it; it is shown as text, never as HTML.
+ */
+function aiPanel() {
+  return html`<section class="ai-panel card" id="ai-panel" hidden aria-label="Writing assistant">
+    <div class="ai-actions">
+      <button type="button" class="small" data-ai-kind="draft" title="A whole post from the title">Draft with AI</button>
+      <button type="button" class="small secondary" data-ai-kind="continue" title="From the cursor">Continue</button>
+      <button type="button" class="small secondary" data-ai-kind="rewrite" title="The selected text">Rewrite</button>
+      <button type="button" class="small secondary" data-ai-kind="polish" title="The selected text">Polish</button>
+      <button type="button" class="small secondary" data-ai-kind="summarize">Excerpt</button>
+      <button type="button" class="small secondary" data-ai-kind="titles">Titles</button>
+      <button type="button" class="small secondary" data-ai-kind="tags">Tags</button>
+      <label class="visually-hidden" for="ai-instruction">How to rewrite</label>
+      <input id="ai-instruction" type="text" maxlength="500" placeholder="Rewrite how? (shorter, warmer…)" />
+    </div>
+    <div class="ai-result" hidden>
+      <p class="ai-status muted" role="status" aria-live="polite"></p>
+      <label class="visually-hidden" for="ai-output">The assistant's text</label>
+      <textarea id="ai-output" rows="10" readonly></textarea>
+      <div class="ai-controls">
+        <button type="button" class="small secondary" data-ai="stop">Stop</button>
+        <button type="button" class="small" data-ai="accept" disabled>Accept</button>
+        <button type="button" class="small secondary" data-ai="regenerate" disabled>Regenerate</button>
+        <button type="button" class="small secondary" data-ai="discard">Discard</button>
+      </div>
+    </div>
+  </section>`;
 }

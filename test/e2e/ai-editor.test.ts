@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { scryptHasher } from '../../src/modules/users/password.js';
+import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = 'test-results/screenshots';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') {
+  throw new Error(`Browser tests need Chromium at ${CHROMIUM} under CI`);
+}
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// An author drafts a post with the writing assistant against the fake model server (a
+// simulator speaking Ollama), slowed down so the text visibly arrives in pieces.
+describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', () => {
+  let database: TestDatabase;
+  let app: FastifyInstance;
+  let fake: FakeModelServer;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    fake = await startFakeModelServer({ ttftMs: 50, interTokenMs: 40 });
+    database = await createTestDatabase('sqlite');
+    const config = loadConfig({ NODE_ENV: 'test', AI_PROVIDER: 'ollama', AI_BASE_URL: fake.url });
+    config.database = database.config;
+    app = await buildApp({
+      config,
+      database: database.handle,
+      overrides: { passwordHasher: scryptHasher(2 ** 10) },
+      logger: false,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await app.services.users.create(
+      { username: 'writer', email: 'writer@example.com', password: 'a long password' },
+      'admin',
+    );
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    mkdirSync(SHOTS, { recursive: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await database?.destroy();
+    await fake?.close();
+  });
+
+  it('drafts from a Chinese title as a stream, stops, regenerates, accepts and publishes', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Username or email').fill('writer');
+    await page.getByLabel('Password').fill('a long password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.goto(`${base}/write`);
+
+    const title = '春天里的一杯茶';
+    await page.getByLabel('Title', { exact: true }).fill(title);
+    const output = page.locator('#ai-output');
+    const status = page.locator('.ai-status');
+
+    // The text arrives in pieces, before the answer is over.
+    await page.getByRole('button', { name: 'Draft with AI' }).click();
+    await expect.poll(() => output.inputValue()).toMatch(/回声/);
+    const early = (await output.inputValue()).length;
+    await expect.poll(async () => (await output.inputValue()).length).toBeGreaterThan(early);
+    expect(await status.textContent()).toContain('Writing');
+    await page.screenshot({ path: `${SHOTS}/editor-ai-streaming.png` });
+
+    // Stop ends the model call on the server at once.
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => status.textContent()).toContain('Stopped');
+    await fake.waitFor((s) => s.inFlight === 0);
+    expect(fake.stats.requests[0]!.aborted).toBe(true);
+    const stoppedAt = (await output.inputValue()).length;
+
+    // Regenerate asks again (not the cache) and runs to the end.
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toContain('Written by glm4');
+    expect(fake.stats.requests).toHaveLength(2);
+    const draft = await output.inputValue();
+    expect(draft.length).toBeGreaterThan(stoppedAt);
+    // The prompt asked for the post's language.
+    const prompt = JSON.stringify(fake.stats.requests[1]!.body);
+    expect(prompt).toContain('Chinese');
+
+    await page.getByRole('button', { name: 'Accept' }).click();
+    expect(await page.getByLabel('Body (Markdown)').inputValue()).toBe(draft);
+    await expect.poll(() => page.locator('#preview').textContent()).toContain('回声');
+
+    await page.getByLabel('Status').selectOption('published');
+    await page.getByRole('button', { name: 'Create post' }).click();
+    await expect.poll(() => page.locator('.flash-success').textContent()).toContain('Saved and published');
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: title }).click();
+    await expect.poll(() => page.locator('.prose').textContent()).toContain('回声');
+  }, 90_000);
+});
