@@ -1,5 +1,6 @@
 import type { FormFailure } from '../http/forms.js';
 import { can, ROLES } from '../modules/access/permissions.js';
+import type { AiStatus } from '../modules/ai/service.js';
 import type { CommentList } from '../modules/comments/schemas.js';
 import { type PostList, type PostListStatus, STATUS_FILTERS } from '../modules/posts/schemas.js';
 import type { SiteSettings } from '../modules/settings/service.js';
@@ -17,6 +18,29 @@ export interface DashboardView {
   comments: number;
   /** Shown to admins only. */
   users: number | null;
+  ai: AiStatus;
+}
+
+function aiSection(ai: AiStatus) {
+  if (!ai.enabled) {
+    return html`<section><h2>Writing assistant</h2><p class="muted">Off: no model server is configured (set <code>AI_PROVIDER</code>).</p></section>`;
+  }
+  const inFlight = Object.values(ai.queue.inFlight).reduce((sum, n) => sum + n, 0);
+  return html`<section>
+    <h2>Writing assistant</h2>
+    <table class="table ai-status">
+      <thead><tr><th>Provider</th><th>Status</th><th>Circuit</th><th>Models</th></tr></thead>
+      <tbody>${ai.providers.map(
+        (p) => html`<tr>
+          <td>${p.name} <span class="muted">${p.kind}</span></td>
+          <td>${p.ok ? html`<span class="badge badge-published">up</span>` : html`<span class="badge badge-hidden">down</span>`} ${p.message}</td>
+          <td>${p.circuit}</td>
+          <td>${(p.models ?? []).join(', ')}</td>
+        </tr>`,
+      )}</tbody>
+    </table>
+    <p class="muted">${inFlight} generating, ${ai.queue.queued} waiting.</p>
+  </section>`;
 }
 
 export function dashboardPage(view: DashboardView): Page {
@@ -33,7 +57,8 @@ export function dashboardPage(view: DashboardView): Page {
         <a class="button secondary" href="/admin/posts">All posts</a>
         <a class="button secondary" href="/admin/comments">Moderate comments</a>
         ${can(ctx.actor, 'user:manage') ? html`<a class="button secondary" href="/admin/users">Users and roles</a><a class="button secondary" href="/admin/settings">Site settings</a>` : ''}
-      </p>`,
+      </p>
+      ${aiSection(view.ai)}`,
   };
 }
 

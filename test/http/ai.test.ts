@@ -144,3 +144,21 @@ describe('AI writing with no model server', () => {
     expect((await client.get('/')).statusCode).toBe(200);
   });
 });
+
+describe('the admin page', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('sqlite', { AI_BASE_URL: 'http://127.0.0.1:9' });
+  });
+  afterAll(async () => t?.close());
+
+  it("shows each model provider's status, and what is missing", async () => {
+    const { client } = await signedIn(t.app, 'admin');
+    const page = await client.get('/admin');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Writing assistant');
+    expect(page.body).toMatch(/main <span class="muted">ollama<\/span>/);
+    expect(page.body).toContain('down');
+    expect(page.body).toContain('http://127.0.0.1:9');
+  });
+});

@@ -19,15 +19,16 @@ const COMMENTS_PER_PAGE = 30;
 
 /** The admin area: editors moderate posts and comments; admins also manage users and settings. */
 export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
-  const { posts, comments, users, settings } = app.services;
+  const { posts, comments, users, settings, ai } = app.services;
 
   app.get('/admin', { schema: { hide: true } }, async (request, reply) => {
     authorize(request.actor, 'comment:moderate');
-    const [published, drafts, recent, userCount] = await Promise.all([
+    const [published, drafts, recent, userCount, aiStatus] = await Promise.all([
       posts.list({ perPage: 1 }, request.actor),
       posts.list({ status: 'draft', perPage: 1 }, request.actor),
       comments.moderationList(request.actor, 1, 5),
       can(request.actor, 'user:manage') ? users.count() : Promise.resolve(null),
+      ai.status(),
     ]);
     return reply.page(
       dashboardPage({
@@ -35,6 +36,7 @@ export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
         drafts: drafts.total,
         comments: recent.total,
         users: userCount,
+        ai: aiStatus,
       }),
     );
   });
