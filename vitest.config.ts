@@ -10,6 +10,7 @@ const UNIT = [
   'test/config.test.ts',
   'test/config-docs.test.ts',
   'test/modules/posts/{slug,markdown,schemas,feeds}.test.ts',
+  'test/modules/ai/stream-reader.test.ts',
 ];
 const E2E = ['test/e2e/**/*.test.ts'];
 
