@@ -162,3 +162,43 @@ describe('the admin page', () => {
     expect(page.body).toContain('http://127.0.0.1:9');
   });
 });
+
+describe('an OpenAI-compatible server with a key', () => {
+  const KEY = 'sk-test-do-not-leak-4f9a';
+  let fake: FakeModelServer;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await startFakeModelServer({ apiKey: KEY, models: ['glm-4-flash'] });
+    t = await createTestApp('sqlite', {
+      AI_PROVIDER: 'openai',
+      AI_BASE_URL: `${fake.url}/v1`,
+      AI_API_KEY: KEY,
+      AI_MODEL: 'glm-4-flash',
+      AI_RETRIES: '0',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('streams with the key, and never shows it in an answer, an error, the status or the record', async () => {
+    const { client } = await signedIn(t.app, 'admin');
+    const ok = parseSse((await client.api('POST', '/api/v1/ai/write', { kind: 'tags', text: 'tea' })).body);
+    expect(ok.at(-1)).toMatchObject({ event: 'done', data: { model: 'glm-4-flash' } });
+    expect(fake.stats.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+
+    // The server stops accepting the key: the author sees a clear error without the key.
+    fake.set({ apiKey: 'another-key' });
+    const refused = await client.api('POST', '/api/v1/ai/write', { kind: 'tags', text: 'coffee' });
+    const error = parseSse(refused.body).at(-1)!;
+    expect(error.event).toBe('error');
+    const pages = [
+      refused.body,
+      (await client.get('/api/v1/ai/status')).body,
+      (await client.get('/admin')).body,
+      JSON.stringify(await t.app.database.db.selectFrom('generations').selectAll().execute()),
+    ];
+    for (const page of pages) expect(page).not.toContain(KEY);
+  });
+});
