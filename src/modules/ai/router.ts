@@ -178,6 +178,18 @@ export class ModelRouter {
               hooks.token(text);
             },
           });
+          // A provider may end an aborted call with a 'cancelled' finish instead of throwing.
+          if (signal.aborted || result.finishReason === 'cancelled') {
+            if (gate.probe) breaker.release();
+            record('cancelled', produced);
+            throw new GenerationFailure(
+              499,
+              'cancelled',
+              'The request was cancelled.',
+              partial + produced,
+              attempts,
+            );
+          }
           breaker.success();
           record('ok', produced);
           return {
