@@ -200,6 +200,7 @@ export class ModelRouter {
             attempts,
           };
         } catch (caught) {
+          if (caught instanceof GenerationFailure) throw caught;
           const error =
             caught instanceof ProviderError ? caught : new ProviderError('stream', String(caught));
           if (signal.aborted) {
