@@ -112,4 +112,61 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
     await page.getByRole('link', { name: title }).click();
     await expect.poll(() => page.locator('.prose').textContent()).toContain('回声');
   }, 90_000);
+
+  it('continues, rewrites and polishes a selection, and fills the excerpt, a title and tags', async () => {
+    fake.set({ ttftMs: 0, interTokenMs: 0 });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Username or email').fill('writer');
+    await page.getByLabel('Password').fill('a long password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.goto(`${base}/write`);
+    const body = page.getByLabel('Body (Markdown)');
+    const status = page.locator('.ai-status');
+    const ask = async (button: string) => {
+      await page.getByRole('button', { name: button, exact: true }).click();
+      await expect.poll(() => status.textContent()).toContain('Written by glm4');
+      await page.getByRole('button', { name: 'Accept' }).click();
+    };
+    await page.getByLabel('Title', { exact: true }).fill('Green tea');
+    await body.fill('First paragraph about tea.');
+
+    // Continue: appended after the cursor, as a new paragraph.
+    await body.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(el.value.length, el.value.length));
+    await ask('Continue');
+    const continued = await body.inputValue();
+    expect(continued.startsWith('First paragraph about tea.\n\nEcho: Continue this blog post')).toBe(true);
+
+    // Rewrite and polish replace only the selected words.
+    await body.fill('Keep this. Change this part. Keep that.');
+    await body.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(11, 28));
+    await page.getByPlaceholder('Rewrite how?').fill('warmer');
+    await ask('Rewrite');
+    const rewritten = await body.inputValue();
+    expect(rewritten.startsWith('Keep this. Echo: Rewrite the following passage')).toBe(true);
+    expect(rewritten.endsWith(' Keep that.')).toBe(true);
+    expect(JSON.stringify(fake.stats.requests.at(-1)!.body)).toContain('(warmer)');
+    await body.fill('Fix thiss sentence.');
+    await body.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(0, el.value.length));
+    await ask('Polish');
+    expect(await body.inputValue()).toMatch(/^Echo: Polish the following passage/);
+
+    // Polish with nothing selected says so, without calling the model.
+    const calls = fake.stats.requests.length;
+    await body.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(0, 0));
+    await page.getByRole('button', { name: 'Polish', exact: true }).click();
+    await expect.poll(() => status.textContent()).toContain('Select the text to polish');
+    expect(fake.stats.requests).toHaveLength(calls);
+
+    await ask('Excerpt');
+    expect(await page.getByLabel('Excerpt').inputValue()).toMatch(/^Echo: Summarise this blog post/);
+    await ask('Tags');
+    expect(await page.getByLabel('Tags').inputValue()).toMatch(/^Echo: Suggest three to six short tags/);
+    await ask('Titles');
+    // The first line, without list marks or quotes.
+    expect(await page.getByLabel('Title', { exact: true }).inputValue()).toMatch(
+      /^Echo: Suggest five titles/,
+    );
+  }, 90_000);
 });
