@@ -129,6 +129,8 @@ export class ModelRouter {
     signal: AbortSignal,
   ): Promise<RunResult> {
     const attempts: AttemptRecord[] = [];
+    // One deadline for the whole generation: retries and fallbacks share it.
+    const deadline = this.deps.clock.now().getTime() + this.deps.config.timeouts.totalMs;
     const chain = this.chain(alias);
     let partial = '';
     // The first failure that cut an answer mid-stream: what the caller is told if nothing can continue it.
@@ -171,13 +173,22 @@ export class ModelRouter {
         }
         let produced = '';
         try {
-          const result = await this.attempt(candidate, provider, messages, merged, partial, signal, {
-            token: (text) => {
-              if (!produced) breaker.success();
-              produced += text;
-              hooks.token(text);
+          const result = await this.attempt(
+            candidate,
+            provider,
+            messages,
+            merged,
+            partial,
+            signal,
+            deadline,
+            {
+              token: (text) => {
+                if (!produced) breaker.success();
+                produced += text;
+                hooks.token(text);
+              },
             },
-          });
+          );
           // A provider may end an aborted call with a 'cancelled' finish instead of throwing.
           if (signal.aborted || result.finishReason === 'cancelled') {
             if (gate.probe) breaker.release();
@@ -319,6 +330,7 @@ export class ModelRouter {
     params: GenerateParams,
     prefill: string,
     signal: AbortSignal,
+    deadline: number,
     hooks: Pick<RouterHooks, 'token'>,
   ): Promise<Omit<RunResult, 'alias' | 'provider' | 'text' | 'attempts'>> {
     const { timeouts, providers } = this.deps.config;
@@ -329,12 +341,13 @@ export class ModelRouter {
     signal.addEventListener('abort', stopWithCaller, { once: true });
     let timedOut: Timeout | undefined;
     const timers = new Map<Phase, NodeJS.Timeout>();
-    const arm = (phase: Phase, ms: number) => {
+    // `limit` is the configured value the message names; `ms` what is left of it.
+    const arm = (phase: Phase, ms: number, limit = ms) => {
       clearTimeout(timers.get(phase));
       timers.set(
         phase,
         setTimeout(() => {
-          timedOut = new Timeout(phase, ms);
+          timedOut = new Timeout(phase, limit);
           controller.abort(timedOut);
         }, ms),
       );
@@ -342,7 +355,7 @@ export class ModelRouter {
     const disarm = (phase: Phase) => clearTimeout(timers.get(phase));
     arm('answer', timeouts.connectMs);
     arm('first token', timeouts.firstTokenMs);
-    arm('whole answer', timeouts.totalMs);
+    arm('whole answer', Math.max(0, deadline - this.deps.clock.now().getTime()), timeouts.totalMs);
     let tokens = 0;
     try {
       const stream = provider.stream({

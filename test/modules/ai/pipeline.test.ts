@@ -281,6 +281,46 @@ describe('the AI pipeline', () => {
   });
 });
 
+describe('the whole-answer timeout', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await world({ AI_TOTAL_TIMEOUT_MS: '300', AI_IDLE_TIMEOUT_MS: '5000' });
+  });
+  afterAll(async () => close(w));
+
+  it('ends an answer that trickles on past AI_TOTAL_TIMEOUT_MS, and says so', async () => {
+    // One token every 60 ms never trips the idle timeout, but the whole answer takes ~2 s.
+    w.primary.set({ interTokenMs: 60 });
+    w.backup.set({ interTokenMs: 60 });
+    const started = performance.now();
+    const events = await read(w, ask('trickle'));
+    expect(performance.now() - started).toBeLessThan(1500);
+    const error = last(events);
+    expect(error).toMatchObject({ type: 'error', partial: true });
+    expect((error as { message: string }).message).toMatch(/whole answer within 300 ms/);
+  });
+});
+
+describe('resuming a stream', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await world();
+  });
+  afterAll(async () => close(w));
+
+  it('replays the events after the last id a client saw, by generation id', async () => {
+    const generation = await w.t.app.services.ai.generate(ask('resume me'), w.actor);
+    const all: AiEvent[] = [];
+    for await (const event of generation.broadcast.subscribe()) all.push(event);
+    const found = w.t.app.services.ai.find(generation.id);
+    expect(found).toBeDefined();
+    const rest: AiEvent[] = [];
+    for await (const event of found!.broadcast.subscribe(undefined, 3)) rest.push(event);
+    expect(rest).toEqual(all.slice(4));
+    expect(w.t.app.services.ai.find('no-such-id')).toBeUndefined();
+  });
+});
+
 describe('the circuit breaker', () => {
   let w: World;
   beforeAll(async () => {
