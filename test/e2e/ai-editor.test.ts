@@ -1,29 +1,14 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { scryptHasher } from '../../src/modules/users/password.js';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
+import { haveChromium, launchChromium, logIn, SHOTS } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = 'test-results/screenshots';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') {
-  throw new Error(`Browser tests need Chromium at ${CHROMIUM} under CI`);
-}
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // An author drafts a post with the writing assistant against the fake model server (a
 // simulator speaking Ollama), slowed down so the text visibly arrives in pieces.
@@ -51,7 +36,7 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
       { username: 'writer', email: 'writer@example.com', password: 'a long password' },
       'admin',
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await launchChromium();
     mkdirSync(SHOTS, { recursive: true });
   }, 60_000);
 
@@ -65,10 +50,7 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
   it('drafts from a Chinese title as a stream, stops, regenerates, accepts and publishes', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     page.setDefaultTimeout(10_000);
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Username or email').fill('writer');
-    await page.getByLabel('Password').fill('a long password');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page, base, 'writer', 'a long password');
     await page.goto(`${base}/write`);
 
     const title = '春天里的一杯茶';
@@ -117,10 +99,7 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
     fake.set({ ttftMs: 0, interTokenMs: 0 });
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     page.setDefaultTimeout(10_000);
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Username or email').fill('writer');
-    await page.getByLabel('Password').fill('a long password');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page, base, 'writer', 'a long password');
     await page.goto(`${base}/write`);
     const body = page.getByLabel('Body (Markdown)');
     const status = page.locator('.ai-status');

@@ -172,6 +172,17 @@ export class ModelRouter {
           break;
         }
         let produced = '';
+        const cancelled = (text: string) => {
+          if (gate.probe) breaker.release();
+          record('cancelled', text);
+          return new GenerationFailure(
+            499,
+            'cancelled',
+            'The request was cancelled.',
+            partial + text,
+            attempts,
+          );
+        };
         try {
           const result = await this.attempt(
             candidate,
@@ -191,15 +202,7 @@ export class ModelRouter {
           );
           // A provider may end an aborted call with a 'cancelled' finish instead of throwing.
           if (signal.aborted || result.finishReason === 'cancelled') {
-            if (gate.probe) breaker.release();
-            record('cancelled', produced);
-            throw new GenerationFailure(
-              499,
-              'cancelled',
-              'The request was cancelled.',
-              partial + produced,
-              attempts,
-            );
+            throw cancelled(produced);
           }
           breaker.success();
           record('ok', produced);
@@ -215,15 +218,7 @@ export class ModelRouter {
           const error =
             caught instanceof ProviderError ? caught : new ProviderError('stream', String(caught));
           if (signal.aborted) {
-            if (gate.probe) breaker.release();
-            record('cancelled', produced);
-            throw new GenerationFailure(
-              499,
-              'cancelled',
-              'The request was cancelled.',
-              partial + produced,
-              attempts,
-            );
+            throw cancelled(produced);
           }
           record('failed', produced, error.message);
           last = error;
