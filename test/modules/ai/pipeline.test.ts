@@ -118,20 +118,20 @@ describe('the AI pipeline', () => {
     for (const events of all) expect(text(events)).toBe(expected('the same question'));
   });
 
-  it('replays a cached answer as a stream with its first token within 5 ms', async () => {
-    await read(w, ask('cache me'));
-    const started = performance.now();
+  it('replays a cached answer as the same stream, complete before anyone reads it', async () => {
+    const first = await read(w, ask('cache me'));
     const generation = await w.t.app.services.ai.generate(ask('cache me'), w.actor);
-    let firstTokenMs = -1;
+    // No model call and nothing to wait for: every event is there when generate returns.
+    // (How fast that is, is measured by npm run bench:ai, not asserted here.)
+    expect(generation.broadcast.done).toBe(true);
     const events: AiEvent[] = [];
-    for await (const event of generation.broadcast.subscribe()) {
-      if (event.type === 'token' && firstTokenMs < 0) firstTokenMs = performance.now() - started;
-      events.push(event);
-    }
-    expect(firstTokenMs).toBeGreaterThanOrEqual(0);
-    expect(firstTokenMs).toBeLessThan(5);
+    for await (const event of generation.broadcast.subscribe()) events.push(event);
     expect(last(events)).toMatchObject({ type: 'done', cached: true });
-    expect(text(events)).toBe(expected('cache me'));
+    expect(events.filter((e) => e.type === 'token')).toEqual(
+      first
+        .filter((e) => e.type === 'token')
+        .map((e) => expect.objectContaining({ text: (e as { text: string }).text })),
+    );
     expect(w.primary.stats.requests).toHaveLength(1);
   });
 
