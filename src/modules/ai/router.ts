@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../clock.js';
+import { callProvider, Timeout } from './attempt.js';
 import { CircuitBreaker } from './breaker.js';
 import type { AiConfig, AliasSpec, RouteRule } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -49,17 +50,6 @@ export class GenerationFailure extends Error {
 export interface RouterHooks {
   token(text: string): void;
   notice(message: string): void;
-}
-
-type Phase = 'answer' | 'first token' | 'next token' | 'whole answer';
-
-class Timeout extends ProviderError {
-  constructor(
-    readonly phase: Phase,
-    ms: number,
-  ) {
-    super('timeout', `no ${phase} within ${ms} ms`);
-  }
 }
 
 /**
@@ -184,22 +174,20 @@ export class ModelRouter {
           );
         };
         try {
-          const result = await this.attempt(
-            candidate,
+          const result = await callProvider(this.deps, {
+            alias: candidate,
             provider,
             messages,
-            merged,
-            partial,
+            params: merged,
+            prefill: partial,
             signal,
             deadline,
-            {
-              token: (text) => {
-                if (!produced) breaker.success();
-                produced += text;
-                hooks.token(text);
-              },
+            onToken: (text) => {
+              if (!produced) breaker.success();
+              produced += text;
+              hooks.token(text);
             },
-          );
+          });
           // A provider may end an aborted call with a 'cancelled' finish instead of throwing.
           if (signal.aborted || result.finishReason === 'cancelled') {
             throw cancelled(produced);
@@ -315,76 +303,6 @@ export class ModelRouter {
       partial,
       attempts,
     );
-  }
-
-  /** One call with its timeouts; tokens go to `hooks.token` as they arrive. */
-  private async attempt(
-    alias: AliasSpec,
-    provider: Provider,
-    messages: ChatMessage[],
-    params: GenerateParams,
-    prefill: string,
-    signal: AbortSignal,
-    deadline: number,
-    hooks: Pick<RouterHooks, 'token'>,
-  ): Promise<Omit<RunResult, 'alias' | 'provider' | 'text' | 'attempts'>> {
-    const { timeouts, providers } = this.deps.config;
-    const spec = providers.find((p) => p.name === alias.provider);
-    const release = await this.deps.dispatcher.acquire(alias.provider, spec?.concurrency ?? 1, signal);
-    const controller = new AbortController();
-    const stopWithCaller = () => controller.abort(signal.reason);
-    signal.addEventListener('abort', stopWithCaller, { once: true });
-    let timedOut: Timeout | undefined;
-    const timers = new Map<Phase, NodeJS.Timeout>();
-    // `limit` is the configured value the message names; `ms` what is left of it.
-    const arm = (phase: Phase, ms: number, limit = ms) => {
-      clearTimeout(timers.get(phase));
-      timers.set(
-        phase,
-        setTimeout(() => {
-          timedOut = new Timeout(phase, limit);
-          controller.abort(timedOut);
-        }, ms),
-      );
-    };
-    const disarm = (phase: Phase) => clearTimeout(timers.get(phase));
-    arm('answer', timeouts.connectMs);
-    arm('first token', timeouts.firstTokenMs);
-    arm('whole answer', Math.max(0, deadline - this.deps.clock.now().getTime()), timeouts.totalMs);
-    let tokens = 0;
-    try {
-      const stream = provider.stream({
-        model: alias.model,
-        messages,
-        params,
-        signal: controller.signal,
-        ...(prefill ? { prefill } : {}),
-      });
-      for await (const event of stream) {
-        if (event.type === 'open') disarm('answer');
-        else if (event.type === 'token') {
-          if (tokens++ === 0) {
-            disarm('answer');
-            disarm('first token');
-          }
-          arm('next token', timeouts.idleMs);
-          if (event.text) hooks.token(event.text);
-        } else if (event.type === 'done') {
-          return { model: event.model, usage: event.usage, finishReason: event.finishReason };
-        }
-        if (timedOut) break;
-      }
-      throw timedOut ?? new ProviderError('stream', 'the stream ended without finishing the answer');
-    } catch (error) {
-      if (timedOut) throw timedOut;
-      throw error;
-    } finally {
-      for (const timer of timers.values()) clearTimeout(timer);
-      signal.removeEventListener('abort', stopWithCaller);
-      // Ends the provider's request too, if it is still open (a timeout, a failover).
-      controller.abort();
-      release();
-    }
   }
 }
 
