@@ -12,6 +12,7 @@ import { registerInputGuard } from './http/input-guard.js';
 import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
 import { adminPages } from './modules/admin/pages.js';
+import { openAiRoutes } from './modules/ai/openai-routes.js';
 import { aiRoutes } from './modules/ai/routes.js';
 import { authPages } from './modules/auth/pages.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -110,6 +111,7 @@ export async function buildApp({
     },
     { prefix: '/api/v1' },
   );
+  await app.register(openAiRoutes);
   await app.register(authPages);
   await app.register(userPages);
   await app.register(accountPages);

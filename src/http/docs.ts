@@ -27,6 +27,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'posts', description: 'Posts, drafts, publishing, search' },
         { name: 'tags', description: 'Tags' },
         { name: 'ai', description: 'AI writing: streamed drafts and edits from the configured models' },
+        { name: 'openai', description: 'OpenAI-compatible: point an OpenAI SDK at /v1 with an API token' },
         { name: 'comments', description: 'Comments and moderation' },
         { name: 'settings', description: 'Site settings (admin)' },
       ],

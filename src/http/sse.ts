@@ -5,6 +5,8 @@ export interface SseEvent {
   id?: number | string;
   event?: string;
   data: unknown;
+  /** Send `data` (a string) as it is rather than as JSON: OpenAI's `[DONE]`. */
+  raw?: boolean;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function sendSse(
       let frame = '';
       if (event.id !== undefined) frame += `id: ${event.id}\n`;
       if (event.event) frame += `event: ${event.event}\n`;
-      frame += `data: ${JSON.stringify(event.data)}\n\n`;
+      frame += `data: ${event.raw ? String(event.data) : JSON.stringify(event.data)}\n\n`;
       if (!raw.write(frame)) await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
       if (gone.signal.aborted) break;
     }

@@ -50,10 +50,11 @@ describe('OpenAPI document', () => {
     expect(spec.openapi).toMatch(/^3\./);
   });
 
-  it('documents the JSON API and nothing else', () => {
+  it('documents the JSON API and the OpenAI-compatible door, and nothing else', () => {
     const paths = Object.keys(spec.paths);
     expect(paths.length).toBeGreaterThan(20);
-    expect(paths.filter((path) => !path.startsWith('/api/v1/'))).toEqual([]);
+    expect(paths.filter((path) => !path.startsWith('/api/v1/') && !path.startsWith('/v1/'))).toEqual([]);
+    expect(paths).toContain('/v1/chat/completions');
     for (const expected of [
       'POST /api/v1/posts',
       'GET /api/v1/posts/{idOrSlug}',
@@ -93,10 +94,12 @@ describe('OpenAPI document', () => {
       if (takesInput) expect(clientErrors.length, name).toBeGreaterThan(0);
       if (op.requestBody) expect(clientErrors, name).toContain('400');
       if (op.security) expect(clientErrors, name).toContain('401');
+      // The OpenAI door answers errors in OpenAI's shape; everything else in Inkstone's.
+      const shape = / \/v1\//.test(name) ? ['message', 'type', 'param', 'code'] : ['code', 'message'];
       for (const status of clientErrors) {
         const schema = op.responses[status]?.content?.['application/json']?.schema;
         expect(schema?.required, `${name} ${status}`).toEqual(['error']);
-        expect(schema?.properties?.error?.required, `${name} ${status}`).toEqual(['code', 'message']);
+        expect(schema?.properties?.error?.required, `${name} ${status}`).toEqual(shape);
       }
     }
   });

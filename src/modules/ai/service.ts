@@ -141,6 +141,11 @@ export class AiService {
     return generation;
   }
 
+  /** The configured model aliases, as the OpenAI door lists them. */
+  models(): { id: string; model: string; provider: string }[] {
+    return this.deps.config.aliases.map((a) => ({ id: a.name, model: a.model, provider: a.provider }));
+  }
+
   /** A generation still in memory, for a client resuming its stream. */
   find(id: string): Generation | undefined {
     const entry = this.recent.get(id);
