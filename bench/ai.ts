@@ -1,0 +1,54 @@
+// npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--profile] [--out FILE]
+//
+// The AI pipeline against the fake model server (a simulator with fixed timings): time to
+// first token through Inkstone vs direct, throughput at the model's capacity, 1,000
+// concurrent streams and their memory, coalescing, cache replay. Prints a table (progress
+// goes to stderr) and writes bench/results/ai-<date>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from './ai/children.js';
+import { type AiBenchOptions, FULL } from './ai/options.js';
+import { formatReport } from './ai/report.js';
+import { runAiBench } from './ai/run.js';
+
+const { values } = parseArgs({
+  options: {
+    protocol: { type: 'string', default: 'ollama' },
+    'no-pin': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const protocol = values.protocol;
+if (protocol !== 'ollama' && protocol !== 'openai') {
+  console.error(`--protocol must be ollama or openai (got "${protocol}")`);
+  process.exit(2);
+}
+
+const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+const results = join(ROOT, 'bench', 'results');
+const options: AiBenchOptions = {
+  ...FULL,
+  protocol,
+  pin: !values['no-pin'],
+  ...(values.profile ? { profileDir: join(results, 'profiles') } : {}),
+};
+if (values.quick) {
+  // A smoke run in about half a minute: fewer samples, shorter windows, same timings.
+  options.ttft = {
+    ...options.ttft,
+    rounds: 2,
+    levels: options.ttft.levels.map((l) => ({ ...l, samples: l.samples / 5 })),
+  };
+  options.throughput = { ...options.throughput, rounds: 1, windowMs: 4000 };
+  options.replay = { ...options.replay, repeats: 100 };
+}
+
+const result = await runAiBench(options);
+console.log(formatReport(result));
+const file = values.out ?? join(results, `ai-${values.profile ? 'profile-' : ''}${stamp}.json`);
+mkdirSync(dirname(file), { recursive: true });
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`\nWritten: ${file}`);

@@ -1,0 +1,199 @@
+// The load client: plain fetch with a streaming reader, timing each stream with
+// performance.now() from the call to the first token and to the end. The same reader reads
+// Inkstone's SSE and the fake model server's own wire format, so the two paths differ only
+// in what stands between the client and the model.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildPrompt } from '../../src/modules/ai/prompts.js';
+
+export type Protocol = 'ollama' | 'openai';
+
+export type Target =
+  /** `model`: an alias other than `default`. */
+  | { via: 'inkstone'; url: string; token: string; model?: string }
+  | { via: 'direct'; url: string; protocol: Protocol; model: string; keepAlive: string };
+
+export interface StreamResult {
+  ok: boolean;
+  /** Request sent → first token read, ms; NaN when no token came. */
+  ttftMs: number;
+  /**
+   * Request sent → Inkstone's `start` event read, ms: the part of the TTFT Inkstone spends
+   * before it calls the model (authentication, limits, cache, queue). NaN on the direct path.
+   */
+  acceptedMs: number;
+  totalMs: number;
+  /** performance.now() when the stream ended (throughput windows). */
+  endedAt: number;
+  tokens: number;
+  /** Inkstone's done event said the answer was a cache replay. */
+  cached: boolean;
+  error?: string;
+}
+
+type Format = 'inkstone' | Protocol;
+type Frame = 'start' | 'token' | 'done' | { error: string } | 'other';
+
+/** A draft of a post with this title: through Inkstone, or the very request Inkstone would send. */
+export function draftRequest(
+  target: Target,
+  title: string,
+): { url: string; init: RequestInit; format: Format } {
+  if (target.via === 'inkstone') {
+    return {
+      url: `${target.url}/api/v1/ai/write`,
+      format: 'inkstone',
+      init: {
+        method: 'POST',
+        headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'draft', title, ...(target.model ? { model: target.model } : {}) }),
+      },
+    };
+  }
+  // The same prompt template, parameters and body shape as src/modules/ai/providers/{ollama,openai}.ts.
+  const { messages, params } = buildPrompt('draft', { title });
+  if (target.protocol === 'ollama') {
+    return {
+      url: `${target.url}/api/chat`,
+      format: 'ollama',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify({
+          model: target.model,
+          messages,
+          stream: true,
+          options: { temperature: params.temperature, num_predict: params.maxTokens },
+          keep_alive: target.keepAlive,
+        }),
+      },
+    };
+  }
+  return {
+    url: `${target.url}/v1/chat/completions`,
+    format: 'openai',
+    init: {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({
+        model: target.model,
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: params.maxTokens,
+        temperature: params.temperature,
+      }),
+    },
+  };
+}
+
+function dataOf(frame: string): string | undefined {
+  for (const line of frame.split('\n')) if (line.startsWith('data: ')) return line.slice(6);
+  return undefined;
+}
+
+function readFrame(format: Format, frame: string, result: StreamResult): Frame {
+  if (format === 'inkstone') {
+    const event = /^event: (\w+)$/m.exec(frame)?.[1];
+    const data: unknown = JSON.parse(dataOf(frame) ?? 'null');
+    if (event === 'token') return 'token';
+    if (event === 'start') return 'start';
+    if (event === 'done') {
+      result.cached = (data as { cached?: boolean }).cached === true;
+      return 'done';
+    }
+    if (event === 'error') return { error: JSON.stringify(data) };
+    return 'other';
+  }
+  if (format === 'ollama') {
+    const line = JSON.parse(frame) as { error?: unknown; done?: boolean; message?: { content?: string } };
+    if (line.error !== undefined) return { error: String(line.error) };
+    if (line.message?.content) return 'token';
+    return line.done ? 'done' : 'other';
+  }
+  const data = dataOf(frame);
+  if (data === undefined) return 'other';
+  if (data === '[DONE]') return 'done';
+  const chunk = JSON.parse(data) as { error?: unknown; choices?: { delta?: { content?: string } }[] };
+  if (chunk.error !== undefined) return { error: JSON.stringify(chunk.error) };
+  return chunk.choices?.[0]?.delta?.content ? 'token' : 'other';
+}
+
+/** One streamed generation, read to its end. Never throws: failures are results. */
+export async function stream(target: Target, title: string, timeoutMs = 120_000): Promise<StreamResult> {
+  const { url, init, format } = draftRequest(target, title);
+  const separator = format === 'ollama' ? '\n' : '\n\n';
+  const result: StreamResult = {
+    ok: false,
+    ttftMs: NaN,
+    acceptedMs: NaN,
+    totalMs: NaN,
+    endedAt: NaN,
+    tokens: 0,
+    cached: false,
+  };
+  const started = performance.now();
+  const finish = (error?: string) => {
+    result.endedAt = performance.now();
+    result.totalMs = result.endedAt - started;
+    if (error !== undefined) result.error = error;
+    return result;
+  };
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok || !response.body) {
+      return finish(`HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return finish('the stream ended before its last event');
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf(separator); end >= 0; end = buffer.indexOf(separator)) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + separator.length);
+        if (frame.trim() === '') continue;
+        const kind = readFrame(format, frame, result);
+        if (kind === 'token') {
+          if (result.tokens++ === 0) result.ttftMs = performance.now() - started;
+        } else if (kind === 'start') {
+          result.acceptedMs = performance.now() - started;
+        } else if (kind === 'done') {
+          await reader.cancel().catch(() => undefined);
+          result.ok = true;
+          return finish();
+        } else if (kind !== 'other') {
+          await reader.cancel().catch(() => undefined);
+          return finish(kind.error);
+        }
+      }
+    }
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return finish(`${(error as Error).message}${cause ? ` (${cause})` : ''}`);
+  }
+}
+
+/**
+ * `concurrency` workers, each starting its next stream as soon as the last one ends (a
+ * closed loop: exactly that many streams in flight), `perWorker` times or until `until`.
+ */
+export async function closedLoop(options: {
+  concurrency: number;
+  perWorker?: number;
+  /** performance.now() after which no worker starts another stream. */
+  until?: number;
+  run: (worker: number, index: number) => Promise<StreamResult>;
+  /** Spread the workers' first starts over this long, so their streams do not end in lockstep. */
+  staggerMs?: number;
+}): Promise<StreamResult[]> {
+  const { concurrency, perWorker = Infinity, until = Infinity, run, staggerMs = 0 } = options;
+  const results: StreamResult[] = [];
+  const worker = async (w: number) => {
+    if (staggerMs > 0) await sleep((staggerMs * w) / concurrency);
+    for (let i = 0; i < perWorker && performance.now() < until; i++) results.push(await run(w, i));
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  return results;
+}

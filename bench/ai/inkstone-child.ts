@@ -1,0 +1,81 @@
+// Child process: one Inkstone, built and configured as `inkstone serve` would be (from the
+// environment the parent passes), listening on a free port, with an author and an API token
+// for the load client. It reports its own memory, which only the process itself can see.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { scryptHasher } from '../../src/modules/users/password.js';
+import { toActor } from '../../src/modules/users/service.js';
+import { cpuMs, type InkstoneCommand, type MemoryReport, type MemorySample, serve } from './ipc.js';
+
+const config = loadConfig(process.env);
+// The bench's author signs in with an API token, never a password: hashing its password at
+// scrypt's production cost would only slow the start (by a lot on a busy machine).
+const app = await buildApp({ config, overrides: { passwordHasher: scryptHasher(2 ** 10) } });
+// As src/server.ts does: the same socket timeouts as a deployment.
+app.server.requestTimeout = config.http.requestTimeoutMs;
+app.server.headersTimeout = config.http.headersTimeoutMs;
+app.server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+await app.listen({ host: '127.0.0.1', port: 0 });
+const address = app.server.address();
+if (address === null || typeof address === 'string') throw new Error('Inkstone is not on a TCP port');
+
+const user = await app.services.users.create(
+  { username: 'bench', email: 'bench@example.com', password: 'a long bench password' },
+  'author',
+);
+const { token } = await app.services.auth.createToken(toActor(user), 'bench');
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const sample = (): MemorySample => {
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external, arrayBuffers };
+};
+let peakRss = 0;
+let peakHeapUsed = 0;
+const loop = monitorEventLoopDelay({ resolution: 5 });
+let sampler: NodeJS.Timeout | undefined;
+// Started by the first markMemory, so that the scenarios before it run without these timers.
+function watch(): void {
+  if (sampler) return;
+  loop.enable();
+  // Every 20 ms: a peak between two samples is missed, which at this rate is a few MB at most.
+  sampler = setInterval(() => {
+    const now = sample();
+    peakRss = Math.max(peakRss, now.rss);
+    peakHeapUsed = Math.max(peakHeapUsed, now.heapUsed);
+  }, 20).unref();
+}
+
+function report(collect: boolean): MemoryReport {
+  if (collect) gc?.();
+  const now = sample();
+  peakRss = Math.max(peakRss, now.rss);
+  peakHeapUsed = Math.max(peakHeapUsed, now.heapUsed);
+  return { now, peakRss, peakHeapUsed, maxLoopDelayMs: loop.max / 1e6 };
+}
+
+serve<InkstoneCommand>(async (command) => {
+  switch (command.type) {
+    case 'markMemory': {
+      watch();
+      const before = report(command.gc);
+      peakRss = before.now.rss;
+      peakHeapUsed = before.now.heapUsed;
+      loop.reset();
+      return { ...before, peakRss, peakHeapUsed, maxLoopDelayMs: 0 };
+    }
+    case 'memory':
+      return report(command.gc);
+    case 'cpu':
+      return cpuMs();
+    case 'clock':
+      return Number(process.hrtime.bigint() / 1000n);
+    case 'close':
+      await app.close();
+      // exit() rather than waiting for the loop to drain: --cpu-prof writes its file on exit.
+      setImmediate(() => process.exit(0));
+      return undefined;
+  }
+});
+process.send?.({ type: 'ready', url: `http://127.0.0.1:${address.port}`, token, gc: gc !== undefined });

@@ -1,0 +1,87 @@
+// The messages between the bench (parent) and its two child processes. Requests carry an id
+// and get exactly one reply with the same id; each child first sends one `ready` message.
+
+export type FakeCommand =
+  | { type: 'set'; settings: FakeTimings }
+  | { type: 'stats' }
+  | { type: 'reset' }
+  | { type: 'cpu' }
+  | { type: 'close' };
+
+/** The fake model server's fixed timings for one scenario. */
+export interface FakeTimings {
+  ttftMs: number;
+  interTokenMs: number;
+  /** Words in every answer (the reply no longer echoes the prompt, so answers have one length). */
+  answerTokens: number;
+  /** The server's parallel slots (OLLAMA_NUM_PARALLEL); more requests wait in its queue. */
+  parallel: number;
+  maxQueue: number;
+}
+
+export interface FakeStatsSummary {
+  chatRequests: number;
+  maxInFlight: number;
+  maxQueued: number;
+  busyRejections: number;
+  outcomes: Record<string, number>;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface MemoryReport {
+  now: MemorySample;
+  /** Highest RSS and heap seen by the child's sampler since the last `markMemory`. */
+  peakRss: number;
+  peakHeapUsed: number;
+  /** The event loop's longest delay since the mark, ms (how long a token could wait in Inkstone). */
+  maxLoopDelayMs: number;
+}
+
+export type InkstoneCommand =
+  | { type: 'markMemory'; gc: boolean }
+  | { type: 'memory'; gc: boolean }
+  | { type: 'cpu' }
+  /** The monotonic clock V8's profiler stamps its samples with, µs: brackets a window of a profile. */
+  | { type: 'clock' }
+  | { type: 'close' };
+
+/** process.cpuUsage() of the child, user + system, in ms since it started. */
+export const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+export type Ready = { type: 'ready'; url: string; token?: string; gc?: boolean };
+
+export type Command = FakeCommand | InkstoneCommand;
+
+export interface Request<C extends Command = Command> {
+  id: number;
+  command: C;
+}
+
+export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+/** Answers the parent's requests in a child process with `handle`. */
+export function serve<C extends Command>(handle: (command: C) => Promise<unknown> | unknown): void {
+  process.on('message', (message: Request<C>) => {
+    void (async () => {
+      let reply: Reply;
+      try {
+        reply = { id: message.id, ok: true, result: await handle(message.command) };
+      } catch (error) {
+        reply = { id: message.id, ok: false, error: String((error as Error).stack ?? error) };
+      }
+      process.send?.(reply);
+    })();
+  });
+  // The parent went away (a crash, Ctrl-C): nothing is left to serve.
+  process.on('disconnect', () => process.exit(0));
+}

@@ -1,0 +1,185 @@
+// Time to first token: through Inkstone vs straight to the model, at several concurrencies;
+// coalescing of identical requests; and a cache hit's replay.
+import { closedLoop, stream, type StreamResult } from './client.js';
+import type { FakeTimings } from './ipc.js';
+import type { TtftOptions } from './options.js';
+import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { cpuNow, failures, fakeStats, freshTitle, setFake, type World } from './world.js';
+
+export const TARGETS = { overheadP50Ms: 2, overheadP99Ms: 10, replayMs: 5, throughputRatio: 0.95 };
+
+export interface TtftLevel {
+  concurrency: number;
+  answerTokens: number;
+  direct: Summary;
+  inkstone: Summary;
+  /** Of Inkstone's TTFT, the time until its `start` event: before it calls the model. */
+  accepted: Summary;
+  /** Inkstone minus direct, at the same percentile. */
+  overhead: { p50: number; p99: number };
+  /** Per round: each path's p50, to show how steady the numbers are. */
+  rounds: { first: 'direct' | 'inkstone'; directP50: number; inkstoneP50: number }[];
+  /** CPU per stream, ms: Inkstone's (through it), and the fake's on each path. Load-independent. */
+  cpuMsPerStream: { inkstone: number; fakeDirect: number; fakeThrough: number };
+  errors: { direct: ReturnType<typeof failures>; inkstone: ReturnType<typeof failures> };
+  /** The fake queued nothing on either path: the model's own wait is the same for both. */
+  modelQueued: number;
+  loadAverage: LoadAverage;
+  pass: boolean;
+}
+
+type Path = 'direct' | 'inkstone';
+
+async function phase(world: World, path: Path, concurrency: number, perWorker: number) {
+  const target = path === 'direct' ? world.direct : world.through;
+  await world.fake.call({ type: 'reset' });
+  const before = await cpuNow(world);
+  const results = await closedLoop({ concurrency, perWorker, run: () => stream(target, freshTitle()) });
+  const after = await cpuNow(world);
+  return {
+    results,
+    queued: (await fakeStats(world)).maxQueued,
+    cpu: { inkstone: after.inkstone - before.inkstone, fake: after.fake - before.fake },
+  };
+}
+
+export async function measureTtft(world: World, options: TtftOptions): Promise<TtftLevel[]> {
+  const levels: TtftLevel[] = [];
+  for (const { concurrency, samples, answerTokens } of options.levels) {
+    await setFake(world, { ...options.timings, answerTokens });
+    // Connections opened and code compiled, on both sides of Inkstone, before anything counts.
+    const warmup = Math.max(1, Math.ceil(options.warmup / concurrency));
+    for (const path of ['direct', 'inkstone'] as const) await phase(world, path, concurrency, warmup);
+    const perWorker = Math.max(1, Math.ceil(samples / (options.rounds * concurrency)));
+    const all = { direct: [] as StreamResult[], inkstone: [] as StreamResult[] };
+    const cpu = { inkstone: 0, fakeDirect: 0, fakeThrough: 0 };
+    const rounds: TtftLevel['rounds'] = [];
+    let modelQueued = 0;
+    for (let r = 0; r < options.rounds; r++) {
+      const order: Path[] = r % 2 === 0 ? ['direct', 'inkstone'] : ['inkstone', 'direct'];
+      const p50 = { direct: NaN, inkstone: NaN };
+      for (const path of order) {
+        const { results, queued, cpu: used } = await phase(world, path, concurrency, perWorker);
+        modelQueued = Math.max(modelQueued, queued);
+        all[path].push(...results);
+        p50[path] = summarize(results.map((x) => x.ttftMs)).p50;
+        if (path === 'inkstone') {
+          cpu.inkstone += used.inkstone;
+          cpu.fakeThrough += used.fake;
+        } else cpu.fakeDirect += used.fake;
+      }
+      rounds.push({ first: order[0]!, directP50: p50.direct, inkstoneP50: p50.inkstone });
+    }
+    const direct = summarize(all.direct.filter((x) => x.ok).map((x) => x.ttftMs));
+    const inkstone = summarize(all.inkstone.filter((x) => x.ok).map((x) => x.ttftMs));
+    const accepted = summarize(all.inkstone.filter((x) => x.ok).map((x) => x.acceptedMs));
+    const overhead = { p50: round(inkstone.p50 - direct.p50), p99: round(inkstone.p99 - direct.p99) };
+    const errors = { direct: failures(all.direct), inkstone: failures(all.inkstone) };
+    const perStream = (ms: number, n: number) => round(ms / Math.max(1, n));
+    const level: TtftLevel = {
+      concurrency,
+      answerTokens,
+      direct,
+      inkstone,
+      accepted,
+      overhead,
+      rounds,
+      cpuMsPerStream: {
+        inkstone: perStream(cpu.inkstone, all.inkstone.length),
+        fakeDirect: perStream(cpu.fakeDirect, all.direct.length),
+        fakeThrough: perStream(cpu.fakeThrough, all.inkstone.length),
+      },
+      errors,
+      modelQueued,
+      loadAverage: loadAverage(),
+      pass:
+        overhead.p50 < TARGETS.overheadP50Ms &&
+        overhead.p99 < TARGETS.overheadP99Ms &&
+        errors.direct.count + errors.inkstone.count === 0,
+    };
+    world.log(
+      `  TTFT at ${concurrency} streams: direct p50 ${direct.p50} p99 ${direct.p99}, Inkstone p50 ${inkstone.p50} p99 ${inkstone.p99} ms; Inkstone CPU ${level.cpuMsPerStream.inkstone} ms/stream (load ${level.loadAverage.join(' ')})`,
+    );
+    levels.push(level);
+  }
+  return levels;
+}
+
+export interface CoalescingResult {
+  requests: number;
+  modelCalls: number;
+  complete: number;
+  /** Every caller read the whole answer: this many tokens each. */
+  tokensEach: number[];
+  errors: ReturnType<typeof failures>;
+  pass: boolean;
+}
+
+export async function measureCoalescing(
+  world: World,
+  options: { requests: number; timings: FakeTimings },
+): Promise<CoalescingResult> {
+  await setFake(world, options.timings);
+  const title = freshTitle();
+  const results = await Promise.all(
+    Array.from({ length: options.requests }, () => stream(world.through, title)),
+  );
+  const { chatRequests } = await fakeStats(world);
+  const tokensEach = [...new Set(results.map((r) => r.tokens))];
+  const complete = results.filter((r) => r.ok).length;
+  world.log(`  coalescing: ${options.requests} identical requests → ${chatRequests} model call(s)`);
+  return {
+    requests: options.requests,
+    modelCalls: chatRequests,
+    complete,
+    tokensEach,
+    errors: failures(results),
+    pass:
+      chatRequests === 1 &&
+      complete === options.requests &&
+      tokensEach.length === 1 &&
+      tokensEach[0] === options.timings.answerTokens,
+  };
+}
+
+export interface ReplayResult {
+  repeats: number;
+  /** The first, uncached answer's time to first token (the model's own TTFT plus Inkstone). */
+  missTtftMs: number;
+  ttft: Summary;
+  allCached: boolean;
+  modelCalls: number;
+  errors: ReturnType<typeof failures>;
+  pass: boolean;
+}
+
+/** The same request again and again, one at a time: each is a cache hit replayed as a stream. */
+export async function measureReplay(
+  world: World,
+  options: { repeats: number; timings: FakeTimings },
+): Promise<ReplayResult> {
+  await setFake(world, options.timings);
+  const title = freshTitle();
+  const miss = await stream(world.through, title);
+  // Warm the hit path once (its first run compiles code the rest reuse).
+  await stream(world.through, title);
+  await world.fake.call({ type: 'reset' });
+  const hits = await closedLoop({
+    concurrency: 1,
+    perWorker: options.repeats,
+    run: () => stream(world.through, title),
+  });
+  const { chatRequests } = await fakeStats(world);
+  const ttft = summarize(hits.filter((x) => x.ok).map((x) => x.ttftMs));
+  const allCached = hits.every((x) => x.cached);
+  world.log(`  cache replay: TTFT p50 ${ttft.p50} p99 ${ttft.p99} ms over ${hits.length} hits`);
+  return {
+    repeats: options.repeats,
+    missTtftMs: round(miss.ttftMs),
+    ttft,
+    allCached,
+    modelCalls: chatRequests,
+    errors: failures(hits),
+    pass: miss.ok && allCached && chatRequests === 0 && ttft.p99 < TARGETS.replayMs,
+  };
+}

@@ -1,0 +1,171 @@
+// Load: completed generations per second at the model's capacity, through Inkstone vs
+// direct; and 1,000 streams held at once by one Inkstone process, with its memory.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { closedLoop, stream, type StreamResult } from './client.js';
+import type { MemoryReport } from './ipc.js';
+import type { ThousandOptions, ThroughputOptions } from './options.js';
+import { TARGETS } from './latency.js';
+import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { cpuNow, failures, fakeStats, freshTitle, MB, setFake, type World } from './world.js';
+
+export interface ThroughputRound {
+  path: 'direct' | 'inkstone';
+  completed: number;
+  perSecond: number;
+  /** The model's slots were all busy (maxInFlight = slots) and, through Inkstone, its own queue unused. */
+  modelMaxInFlight: number;
+  modelMaxQueued: number;
+  inkstoneCpuMsPerGeneration: number;
+  errors: ReturnType<typeof failures>;
+}
+
+export interface ThroughputResult {
+  slots: number;
+  clients: number;
+  windowMs: number;
+  /** slots ÷ one generation's length on the fake: the most any client could get. */
+  capacityPerSecond: number;
+  directPerSecond: number;
+  inkstonePerSecond: number;
+  ratio: number;
+  rounds: ThroughputRound[];
+  loadAverage: LoadAverage;
+  pass: boolean;
+}
+
+/**
+ * Closed-loop clients, more than the slots, for warm-up + window; the completions that end
+ * inside the window count. The clients start spread over one generation's length: started
+ * together, the slots would finish in lockstep and a window would count whole bursts. Direct, the fake's own queue keeps its slots full; through
+ * Inkstone, Inkstone's queue does (AI_CONCURRENCY = slots) and the fake never queues.
+ */
+export async function measureThroughput(world: World, options: ThroughputOptions): Promise<ThroughputResult> {
+  const { slots, clients, warmupMs, windowMs } = options;
+  const { ttftMs, interTokenMs, answerTokens } = options.timings;
+  const generationMs = ttftMs + (answerTokens - 1) * interTokenMs;
+  await setFake(world, { ...options.timings, parallel: slots });
+  const rounds: ThroughputRound[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const order = r % 2 === 0 ? (['direct', 'inkstone'] as const) : (['inkstone', 'direct'] as const);
+    for (const path of order) {
+      await world.fake.call({ type: 'reset' });
+      const started = performance.now();
+      const from = started + warmupMs;
+      const to = from + windowMs;
+      const target = path === 'direct' ? world.direct : world.through;
+      const before = await cpuNow(world);
+      const results = await closedLoop({
+        concurrency: clients,
+        until: to,
+        staggerMs: generationMs,
+        run: () => stream(target, freshTitle()),
+      });
+      const after = await cpuNow(world);
+      const completed = results.filter((x) => x.ok && x.endedAt >= from && x.endedAt < to).length;
+      const stats = await fakeStats(world);
+      rounds.push({
+        path,
+        completed,
+        perSecond: round(completed / (windowMs / 1000), 2),
+        modelMaxInFlight: stats.maxInFlight,
+        modelMaxQueued: stats.maxQueued,
+        inkstoneCpuMsPerGeneration:
+          path === 'inkstone' ? round((after.inkstone - before.inkstone) / Math.max(1, results.length)) : 0,
+        errors: failures(results),
+      });
+      world.log(`  throughput ${path}: ${completed} generations in ${windowMs} ms`);
+    }
+  }
+  const total = (path: ThroughputRound['path']) =>
+    rounds.filter((x) => x.path === path).reduce((sum, x) => sum + x.completed, 0);
+  const seconds = (options.rounds * windowMs) / 1000;
+  const directPerSecond = round(total('direct') / seconds, 2);
+  const inkstonePerSecond = round(total('inkstone') / seconds, 2);
+  const ratio = round(total('inkstone') / total('direct'), 3);
+  return {
+    slots,
+    clients,
+    windowMs,
+    capacityPerSecond: round(slots / (generationMs / 1000), 2),
+    directPerSecond,
+    inkstonePerSecond,
+    ratio,
+    rounds,
+    loadAverage: loadAverage(),
+    pass: ratio >= TARGETS.throughputRatio && rounds.every((x) => x.errors.count === 0),
+  };
+}
+
+export interface ThousandResult {
+  streams: number;
+  completed: number;
+  errors: ReturnType<typeof failures>;
+  /** Slots the model had busy at once: every stream was generating at the same moment. */
+  modelMaxInFlight: number;
+  /** The last first token came before the first stream ended: all were open together. */
+  allOpenAtOnce: boolean;
+  ttft: Summary;
+  durationMs: number;
+  memoryMB: {
+    rssBefore: number;
+    rssPeak: number;
+    rssAfter: number;
+    rssAfterGc: number;
+    heapBefore: number;
+    heapPeak: number;
+    heapAfterGc: number;
+  };
+  /** Inkstone's longest event-loop stall while it held the streams. */
+  maxLoopDelayMs: number;
+  /** Inkstone's CPU time for the whole scenario. */
+  inkstoneCpuMs: number;
+  loadAverage: LoadAverage;
+  pass: boolean;
+}
+
+export async function measureThousand(world: World, options: ThousandOptions): Promise<ThousandResult> {
+  const { streams } = options;
+  await setFake(world, { ...options.timings, parallel: streams });
+  const before = await world.inkstone.call<MemoryReport>({ type: 'markMemory', gc: true });
+  const cpuBefore = await cpuNow(world);
+  const started = performance.now();
+  const results: StreamResult[] = await Promise.all(
+    Array.from({ length: streams }, () => stream(world.through, freshTitle())),
+  );
+  const durationMs = round(performance.now() - started, 1);
+  const after = await world.inkstone.call<MemoryReport>({ type: 'memory', gc: false });
+  const cpuAfter = await cpuNow(world);
+  await sleep(options.settleMs);
+  const settled = await world.inkstone.call<MemoryReport>({ type: 'memory', gc: true });
+  const stats = await fakeStats(world);
+  const ok = results.filter((x) => x.ok);
+  const lastFirstToken = Math.max(...results.map((x) => x.endedAt - x.totalMs + x.ttftMs));
+  const firstEnd = Math.min(...results.map((x) => x.endedAt));
+  const errors = failures(results);
+  const allOpenAtOnce = lastFirstToken < firstEnd;
+  world.log(
+    `  ${streams} streams: ${ok.length} complete, model in flight at once ${stats.maxInFlight}, RSS peak ${MB(after.peakRss)} MB`,
+  );
+  return {
+    streams,
+    completed: ok.length,
+    errors,
+    modelMaxInFlight: stats.maxInFlight,
+    allOpenAtOnce,
+    ttft: summarize(ok.map((x) => x.ttftMs)),
+    durationMs,
+    memoryMB: {
+      rssBefore: MB(before.now.rss),
+      rssPeak: MB(Math.max(after.peakRss, settled.peakRss)),
+      rssAfter: MB(after.now.rss),
+      rssAfterGc: MB(settled.now.rss),
+      heapBefore: MB(before.now.heapUsed),
+      heapPeak: MB(Math.max(after.peakHeapUsed, settled.peakHeapUsed)),
+      heapAfterGc: MB(settled.now.heapUsed),
+    },
+    maxLoopDelayMs: round(after.maxLoopDelayMs, 1),
+    inkstoneCpuMs: round(cpuAfter.inkstone - cpuBefore.inkstone, 1),
+    loadAverage: loadAverage(),
+    pass: ok.length === streams && errors.count === 0 && stats.maxInFlight === streams && allOpenAtOnce,
+  };
+}

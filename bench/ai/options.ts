@@ -1,0 +1,127 @@
+// What a run measures and how long: the full run (`npm run bench:ai`) and a tiny one (the test).
+import type { Protocol } from './client.js';
+import type { FakeTimings } from './ipc.js';
+
+export interface TtftOptions {
+  timings: Omit<FakeTimings, 'answerTokens'>;
+  /**
+   * Concurrent streams, how many first tokens to time on each path, and the answers' length:
+   * longer at higher concurrency, so that new requests come at a rate a model server with
+   * that many streams would see (about 35 a second at 100 streams: each costs Inkstone a few
+   * ms of CPU), and at 1 stream short, so that 300 samples take a minute, not ten.
+   */
+  levels: { concurrency: number; samples: number; answerTokens: number }[];
+  /** Streams per level and path before timing starts (connections, compiled code). */
+  warmup: number;
+  /** The samples are split into rounds, direct and Inkstone alternating first, so drift in the machine's load falls on both. */
+  rounds: number;
+}
+
+export interface ThroughputOptions {
+  /** The fake's parallel slots, and Inkstone's AI_CONCURRENCY. */
+  slots: number;
+  timings: Omit<FakeTimings, 'parallel'>;
+  /** Closed-loop clients: more than the slots, so a request is always waiting for each slot. */
+  clients: number;
+  warmupMs: number;
+  windowMs: number;
+  rounds: number;
+}
+
+export interface ThousandOptions {
+  streams: number;
+  timings: Omit<FakeTimings, 'parallel'>;
+  /** After the last stream, wait this long (sockets close, records are written) before the "after" memory. */
+  settleMs: number;
+}
+
+export interface AiBenchOptions {
+  protocol: Protocol;
+  /** Pin the processes to CPUs (client + fake on CPU 0, Inkstone on CPU 1) when taskset exists. */
+  pin: boolean;
+  ttft: TtftOptions;
+  throughput: ThroughputOptions;
+  thousand: ThousandOptions;
+  coalescing: { requests: number; timings: FakeTimings };
+  replay: { repeats: number; timings: FakeTimings };
+  /** Only the 100-stream TTFT level, with Inkstone under --cpu-prof; the profile goes here. */
+  profileDir?: string;
+  log: (line: string) => void;
+}
+
+const UNLIMITED = { parallel: Infinity, maxQueue: 100_000 };
+
+// Fixed timings, chosen so that on two cores neither the fake (~60–100 µs of CPU per token) nor
+// Inkstone (measured here: ~4 ms per request plus ~0.2 ms per token) runs out of CPU: the TTFT runs stream 10
+// tokens/s each (1,000 tokens/s at 100 streams), 1,000 streams 1 token/s each. Faster token
+// rates measure the CPU queue, not the pipeline's latency.
+export const FULL: AiBenchOptions = {
+  protocol: 'ollama',
+  pin: true,
+  ttft: {
+    timings: { ttftMs: 20, interTokenMs: 100, ...UNLIMITED },
+    levels: [
+      { concurrency: 1, samples: 300, answerTokens: 2 },
+      { concurrency: 10, samples: 600, answerTokens: 5 },
+      { concurrency: 100, samples: 2000, answerTokens: 30 },
+    ],
+    warmup: 30,
+    rounds: 4,
+  },
+  throughput: {
+    slots: 16,
+    timings: { ttftMs: 20, interTokenMs: 20, answerTokens: 16, maxQueue: 100_000 },
+    clients: 32,
+    warmupMs: 1500,
+    windowMs: 8000,
+    rounds: 2,
+  },
+  thousand: {
+    streams: 1000,
+    // 30 s each: all 1,000 must be open at once, and opening them costs Inkstone seconds of CPU
+    // (a few ms each), more when other work shares its core.
+    timings: { ttftMs: 20, interTokenMs: 1000, answerTokens: 31, maxQueue: 100_000 },
+    settleMs: 1000,
+  },
+  coalescing: {
+    requests: 100,
+    timings: { ttftMs: 50, interTokenMs: 20, answerTokens: 8, ...UNLIMITED },
+  },
+  replay: {
+    repeats: 300,
+    timings: { ttftMs: 20, interTokenMs: 20, answerTokens: 16, ...UNLIMITED },
+  },
+  log: (line) => console.error(line),
+};
+
+/** Seconds, not minutes: proves every scenario runs end to end (test/bench/ai-bench.test.ts). */
+export const TINY: AiBenchOptions = {
+  protocol: 'ollama',
+  pin: false,
+  ttft: {
+    timings: { ttftMs: 2, interTokenMs: 2, ...UNLIMITED },
+    levels: [
+      { concurrency: 1, samples: 3, answerTokens: 5 },
+      { concurrency: 2, samples: 4, answerTokens: 5 },
+    ],
+    warmup: 2,
+    rounds: 1,
+  },
+  throughput: {
+    slots: 2,
+    timings: { ttftMs: 2, interTokenMs: 2, answerTokens: 5, maxQueue: 100 },
+    clients: 4,
+    warmupMs: 50,
+    windowMs: 300,
+    rounds: 1,
+  },
+  // Long enough (200 ms) for all 4 to be open at once.
+  thousand: {
+    streams: 4,
+    timings: { ttftMs: 2, interTokenMs: 50, answerTokens: 5, maxQueue: 100 },
+    settleMs: 50,
+  },
+  coalescing: { requests: 5, timings: { ttftMs: 40, interTokenMs: 2, answerTokens: 5, ...UNLIMITED } },
+  replay: { repeats: 3, timings: { ttftMs: 2, interTokenMs: 2, answerTokens: 5, ...UNLIMITED } },
+  log: () => {},
+};

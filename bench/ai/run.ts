@@ -1,0 +1,201 @@
+// One run of the AI benchmark: the fake model server in one process, Inkstone in another,
+// the load client here; every scenario in turn; one result object.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EnvSchema, variablesOf } from '../../src/config-schema.js';
+import { canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
+import type { Protocol, Target } from './client.js';
+import type { Command, FakeCommand, InkstoneCommand } from './ipc.js';
+import {
+  type CoalescingResult,
+  measureCoalescing,
+  measureReplay,
+  measureTtft,
+  type ReplayResult,
+  TARGETS,
+  type TtftLevel,
+} from './latency.js';
+import { measureThousand, measureThroughput, type ThousandResult, type ThroughputResult } from './load.js';
+import type { AiBenchOptions } from './options.js';
+import { type ProfileSummary, summarizeProfile } from './profile.js';
+import { type LoadAverage, loadAverage } from './stats.js';
+import type { World } from './world.js';
+
+export interface AiBenchResult {
+  bench: 'ai';
+  startedAt: string;
+  finishedAt: string;
+  machine: { node: string; cpus: number; cpuModel: string; platform: string };
+  layout: { pinned: boolean; client: string; fake: string; inkstone: string; note: string };
+  loadAverage: { start: LoadAverage; end: LoadAverage };
+  protocol: Protocol;
+  settings: Omit<AiBenchOptions, 'log' | 'profileDir' | 'pin'>;
+  targets: typeof TARGETS;
+  ttft: TtftLevel[];
+  throughput?: ThroughputResult;
+  thousand?: ThousandResult;
+  coalescing?: CoalescingResult;
+  replay?: ReplayResult;
+  profile?: ProfileSummary;
+  pass: boolean;
+}
+
+/**
+ * Inkstone's environment: the fake as its provider, nothing inherited. The `default` alias has
+ * slots for every stream (AI_CONCURRENCY=1024), so limits are not what the latency scenarios
+ * measure; the `capacity` alias (AI_MODELS_FILE) reaches the same fake through a provider with
+ * exactly the fake's slots, as AI_CONCURRENCY would be set in production.
+ */
+function inkstoneEnv(dir: string, fakeUrl: string, protocol: Protocol, slots: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Whatever Inkstone variables the shell has set would change what is measured.
+  for (const [variable] of variablesOf(EnvSchema)) delete env[variable];
+  const baseUrl = protocol === 'ollama' ? fakeUrl : `${fakeUrl}/v1`;
+  const models = join(dir, 'models.json');
+  writeFileSync(
+    models,
+    JSON.stringify({
+      providers: { capacity: { kind: protocol, baseUrl, concurrency: slots } },
+      aliases: { [CAPACITY_ALIAS]: { provider: 'capacity', model: MODEL } },
+    }),
+  );
+  return {
+    ...env,
+    NODE_ENV: 'production',
+    SESSION_SECRET: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: `sqlite:${join(dir, 'inkstone.db')}`,
+    AI_PROVIDER: protocol,
+    AI_BASE_URL: baseUrl,
+    AI_MODEL: MODEL,
+    AI_MODELS_FILE: models,
+    AI_CONCURRENCY: '1024',
+    AI_MAX_QUEUE: '10000',
+    AI_USER_CONCURRENCY: '1000',
+    // One author sends every request: the per-user limits would otherwise be what is measured.
+    AI_REQUESTS_PER_MINUTE: '1000000',
+    AI_TOKENS_PER_DAY: '1000000000',
+  };
+}
+
+const MODEL = 'glm4';
+const CAPACITY_ALIAS = 'capacity';
+
+export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult> {
+  const { log, protocol } = options;
+  const startedAt = new Date().toISOString();
+  const start = loadAverage();
+  // Before pinning: afterwards this process would see only its own CPU.
+  const cpuCount = availableParallelism();
+  const pinned = options.pin && cpuCount >= 2 && canPin();
+  if (pinned) pinSelf(0);
+  const layout = pinned
+    ? {
+        pinned,
+        client: 'CPU 0',
+        fake: 'CPU 0',
+        inkstone: 'CPU 1',
+        note: 'the load client and the fake model server share CPU 0; Inkstone has CPU 1 (other work on the machine may run on either)',
+      }
+    : {
+        pinned,
+        client: 'any',
+        fake: 'any',
+        inkstone: 'any',
+        note: `not pinned: the scheduler spreads the three processes over ${cpuCount} CPUs`,
+      };
+  log(`AI benchmark: ${layout.note}; load average ${start.join(' ')}`);
+  // A folder per run: --cpu-prof writes one file per thread (tsx's loader runs in a worker),
+  // and the main thread's is the one named with thread id 0.
+  const profileDir = options.profileDir && join(options.profileDir, startedAt.replace(/[:.]/g, '-'));
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'inkstone-bench-'));
+  // The fake's port is chosen here so that Inkstone can be configured with it before the fake is
+  // up: both processes load their code (seconds) at the same time.
+  const fakeUrl = `http://127.0.0.1:${await freePort()}`;
+  const fakeStarting = forkChild<FakeCommand>('fake model server', './fake-child.ts', {
+    cpu: pinned ? 0 : undefined,
+    env: { ...process.env, FAKE_PORT: new URL(fakeUrl).port },
+  });
+  const inkstoneStarting = forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
+    cpu: pinned ? 1 : undefined,
+    nodeArgs: ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    env: inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
+  });
+  const direct: Target = { via: 'direct', url: fakeUrl, protocol, model: MODEL, keepAlive: '5m' };
+  const result: Omit<AiBenchResult, 'finishedAt' | 'loadAverage' | 'pass'> = {
+    bench: 'ai',
+    startedAt,
+    machine: {
+      node: process.version,
+      cpus: cpuCount,
+      cpuModel: cpus()[0]?.model ?? '?',
+      platform: `${process.platform}-${process.arch}`,
+    },
+    layout,
+    protocol,
+    settings: {
+      protocol,
+      ttft: options.ttft,
+      throughput: options.throughput,
+      thousand: options.thousand,
+      coalescing: options.coalescing,
+      replay: options.replay,
+    },
+    targets: TARGETS,
+    ttft: [],
+  };
+  const children: Child<Command>[] = [];
+  try {
+    const settled = await Promise.allSettled([fakeStarting, inkstoneStarting]);
+    for (const x of settled) if (x.status === 'fulfilled') children.push(x.value);
+    for (const x of settled) if (x.status === 'rejected') throw x.reason;
+    const [fake, inkstone] = await Promise.all([fakeStarting, inkstoneStarting]);
+    const { token = '', url } = inkstone.ready;
+    const world: World = { fake, inkstone, direct, through: { via: 'inkstone', url, token }, log };
+
+    if (profileDir) {
+      const busiest = options.ttft.levels.at(-1)!;
+      log(`profiling Inkstone at ${busiest.concurrency} streams (its numbers include the profiler's cost)`);
+      const from = await inkstone.call<number>({ type: 'clock' });
+      result.ttft = await measureTtft(world, { ...options.ttft, levels: [busiest] });
+      const to = await inkstone.call<number>({ type: 'clock' });
+      // The profile is written when the process exits.
+      await inkstone.close();
+      const main = readdirSync(profileDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+      if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
+      result.profile = summarizeProfile(join(profileDir, main), [from, to]);
+    } else {
+      log('time to first token, direct vs through Inkstone');
+      result.ttft = await measureTtft(world, options.ttft);
+      log('coalescing');
+      result.coalescing = await measureCoalescing(world, options.coalescing);
+      log('cache replay');
+      result.replay = await measureReplay(world, options.replay);
+      log(`${options.thousand.streams} concurrent streams`);
+      result.thousand = await measureThousand(world, options.thousand);
+      log(`throughput at the model's capacity (${options.throughput.slots} slots)`);
+      const capacity: Target = { ...world.through, model: CAPACITY_ALIAS };
+      result.throughput = await measureThroughput({ ...world, through: capacity }, options.throughput);
+    }
+  } finally {
+    // Whatever happened, no child outlives the run (close() is a no-op on one already gone).
+    await Promise.all(children.map((child) => child.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const verdicts = [
+    ...result.ttft.map((x) => x.pass),
+    result.throughput?.pass,
+    result.thousand?.pass,
+    result.coalescing?.pass,
+    result.replay?.pass,
+  ].filter((x) => x !== undefined);
+  return {
+    ...result,
+    finishedAt: new Date().toISOString(),
+    loadAverage: { start, end: loadAverage() },
+    pass: verdicts.every(Boolean),
+  };
+}
