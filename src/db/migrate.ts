@@ -3,11 +3,13 @@ import type { DatabaseConfig } from '../config.js';
 import { createDb, type Db, type DbHandle } from './index.js';
 import * as init from './migrations/0001-init.js';
 import * as generations from './migrations/0002-generations.js';
+import * as aiJobs from './migrations/0003-ai-jobs.js';
 
 // Listed here rather than read from the folder: the compiled build and tsx see the same set.
 const migrations: Record<string, Migration> = {
   '0001-init': init,
   '0002-generations': generations,
+  '0003-ai-jobs': aiJobs,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -119,6 +119,35 @@ export interface GenerationsTable {
   created_at: IsoTime;
 }
 
+export type JobStatus = 'queued' | 'running' | GenerationStatus;
+
+export interface AiJobsTable {
+  id: string;
+  generation_id: string;
+  user_id: number;
+  kind: string;
+  status: JobStatus;
+  /** The submitted body, as JSON. */
+  request: string;
+  /** sha256 of the canonical body: the same Idempotency-Key with another body is a conflict. */
+  request_hash: string;
+  idempotency_key: string | null;
+  callback_url: string | null;
+  webhook_status: 'pending' | 'delivered' | 'failed' | null;
+  error: string | null;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}
+
+export interface WebhookDeliveriesTable {
+  job_id: string;
+  attempt: number;
+  at: IsoTime;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -130,6 +159,8 @@ export interface Database {
   settings: SettingsTable;
   posts_fts: PostsFtsTable;
   generations: GenerationsTable;
+  ai_jobs: AiJobsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -143,3 +174,5 @@ export type TagRow = Selectable<TagsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type NewGenerationRow = Insertable<GenerationsTable>;
 export type GenerationRow = Selectable<GenerationsTable>;
+export type AiJobRow = Selectable<AiJobsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -11,7 +11,7 @@ const STREAM_DESCRIPTION =
   'Server-Sent Events: `start`, `token` ({text}) as the model writes, `notice`, then `done` (model, usage) or `error` (code, message). Each event has an id; GET /ai/generations/{id}/events with Last-Event-ID resumes.';
 
 export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ai } = app.services;
+  const { ai, jobs } = app.services;
 
   const stream = (generation: Generation, lastEventId = -1) =>
     async function* events(signal: AbortSignal) {
@@ -77,7 +77,9 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       authorize(request.actor, 'ai:use');
-      const generation = ai.find(request.params.id);
+      // A job's id or a generation's (the editor's stream): both resume the same stream.
+      const { id } = request.params;
+      const generation = ai.find(id) ?? ai.find((await jobs.generationOf(id)) ?? '');
       if (!generation) throw notFound('Generation');
       return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1));
     },

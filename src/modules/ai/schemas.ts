@@ -1,4 +1,4 @@
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import { AI_KINDS } from './prompts.js';
 
 // Inputs are bounded here: a body this size already fills the context of most local models.
@@ -75,3 +75,50 @@ export const AiEventFrame = Type.Object(
   },
   { title: 'AiEvent' },
 );
+
+export const JobRequest = Type.Object(
+  {
+    ...Type.Omit(WriteRequest, ['stream']).properties,
+    callbackUrl: Type.Optional(
+      Type.String({
+        maxLength: 2000,
+        description: 'POSTed the finished job, signed (Inkstone-Signature: t=…,v1=HMAC-SHA256 of "t.body")',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type JobRequest = Static<typeof JobRequest>;
+
+const Attempt = Type.Object({
+  attempt: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  status: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  durationMs: Type.Integer(),
+});
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const Job = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  status: Type.Union([
+    Type.Literal('queued'),
+    Type.Literal('running'),
+    Type.Literal('completed'),
+    Type.Literal('failed'),
+    Type.Literal('cancelled'),
+  ]),
+  output: Type.String({ description: 'the answer so far, or all of it' }),
+  model: Nullable(Type.String()),
+  usage: Nullable(Usage),
+  ttftMs: Nullable(Type.Integer()),
+  durationMs: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  events: Type.String({ description: 'the event stream (SSE); Last-Event-ID resumes it' }),
+  callbackUrl: Nullable(Type.String()),
+  webhook: Nullable(Type.Object({ status: Type.String(), attempts: Type.Array(Attempt) })),
+});

@@ -25,6 +25,8 @@ export interface GenerateRequest {
 export interface Generation {
   id: string;
   broadcast: Broadcast;
+  /** Resolves when the generation is over and its record written. */
+  settled: Promise<void>;
   /** RateLimit-* headers for the response. */
   headers: Record<string, string>;
 }
@@ -53,7 +55,7 @@ const RESUME_MS = 5 * 60_000;
 export class AiService {
   private readonly inFlight = new Map<string, Generation>();
   private readonly recent = new Map<string, { generation: Generation; until: number }>();
-  private readonly running = new Set<AbortController>();
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly deps: {
@@ -121,11 +123,13 @@ export class AiService {
     const release = dispatcher.admit(user);
     const controller = new AbortController();
     const broadcast = new Broadcast(() => controller.abort(new Error('every reader left')));
-    const generation: Generation = { id: randomUUID(), broadcast, headers: decision.headers };
+    let done = () => {};
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    const generation: Generation = { id: randomUUID(), broadcast, headers: decision.headers, settled };
     broadcast.push({ type: 'start', generationId: generation.id, alias: alias.name, cached: false });
     if (!this.inFlight.has(key)) this.inFlight.set(key, generation);
     this.remember(generation);
-    this.running.add(controller);
+    this.running.set(generation.id, controller);
     // Leaves the in-flight map before its last event, so a request arriving after the end
     // reads the cache (or asks again after a failure) instead of joining a finished stream.
     const settle = () => {
@@ -135,10 +139,19 @@ export class AiService {
       () => {
         settle();
         release();
-        this.running.delete(controller);
+        done();
+        this.running.delete(generation.id);
       },
     );
     return generation;
+  }
+
+  /** Stops a running generation for everyone reading it; false when it is not running here. */
+  cancel(id: string): boolean {
+    const controller = this.running.get(id);
+    if (!controller) return false;
+    controller.abort(new Error('cancelled'));
+    return true;
   }
 
   /** The configured model aliases, as the OpenAI door lists them. */
@@ -168,7 +181,7 @@ export class AiService {
 
   /** Stops every generation (shutdown) and closes the providers. */
   async close(): Promise<void> {
-    for (const controller of this.running) controller.abort(new Error('shutting down'));
+    for (const controller of this.running.values()) controller.abort(new Error('shutting down'));
     await Promise.all([...this.deps.providers.values()].map((p) => p.close?.().catch(() => {})));
   }
 
@@ -282,7 +295,12 @@ export class AiService {
     params: GenerateParams,
     headers: Record<string, string>,
   ): Generation {
-    const generation: Generation = { id: randomUUID(), broadcast: new Broadcast(), headers };
+    const generation: Generation = {
+      id: randomUUID(),
+      broadcast: new Broadcast(),
+      headers,
+      settled: Promise.resolve(),
+    };
     const { broadcast } = generation;
     broadcast.push({ type: 'start', generationId: generation.id, alias: hit.alias, cached: true });
     for (const text of hit.tokens) broadcast.push({ type: 'token', text });
@@ -298,7 +316,7 @@ export class AiService {
       durationMs: 0,
     });
     this.remember(generation);
-    void this.record(generation.id, actor, request, params, {
+    generation.settled = this.record(generation.id, actor, request, params, {
       alias: hit.alias,
       model: hit.model,
       provider: hit.provider,
