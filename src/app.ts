@@ -26,6 +26,7 @@ import { settingsRoutes } from './modules/settings/routes.js';
 import { userPages } from './modules/users/pages.js';
 import { userRoutes } from './modules/users/routes.js';
 import { databasePlugin } from './plugins/database.js';
+import { redisPlugin } from './plugins/redis.js';
 import { servicesPlugin } from './plugins/services.js';
 import type { ServiceOverrides } from './services.js';
 
@@ -78,6 +79,7 @@ export async function buildApp({
   app.decorate('config', config);
   // Outside parts, one plugin each, opened here and closed with the app.
   await app.register(databasePlugin, { database });
+  await app.register(redisPlugin);
   await app.register(servicesPlugin, { overrides });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -281,8 +281,30 @@ const Ai = Type.Object({
   ),
 });
 
+const Redis = Type.Object({
+  REDIS_URL: Type.Optional(
+    Type.String({
+      secret: true,
+      defaultText: 'unset → each instance on its own',
+      description:
+        '`redis://host:6379/0` (`rediss://` for TLS): AI limits and generation cache shared by every instance',
+    }),
+  ),
+  REDIS_PREFIX: Type.String({
+    default: 'inkstone:',
+    description: 'starts every key Inkstone writes, so several sites can share one Redis',
+  }),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
-export const CONFIG_SECTIONS = { Server, Database, Security, 'HTTP limits': Http, 'AI writing': Ai };
+export const CONFIG_SECTIONS = {
+  Server,
+  Database,
+  Security,
+  'HTTP limits': Http,
+  'AI writing': Ai,
+  Redis,
+};
 
 export const EnvSchema = Type.Object({
   ...Server.properties,
@@ -290,6 +312,7 @@ export const EnvSchema = Type.Object({
   ...Security.properties,
   ...Http.properties,
   ...Ai.properties,
+  ...Redis.properties,
 });
 
 /** The environment after parsing: each variable as its type, defaults applied. */

@@ -33,6 +33,14 @@ export interface Config {
   /** After SIGTERM/SIGINT, how long open requests may take before the process exits anyway. */
   shutdownTimeoutMs: number;
   ai: AiConfig;
+  /** Set when REDIS_URL is: what Redis shares between instances (see src/plugins/redis.ts). */
+  redis?: RedisConfig;
+}
+
+export interface RedisConfig {
+  url: string;
+  /** Starts every key Inkstone writes. */
+  prefix: string;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +71,30 @@ export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
   throw new Error(
     `DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…"); leave it unset for ./data/inkstone.db`,
   );
+}
+
+export function parseRedisUrl(url: string): string {
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // reported below
+  }
+  // The URL is not quoted back: it may hold the password.
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new Error('REDIS_URL must be a URL such as redis://127.0.0.1:6379/0 (rediss:// for TLS)');
+  }
+  return url;
+}
+
+function redisConfig(env: Env, problems: string[]): RedisConfig | undefined {
+  if (!env.REDIS_URL) return undefined;
+  try {
+    return { url: parseRedisUrl(env.REDIS_URL), prefix: env.REDIS_PREFIX };
+  } catch (error) {
+    problems.push((error as Error).message);
+    return undefined;
+  }
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -193,6 +225,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ai: aiConfig(env, raw, problems),
+    redis: redisConfig(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
@@ -10,6 +11,7 @@ import { MemoryUsageLimiter } from './modules/ai/limiter.js';
 import { createProvider } from './modules/ai/providers/index.js';
 import type { Provider } from './modules/ai/providers/types.js';
 import { GenerationsRepository } from './modules/ai/repository.js';
+import { createSharedAiState } from './modules/ai/redis-fallback.js';
 import { ModelRouter } from './modules/ai/router.js';
 import { AiService } from './modules/ai/service.js';
 import { CommentsRepository } from './modules/comments/repository.js';
@@ -33,6 +35,8 @@ export interface Collaborators {
   providers: Map<string, Provider>;
   /** Where AI failures are logged (the app's logger). */
   log: { warn(object: object, message: string): void; error(object: object, message: string): void };
+  /** The shared Redis (REDIS_URL): AI limits and cache count for every instance. Absent: per process. */
+  redis: Redis;
 }
 
 export type ServiceOverrides = Partial<Collaborators>;
@@ -62,13 +66,25 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
   const providers =
     overrides.providers ?? new Map(ai.providers.map((spec) => [spec.name, createProvider(spec)]));
   const dispatcher = new Dispatcher({ maxQueue: ai.limits.maxQueue, perUser: ai.limits.perUser });
+  const cacheOptions = { ttlMs: ai.cacheTtlMs, maxEntries: 1000 };
+  const { limiter, cache } = overrides.redis
+    ? createSharedAiState(overrides.redis, clock, {
+        limits: ai.limits,
+        cache: cacheOptions,
+        prefix: config.redis?.prefix ?? 'inkstone:',
+        log: overrides.log,
+      })
+    : {
+        limiter: new MemoryUsageLimiter(ai.limits, clock),
+        cache: new MemoryGenerationCache(cacheOptions, clock),
+      };
   return new AiService({
     config: ai,
     providers,
     router: new ModelRouter({ config: ai, providers, dispatcher, clock }),
     dispatcher,
-    limiter: new MemoryUsageLimiter(ai.limits, clock),
-    cache: new MemoryGenerationCache({ ttlMs: ai.cacheTtlMs, maxEntries: 1000 }, clock),
+    limiter,
+    cache,
     repo: new GenerationsRepository(handle.db),
     clock,
     log: overrides.log,

@@ -10,10 +10,14 @@ declare module 'fastify' {
 /** The composition root as a plugin: services built once over the open database. */
 export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
   async (app, { overrides }) => {
-    const services = createServices(app.database, app.config, { log: app.log, ...overrides });
+    const services = createServices(app.database, app.config, {
+      log: app.log,
+      ...(app.redis ? { redis: app.redis } : {}),
+      ...overrides,
+    });
     app.decorate('services', services);
     // Generations in flight end with the app, and in-process models free their memory.
     app.addHook('onClose', () => services.ai.close());
   },
-  { name: 'services', dependencies: ['database'], fastify: '5.x' },
+  { name: 'services', dependencies: ['database', 'redis'], fastify: '5.x' },
 );

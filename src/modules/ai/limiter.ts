@@ -17,8 +17,8 @@ export interface LimitDecision {
 
 /**
  * Per-user AI limits: requests per minute as a token bucket (bursts up to the minute's
- * allowance, refilled smoothly) and model tokens per UTC day. In memory, per process; the
- * scale-out issue backs the same interface with Redis.
+ * allowance, refilled smoothly) and model tokens per UTC day. MemoryUsageLimiter counts
+ * in this process; RedisUsageLimiter (redis-limiter.ts) counts for every instance.
  */
 export interface UsageLimiter {
   /** Takes one request from the user's allowance, or says how long to wait. */
@@ -34,7 +34,7 @@ interface UserState {
   usedToday: number;
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 export class MemoryUsageLimiter implements UsageLimiter {
   private readonly users = new Map<string, UserState>();
@@ -47,43 +47,16 @@ export class MemoryUsageLimiter implements UsageLimiter {
   async take(user: string): Promise<LimitDecision> {
     const now = this.clock.now().getTime();
     const state = this.state(user, now);
-    const perMs = this.limits.requestsPerMinute / 60_000;
-    state.tokens = Math.min(this.limits.requestsPerMinute, state.tokens + (now - state.refilledAt) * perMs);
+    state.tokens = refill(this.limits, state.tokens, now - state.refilledAt);
     state.refilledAt = now;
-
-    if (state.usedToday >= this.limits.tokensPerDay) {
-      const wait = Math.ceil((DAY_MS - (now % DAY_MS)) / 1000);
-      return this.refuse(state, wait, `You have used today's ${this.limits.tokensPerDay} AI tokens.`);
-    }
-    if (state.tokens < 1) {
-      const wait = Math.ceil((1 - state.tokens) / perMs / 1000);
-      return this.refuse(
-        state,
-        wait,
-        `At most ${this.limits.requestsPerMinute} AI requests a minute; try again in ${wait} s.`,
-      );
-    }
-    state.tokens -= 1;
-    return { allowed: true, retryAfterSeconds: 0, headers: this.headers(state) };
+    const decision = decide(this.limits, state.tokens, state.usedToday, now);
+    if (decision.allowed) state.tokens -= 1;
+    return decision;
   }
 
   async record(user: string, tokens: number): Promise<void> {
     const state = this.state(user, this.clock.now().getTime());
     state.usedToday += tokens;
-  }
-
-  private refuse(state: UserState, wait: number, reason: string): LimitDecision {
-    return { allowed: false, retryAfterSeconds: wait, headers: this.headers(state), reason };
-  }
-
-  private headers(state: UserState): Record<string, string> {
-    const perMs = this.limits.requestsPerMinute / 60_000;
-    const full = Math.ceil((this.limits.requestsPerMinute - state.tokens) / perMs / 1000);
-    return {
-      'ratelimit-limit': String(this.limits.requestsPerMinute),
-      'ratelimit-remaining': String(Math.max(0, Math.floor(state.tokens))),
-      'ratelimit-reset': String(Math.max(0, full)),
-    };
   }
 
   private state(user: string, now: number): UserState {
@@ -99,4 +72,46 @@ export class MemoryUsageLimiter implements UsageLimiter {
     }
     return state;
   }
+}
+
+/** The bucket after `elapsedMs` of refilling, never over the minute's allowance. */
+export function refill(limits: UsageLimits, tokens: number, elapsedMs: number): number {
+  return Math.min(limits.requestsPerMinute, tokens + elapsedMs * (limits.requestsPerMinute / 60_000));
+}
+
+/**
+ * One more request, given the refilled bucket and the day's tokens: allowed when both have
+ * room. Written once so that every limiter (memory, Redis) refuses with the same sentences
+ * and headers; the caller takes the token from the bucket when allowed.
+ */
+export function decide(limits: UsageLimits, tokens: number, usedToday: number, now: number): LimitDecision {
+  const perMs = limits.requestsPerMinute / 60_000;
+  if (usedToday >= limits.tokensPerDay) {
+    const wait = Math.ceil((DAY_MS - (now % DAY_MS)) / 1000);
+    return refuse(limits, tokens, wait, `You have used today's ${limits.tokensPerDay} AI tokens.`);
+  }
+  if (tokens < 1) {
+    const wait = Math.ceil((1 - tokens) / perMs / 1000);
+    return refuse(
+      limits,
+      tokens,
+      wait,
+      `At most ${limits.requestsPerMinute} AI requests a minute; try again in ${wait} s.`,
+    );
+  }
+  return { allowed: true, retryAfterSeconds: 0, headers: headers(limits, tokens - 1) };
+}
+
+function refuse(limits: UsageLimits, tokens: number, wait: number, reason: string): LimitDecision {
+  return { allowed: false, retryAfterSeconds: wait, headers: headers(limits, tokens), reason };
+}
+
+function headers(limits: UsageLimits, tokens: number): Record<string, string> {
+  const perMs = limits.requestsPerMinute / 60_000;
+  const full = Math.ceil((limits.requestsPerMinute - tokens) / perMs / 1000);
+  return {
+    'ratelimit-limit': String(limits.requestsPerMinute),
+    'ratelimit-remaining': String(Math.max(0, Math.floor(tokens))),
+    'ratelimit-reset': String(Math.max(0, full)),
+  };
 }

@@ -1,0 +1,187 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { scryptHasher } from '../../src/modules/users/password.js';
+import { closeRedis } from '../../src/plugins/redis.js';
+import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
+import { Client, createTestApp, signedIn } from '../helpers/app.js';
+import { createTestDatabase } from '../helpers/db.js';
+import {
+  connectTestRedis,
+  deleteKeys,
+  freePort,
+  REDIS_URL,
+  redisAvailable,
+  startOwnRedis,
+  startSilentServer,
+  testPrefix,
+} from '../helpers/redis.js';
+import { parseSse } from '../helpers/sse.js';
+
+// Two Inkstone instances (two apps, one database, one Redis, one model server) behind an
+// imaginary load balancer: one browser session whose requests alternate between them.
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let fake: FakeModelServer;
+const cleanup: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeModelServer({ interTokenMs: 1 });
+});
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+  fake.resetStats();
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+/** Instance A from createTestApp, and B over the same database and configuration. */
+async function twoInstances(env: Record<string, string>) {
+  const full = {
+    AI_PROVIDER: 'ollama',
+    AI_BASE_URL: fake.url,
+    AI_RETRY_MAX_DELAY_MS: '100',
+    REDIS_PREFIX: testPrefix(),
+    ...env,
+  };
+  const first = await createTestApp('sqlite', full);
+  cleanup.push(() => first.close());
+  const config = loadConfig({ NODE_ENV: 'test', ...full });
+  config.database = first.database.config;
+  const b = await buildApp({
+    config,
+    database: first.database.handle,
+    overrides: { passwordHasher: scryptHasher(2 ** 10) },
+    logger: false,
+  });
+  cleanup.push(() => b.close());
+  await b.ready();
+  const { user, client: onA } = await signedIn(first.app, 'author');
+  const onB = new Client(b);
+  for (const [name, value] of onA.cookies) onB.cookies.set(name, value);
+  return { a: first.app, b, onA, onB, user, prefix: full.REDIS_PREFIX };
+}
+
+const write = (client: Client, text: string) =>
+  client.api('POST', '/api/v1/ai/write', { kind: 'titles', text, stream: false });
+
+describe.skipIf(!(await redisAvailable()))('two Inkstone instances on one Redis', () => {
+  let direct: Redis;
+  beforeAll(async () => {
+    direct = await connectTestRedis();
+  });
+  afterAll(async () => {
+    if (direct) await closeRedis(direct);
+  });
+
+  it("count one user's requests per minute on both, with one set of RateLimit headers", async () => {
+    const { onA, onB, prefix } = await twoInstances({ REDIS_URL, AI_REQUESTS_PER_MINUTE: '4' });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    const answers = [];
+    for (const [i, client] of [onA, onB, onA, onB, onA, onB].entries()) {
+      answers.push(await write(client, `Post number ${i} about tea`));
+    }
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 429, 429]);
+    expect(answers.map((r) => r.headers['ratelimit-remaining'])).toEqual(['3', '2', '1', '0', '0', '0']);
+    expect(answers[5]!.headers['retry-after']).toBe('15');
+    expect(answers[5]!.json().error.code).toBe('rate_limited');
+    expect(fake.stats.requests).toHaveLength(4);
+  });
+
+  it('refuse on one instance the tokens a user spent today on the other', async () => {
+    const { onA, onB, user, prefix } = await twoInstances({ REDIS_URL, AI_TOKENS_PER_DAY: '10' });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    expect((await write(onA, 'A long post about oolong')).statusCode).toBe(200);
+    // The tokens are counted just after the answer's last event.
+    const day = `${prefix}ai:limit:user:${user.id}:tokens:${new Date().toISOString().slice(0, 10)}`;
+    for (let i = 0; i < 50 && (await direct.get(day)) === null; i++) await sleep(20);
+    const refused = await write(onB, 'Another post');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error.message).toBe("You have used today's 10 AI tokens.");
+  });
+
+  it('replay on one instance an answer the other generated', async () => {
+    const { onA, onB, prefix } = await twoInstances({ REDIS_URL });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    const body = { kind: 'summarize', text: 'Brewing green tea at home, step by step.' };
+    const first = parseSse((await onA.api('POST', '/api/v1/ai/write', body)).body);
+    const second = parseSse((await onB.api('POST', '/api/v1/ai/write', body)).body);
+    expect(fake.stats.requests).toHaveLength(1);
+    expect(first[0]!.data.cached).toBe(false);
+    expect(second[0]!.data.cached).toBe(true);
+    expect(second.filter((e) => e.event === 'token')).toEqual(first.filter((e) => e.event === 'token'));
+  });
+
+  it('answer per instance while Redis is down, and share again once it is back, without a restart', async () => {
+    const own = await startOwnRedis();
+    if (!own) return;
+    cleanup.push(() => own.stop());
+    const { a, b, onA, onB } = await twoInstances({ REDIS_URL: own.url, AI_REQUESTS_PER_MINUTE: '4' });
+    expect((await write(onA, 'first')).headers['ratelimit-remaining']).toBe('3');
+
+    await own.stop();
+    const started = performance.now();
+    const during = await write(onB, 'while Redis is down');
+    const waited = performance.now() - started;
+    expect(during.statusCode).toBe(200);
+    // B's own bucket, full: Redis's count is not reachable.
+    expect(during.headers['ratelimit-remaining']).toBe('3');
+    expect(waited).toBeLessThan(1000);
+
+    await own.start();
+    await untilShared([a, b], [onA, onB]);
+    const after = [await write(onA, 'after 1'), await write(onB, 'after 2')];
+    // The restarted Redis is empty; the probes took two, and the count goes on across both.
+    expect(after.map((r) => r.headers['ratelimit-remaining'])).toEqual(['1', '0']);
+  });
+});
+
+/**
+ * Waits until both instances count in Redis again: the first probe after ioredis has
+ * reconnected (its backoff tops out at 2 s; a probe goes at most every 2 s).
+ */
+async function untilShared(apps: FastifyInstance[], clients: Client[]) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ready = apps.every((app) => app.redis?.status === 'ready');
+    if (ready) {
+      // A request through each lets its probe through (the probe interval has passed).
+      await sleep(2100);
+      for (const client of clients) await write(client, `probe ${Math.random()}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error('Redis did not come back within 10 s');
+    await sleep(100);
+  }
+}
+
+describe('an instance whose REDIS_URL does not answer at start', () => {
+  it('refuses to start when nothing listens, naming the URL and the cause', async () => {
+    const database = await createTestDatabase('sqlite');
+    cleanup.push(() => database.destroy());
+    const url = `redis://:secret@127.0.0.1:${await freePort()}/0`;
+    const config = loadConfig({ NODE_ENV: 'test', REDIS_URL: url });
+    config.database = database.config;
+    const started = performance.now();
+    await expect(buildApp({ config, database: database.handle, logger: false })).rejects.toThrow(
+      /^Redis at redis:\/\/\*\*\*@127\.0\.0\.1:\d+\/0 is unreachable: connect ECONNREFUSED .*Start it, or unset REDIS_URL/,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses to start when the server accepts and never answers, after the connect deadline', async () => {
+    const silent = await startSilentServer();
+    cleanup.push(() => silent.close());
+    const database = await createTestDatabase('sqlite');
+    cleanup.push(() => database.destroy());
+    const config = loadConfig({ NODE_ENV: 'test', REDIS_URL: silent.url });
+    config.database = database.config;
+    await expect(buildApp({ config, database: database.handle, logger: false })).rejects.toThrow(
+      /is unreachable: no answer within 5000 ms/,
+    );
+  });
+});
