@@ -49,6 +49,7 @@ function nav(ctx: PageContext): SafeHtml {
   return html`<nav class="site-nav" aria-label="Main">
     ${link('/', 'Home')} ${link('/search', 'Search')}
     ${can(actor, 'post:create') ? [link('/write', 'Write'), link('/my/posts', 'My posts')] : ''}
+    ${can(actor, 'ai:use') ? link('/my/generations', 'Generations') : ''}
     ${can(actor, 'comment:moderate') ? link('/admin', 'Admin') : ''}
     ${
       actor

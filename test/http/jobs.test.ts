@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { webhookSecret } from '../../src/modules/ai/webhooks.js';
 import { defaultReply, type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
-import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
+import { Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { parseSse, textOf } from '../helpers/sse.js';
 
 interface Received {
@@ -193,5 +193,22 @@ describe('AI generation jobs', () => {
     const { client: reader } = await signedIn(site.app, 'reader');
     expect((await submit(reader, { kind: 'tags', text: 'x' })).statusCode).toBe(403);
     expect((await author.client.get('/api/v1/ai/generations/no-such-job')).statusCode).toBe(404);
+  });
+
+  it('lists a user’s jobs on "My generations", and everyone’s to an admin', async () => {
+    const { client, user } = await signedIn(site.app, 'author');
+    const job = (await submit(client, { kind: 'tags', text: 'Listed tea' })).json();
+    await waitFor(client, job.id, 'completed');
+    const mine = await client.get('/my/generations');
+    expect(mine.statusCode).toBe(200);
+    expect(mine.body).toContain('Echo: Suggest three to six short tags');
+    expect(mine.body).toContain('completed');
+    const { client: other } = await signedIn(site.app, 'author');
+    expect((await other.get('/my/generations')).body).not.toContain('Listed tea');
+    const { client: admin } = await signedIn(site.app, 'admin');
+    const all = await admin.get('/my/generations?all=1');
+    expect(all.body).toContain('All generations');
+    expect(all.body).toContain(`@${user.username}`);
+    expect((await new Client(site.app).get('/my/generations')).statusCode).toBe(302);
   });
 });

@@ -157,13 +157,13 @@ export class JobsService {
     return this.get(id, actor);
   }
 
-  async list(actor: Actor | null, options: { all: boolean; page: number; perPage: number }) {
+  async list(actor: Actor | null, options: { all: boolean; limit: number; offset: number }) {
     authorize(actor, 'ai:use');
     const everyone = options.all && can(actor, 'user:manage');
     const rows = await this.deps.repo.list({
       userId: everyone ? undefined : actor.id,
-      limit: options.perPage,
-      offset: (options.page - 1) * options.perPage,
+      limit: options.limit,
+      offset: options.offset,
     });
     return { everyone, items: rows };
   }
