@@ -296,6 +296,27 @@ const Redis = Type.Object({
   }),
 });
 
+const Webhooks = Type.Object({
+  WEBHOOK_ALLOW_HOSTS: Type.Optional(
+    Type.String({
+      defaultText: 'none: private, loopback and link-local addresses are refused',
+      description:
+        'comma-separated `host`, `host:port`, IPs or CIDRs (`10.1.0.0/16`) that job callbacks may reach although private',
+    }),
+  ),
+  WEBHOOK_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 20,
+    default: 5,
+    description: 'tries of a job callback in all, the first included, with exponential backoff between them',
+  }),
+  WEBHOOK_TIMEOUT_MS: ms(
+    10_000,
+    120_000,
+    'give up on one callback attempt (DNS, redirects, answer) after this many ms',
+  ),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
 export const CONFIG_SECTIONS = {
   Server,
@@ -304,6 +325,7 @@ export const CONFIG_SECTIONS = {
   'HTTP limits': Http,
   'AI writing': Ai,
   Redis,
+  Webhooks,
 };
 
 export const EnvSchema = Type.Object({
@@ -313,6 +335,7 @@ export const EnvSchema = Type.Object({
   ...Http.properties,
   ...Ai.properties,
   ...Redis.properties,
+  ...Webhooks.properties,
 });
 
 /** The environment after parsing: each variable as its type, defaults applied. */

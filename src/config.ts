@@ -1,4 +1,5 @@
 import { type AiConfig, aiConfig } from './modules/ai/config.js';
+import { parseAllowHosts } from './modules/ai/webhook-guard.js';
 import { resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import {
@@ -35,12 +36,24 @@ export interface Config {
   ai: AiConfig;
   /** Set when REDIS_URL is: what Redis shares between instances (see src/plugins/redis.ts). */
   redis?: RedisConfig;
+  /** Job callbacks: the options of WebhookSender (src/modules/ai/webhooks.ts). */
+  webhooks: WebhookConfig;
 }
 
 export interface RedisConfig {
   url: string;
   /** Starts every key Inkstone writes. */
   prefix: string;
+}
+
+export interface WebhookConfig {
+  /** Destinations that may be private: `host`, `host:port`, IP or CIDR. */
+  allowHosts: string[];
+  attempts: number;
+  timeoutMs: number;
+  baseDelayMs: number;
+  /** Also caps a receiver's Retry-After. */
+  maxDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +108,30 @@ function redisConfig(env: Env, problems: string[]): RedisConfig | undefined {
     problems.push((error as Error).message);
     return undefined;
   }
+}
+
+// Not variables: with the default 5 attempts the waits are up to 1, 2, 4 and 8 s, and a
+// receiver that asks for longer with Retry-After gets at most a minute.
+const WEBHOOK_BASE_DELAY_MS = 1000;
+const WEBHOOK_MAX_DELAY_MS = 60_000;
+
+function webhookConfig(env: Env, problems: string[]): WebhookConfig {
+  const allowHosts = (env.WEBHOOK_ALLOW_HOSTS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  try {
+    parseAllowHosts(allowHosts);
+  } catch (error) {
+    problems.push(`WEBHOOK_ALLOW_HOSTS: ${(error as Error).message}`);
+  }
+  return {
+    allowHosts,
+    attempts: env.WEBHOOK_ATTEMPTS,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    baseDelayMs: WEBHOOK_BASE_DELAY_MS,
+    maxDelayMs: WEBHOOK_MAX_DELAY_MS,
+  };
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -226,6 +263,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ai: aiConfig(env, raw, problems),
     redis: redisConfig(env, problems),
+    webhooks: webhookConfig(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
