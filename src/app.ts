@@ -13,6 +13,8 @@ import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
 import { adminPages } from './modules/admin/pages.js';
 import { openAiRoutes } from './modules/ai/openai-routes.js';
+import { jobRoutes } from './modules/ai/jobs-routes.js';
+import { aiPages } from './modules/ai/pages.js';
 import { aiRoutes } from './modules/ai/routes.js';
 import { authPages } from './modules/auth/pages.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -110,6 +112,7 @@ export async function buildApp({
       await api.register(postRoutes);
       await api.register(commentRoutes);
       await api.register(aiRoutes);
+      await api.register(jobRoutes);
     },
     { prefix: '/api/v1' },
   );
@@ -121,5 +124,6 @@ export async function buildApp({
   await app.register(editorPages);
   await app.register(commentPages);
   await app.register(adminPages);
+  await app.register(aiPages);
   return app;
 }

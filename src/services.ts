@@ -10,10 +10,13 @@ import { Dispatcher } from './modules/ai/dispatcher.js';
 import { MemoryUsageLimiter } from './modules/ai/limiter.js';
 import { createProvider } from './modules/ai/providers/index.js';
 import type { Provider } from './modules/ai/providers/types.js';
+import { JobsService } from './modules/ai/jobs.js';
+import { JobsRepository } from './modules/ai/jobs-repository.js';
 import { GenerationsRepository } from './modules/ai/repository.js';
 import { createSharedAiState } from './modules/ai/redis-fallback.js';
 import { ModelRouter } from './modules/ai/router.js';
 import { AiService } from './modules/ai/service.js';
+import { WebhookSender, webhookSecret } from './modules/ai/webhooks.js';
 import { CommentsRepository } from './modules/comments/repository.js';
 import { CommentsService } from './modules/comments/service.js';
 import { PostsRepository } from './modules/posts/repository.js';
@@ -58,7 +61,15 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const posts = new PostsService(new PostsRepository(db, handle.dialect), clock);
   const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock });
   const ai = createAi(handle, config, clock, overrides);
-  return { users, settings, auth, posts, comments, ai };
+  const jobs = new JobsService({
+    ai,
+    repo: new JobsRepository(db),
+    webhooks: new WebhookSender({ ...config.webhooks, clock }),
+    webhookSecret: (userId) => webhookSecret(config.sessionSecret, userId),
+    clock,
+    log: overrides.log,
+  });
+  return { users, settings, auth, posts, comments, ai, jobs };
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
