@@ -188,6 +188,7 @@ describe('AI generation jobs', () => {
     const job = (await submit(author.client, { kind: 'tags', text: 'Private tea' })).json();
     const { client: stranger } = await signedIn(site.app, 'author');
     expect((await stranger.get(`/api/v1/ai/generations/${job.id}`)).statusCode).toBe(404);
+    expect((await stranger.get(`/api/v1/ai/generations/${job.id}/events`)).statusCode).toBe(404);
     const { client: admin } = await signedIn(site.app, 'admin');
     expect((await admin.get(`/api/v1/ai/generations/${job.id}`)).statusCode).toBe(200);
     const { client: reader } = await signedIn(site.app, 'reader');

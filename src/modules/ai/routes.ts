@@ -77,9 +77,12 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       authorize(request.actor, 'ai:use');
-      // A job's id or a generation's (the editor's stream): both resume the same stream.
+      // A job's id (its owner or an admin only) or a generation's (the editor's stream, whose
+      // random id is known only to the page that started it): both resume the same stream.
       const { id } = request.params;
-      const generation = ai.find(id) ?? ai.find((await jobs.generationOf(id)) ?? '');
+      const job = await jobs.generationOf(id);
+      if (job) await jobs.get(id, request.actor);
+      const generation = ai.find(job ?? id);
       if (!generation) throw notFound('Generation');
       return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1));
     },
