@@ -18,6 +18,25 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
+// Kysely's SQLite driver prepares every query afresh; a CPU profile of the AI pipeline showed
+// better-sqlite3's prepare() among its top costs. The app issues a few hundred distinct SQL
+// texts at most (parameters are bound, not inlined), so statements are kept by text.
+const STATEMENT_CACHE_SIZE = 500;
+
+function cachePreparedStatements(sqlite: SQLite.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, SQLite.Statement>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      statement = prepare(source);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as SQLite.Database['prepare'];
+}
+
 export function createDb(config: DatabaseConfig): DbHandle {
   const limits = { ...DATABASE_DEFAULTS, ...config.limits };
   if (config.kind === 'sqlite') {
@@ -29,6 +48,7 @@ export function createDb(config: DatabaseConfig): DbHandle {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
+    cachePreparedStatements(sqlite);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     return {
       db,
