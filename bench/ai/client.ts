@@ -13,7 +13,11 @@ export type Target =
   | { via: 'direct'; url: string; protocol: Protocol; model: string; keepAlive: string };
 
 export interface StreamResult {
+  title: string;
   ok: boolean;
+  /** performance.now() when the request was sent and when its first token was read. */
+  startedAt: number;
+  firstTokenAt: number;
   /** Request sent → first token read, ms; NaN when no token came. */
   ttftMs: number;
   /**
@@ -122,8 +126,12 @@ function readFrame(format: Format, frame: string, result: StreamResult): Frame {
 export async function stream(target: Target, title: string, timeoutMs = 120_000): Promise<StreamResult> {
   const { url, init, format } = draftRequest(target, title);
   const separator = format === 'ollama' ? '\n' : '\n\n';
+  const started = performance.now();
   const result: StreamResult = {
+    title,
     ok: false,
+    startedAt: started,
+    firstTokenAt: NaN,
     ttftMs: NaN,
     acceptedMs: NaN,
     totalMs: NaN,
@@ -131,7 +139,6 @@ export async function stream(target: Target, title: string, timeoutMs = 120_000)
     tokens: 0,
     cached: false,
   };
-  const started = performance.now();
   const finish = (error?: string) => {
     result.endedAt = performance.now();
     result.totalMs = result.endedAt - started;
@@ -156,7 +163,10 @@ export async function stream(target: Target, title: string, timeoutMs = 120_000)
         if (frame.trim() === '') continue;
         const kind = readFrame(format, frame, result);
         if (kind === 'token') {
-          if (result.tokens++ === 0) result.ttftMs = performance.now() - started;
+          if (result.tokens++ === 0) {
+            result.firstTokenAt = performance.now();
+            result.ttftMs = result.firstTokenAt - started;
+          }
         } else if (kind === 'start') {
           result.acceptedMs = performance.now() - started;
         } else if (kind === 'done') {

@@ -1,7 +1,15 @@
 // Child process: the fake model server (a SIMULATOR, test/fakes/model-server.ts) on its own,
 // so its CPU time per streamed token is not spent in the process being measured.
 import { startFakeModelServer } from '../../test/fakes/model-server.js';
-import { cpuMs, type FakeCommand, type FakeStatsSummary, type FakeTimings, serve } from './ipc.js';
+import {
+  type Arrival,
+  cpuMs,
+  type FakeCommand,
+  type FakeStatsSummary,
+  type FakeTimings,
+  serve,
+} from './ipc.js';
+import { requestId } from './world.js';
 
 /** An answer of exactly `n` tokens whatever the prompt: every request streams the same amount. */
 const answerOf = (n: number) => () => ['Bench', ...Array.from({ length: n - 1 }, () => ' word')].join('');
@@ -32,6 +40,17 @@ function summary(): FakeStatsSummary {
   };
 }
 
+/** By the request id in the prompt (the bench's titles carry one). */
+function arrivals(): Record<string, Arrival> {
+  const epoch = (t: number | undefined) => (t === undefined ? undefined : performance.timeOrigin + t);
+  const out: Record<string, Arrival> = {};
+  for (const record of fake.stats.requests) {
+    const id = requestId(JSON.stringify(record.body));
+    if (id) out[id] = { receivedAt: epoch(record.receivedAt)!, firstTokenAt: epoch(record.firstTokenAt) };
+  }
+  return out;
+}
+
 serve<FakeCommand>(async (command) => {
   switch (command.type) {
     case 'set':
@@ -40,6 +59,8 @@ serve<FakeCommand>(async (command) => {
       return summary();
     case 'cpu':
       return cpuMs();
+    case 'arrivals':
+      return arrivals();
     case 'reset':
       // The per-request records (bodies included) would otherwise grow for the whole run.
       return fake.resetStats();

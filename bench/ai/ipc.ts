@@ -6,7 +6,15 @@ export type FakeCommand =
   | { type: 'stats' }
   | { type: 'reset' }
   | { type: 'cpu' }
+  /** When each request since the last reset reached the fake and when it sent its first token. */
+  | { type: 'arrivals' }
   | { type: 'close' };
+
+/** Epoch ms (timeOrigin + performance.now()), comparable between processes on one machine. */
+export interface Arrival {
+  receivedAt: number;
+  firstTokenAt: number | undefined;
+}
 
 /** The fake model server's fixed timings for one scenario. */
 export interface FakeTimings {
@@ -40,14 +48,20 @@ export interface MemoryReport {
   /** Highest RSS and heap seen by the child's sampler since the last `markMemory`. */
   peakRss: number;
   peakHeapUsed: number;
-  /** The event loop's longest delay since the mark, ms (how long a token could wait in Inkstone). */
-  maxLoopDelayMs: number;
+}
+
+/** Inkstone's event-loop delay, ms: how long a token or a request could wait behind other work. */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
 }
 
 export type InkstoneCommand =
   | { type: 'markMemory'; gc: boolean }
   | { type: 'memory'; gc: boolean }
   | { type: 'cpu' }
+  | { type: 'loopDelay'; reset: boolean }
   /** The monotonic clock V8's profiler stamps its samples with, µs: brackets a window of a profile. */
   | { type: 'clock' }
   | { type: 'close' };

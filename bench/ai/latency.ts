@@ -1,10 +1,10 @@
 // Time to first token: through Inkstone vs straight to the model, at several concurrencies;
 // coalescing of identical requests; and a cache hit's replay.
 import { closedLoop, stream, type StreamResult } from './client.js';
-import type { FakeTimings } from './ipc.js';
+import type { Arrival, FakeTimings, LoopDelay } from './ipc.js';
 import type { TtftOptions } from './options.js';
 import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
-import { cpuNow, failures, fakeStats, freshTitle, setFake, type World } from './world.js';
+import { cpuNow, failures, fakeStats, freshTitle, requestId, setFake, type World } from './world.js';
 
 export const TARGETS = { overheadP50Ms: 2, overheadP99Ms: 10, replayMs: 5, throughputRatio: 0.95 };
 
@@ -13,12 +13,20 @@ export interface TtftLevel {
   answerTokens: number;
   direct: Summary;
   inkstone: Summary;
-  /** Of Inkstone's TTFT, the time until its `start` event: before it calls the model. */
+  /** Of Inkstone's TTFT, the time until its `start` event: the request was admitted. */
   accepted: Summary;
   /** Inkstone minus direct, at the same percentile. */
   overhead: { p50: number; p99: number };
+  /**
+   * Where each path's first token spent its time, from clocks in the client and the fake: the
+   * request on its way to the model (through Inkstone: its whole request path), the model's
+   * own first token, and the token on its way back (through Inkstone: its relay).
+   */
+  legs: Record<Path, Legs>;
   /** Per round: each path's p50, to show how steady the numbers are. */
   rounds: { first: 'direct' | 'inkstone'; directP50: number; inkstoneP50: number }[];
+  /** Inkstone's event-loop delay while it served this level (worst p99 and max of the rounds). */
+  loopDelay: LoopDelay;
   /** CPU per stream, ms: Inkstone's (through it), and the fake's on each path. Load-independent. */
   cpuMsPerStream: { inkstone: number; fakeDirect: number; fakeThrough: number };
   errors: { direct: ReturnType<typeof failures>; inkstone: ReturnType<typeof failures> };
@@ -29,15 +37,61 @@ export interface TtftLevel {
 }
 
 type Path = 'direct' | 'inkstone';
+type Percentiles = { p50: number; p99: number };
+export interface Legs {
+  toModel: Percentiles;
+  model: Percentiles;
+  back: Percentiles;
+}
+type Leg = { toModel: number; model: number; back: number };
 
-async function phase(world: World, path: Path, concurrency: number, perWorker: number) {
+/** Each stream's three legs, from the client's clock and the fake's (both as epoch ms). */
+function legsOf(results: readonly StreamResult[], arrivals: Record<string, Arrival>): Leg[] {
+  const legs: Leg[] = [];
+  for (const r of results) {
+    const id = requestId(r.title);
+    const at = id ? arrivals[id] : undefined;
+    if (!r.ok || !at || at.firstTokenAt === undefined) continue;
+    const sent = performance.timeOrigin + r.startedAt;
+    const received = performance.timeOrigin + r.firstTokenAt;
+    legs.push({
+      toModel: at.receivedAt - sent,
+      model: at.firstTokenAt - at.receivedAt,
+      back: received - at.firstTokenAt,
+    });
+  }
+  return legs;
+}
+
+function summarizeLegs(legs: readonly Leg[]): Legs {
+  const pick = (key: keyof Leg) => {
+    const { p50, p99 } = summarize(legs.map((l) => l[key]));
+    return { p50, p99 };
+  };
+  return { toModel: pick('toModel'), model: pick('model'), back: pick('back') };
+}
+
+/**
+ * `concurrency` streams in flight for `perWorker` streams each. The workers start spread over
+ * one generation's length (`staggerMs`): started together, streams of one length would stay in
+ * lockstep and every round would be a burst of `concurrency` requests at the same instant.
+ */
+async function phase(world: World, path: Path, concurrency: number, perWorker: number, staggerMs: number) {
   const target = path === 'direct' ? world.direct : world.through;
   await world.fake.call({ type: 'reset' });
+  await world.inkstone.call({ type: 'loopDelay', reset: true });
   const before = await cpuNow(world);
-  const results = await closedLoop({ concurrency, perWorker, run: () => stream(target, freshTitle()) });
+  const results = await closedLoop({
+    concurrency,
+    perWorker,
+    staggerMs,
+    run: () => stream(target, freshTitle()),
+  });
   const after = await cpuNow(world);
   return {
     results,
+    legs: legsOf(results, await world.fake.call<Record<string, Arrival>>({ type: 'arrivals' })),
+    loopDelay: await world.inkstone.call<LoopDelay>({ type: 'loopDelay', reset: true }),
     queued: (await fakeStats(world)).maxQueued,
     cpu: { inkstone: after.inkstone - before.inkstone, fake: after.fake - before.fake },
   };
@@ -47,21 +101,38 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
   const levels: TtftLevel[] = [];
   for (const { concurrency, samples, answerTokens } of options.levels) {
     await setFake(world, { ...options.timings, answerTokens });
+    const generationMs = options.timings.ttftMs + (answerTokens - 1) * options.timings.interTokenMs;
     // Connections opened and code compiled, on both sides of Inkstone, before anything counts.
     const warmup = Math.max(1, Math.ceil(options.warmup / concurrency));
-    for (const path of ['direct', 'inkstone'] as const) await phase(world, path, concurrency, warmup);
+    for (const path of ['direct', 'inkstone'] as const) {
+      await phase(world, path, concurrency, warmup, generationMs);
+    }
     const perWorker = Math.max(1, Math.ceil(samples / (options.rounds * concurrency)));
     const all = { direct: [] as StreamResult[], inkstone: [] as StreamResult[] };
+    const legs = { direct: [] as Leg[], inkstone: [] as Leg[] };
     const cpu = { inkstone: 0, fakeDirect: 0, fakeThrough: 0 };
     const rounds: TtftLevel['rounds'] = [];
     let modelQueued = 0;
+    const loopDelay: LoopDelay = { p50: 0, p99: 0, max: 0 };
     for (let r = 0; r < options.rounds; r++) {
       const order: Path[] = r % 2 === 0 ? ['direct', 'inkstone'] : ['inkstone', 'direct'];
       const p50 = { direct: NaN, inkstone: NaN };
       for (const path of order) {
-        const { results, queued, cpu: used } = await phase(world, path, concurrency, perWorker);
+        const {
+          results,
+          queued,
+          cpu: used,
+          legs: measured,
+          loopDelay: delay,
+        } = await phase(world, path, concurrency, perWorker, generationMs);
         modelQueued = Math.max(modelQueued, queued);
+        if (path === 'inkstone') {
+          loopDelay.p50 = Math.max(loopDelay.p50, delay.p50);
+          loopDelay.p99 = Math.max(loopDelay.p99, delay.p99);
+          loopDelay.max = Math.max(loopDelay.max, delay.max);
+        }
         all[path].push(...results);
+        legs[path].push(...measured);
         p50[path] = summarize(results.map((x) => x.ttftMs)).p50;
         if (path === 'inkstone') {
           cpu.inkstone += used.inkstone;
@@ -83,6 +154,8 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
       inkstone,
       accepted,
       overhead,
+      legs: { direct: summarizeLegs(legs.direct), inkstone: summarizeLegs(legs.inkstone) },
+      loopDelay,
       rounds,
       cpuMsPerStream: {
         inkstone: perStream(cpu.inkstone, all.inkstone.length),
@@ -149,6 +222,7 @@ export interface ReplayResult {
   ttft: Summary;
   allCached: boolean;
   modelCalls: number;
+  loopDelay: LoopDelay;
   errors: ReturnType<typeof failures>;
   pass: boolean;
 }
@@ -164,11 +238,13 @@ export async function measureReplay(
   // Warm the hit path once (its first run compiles code the rest reuse).
   await stream(world.through, title);
   await world.fake.call({ type: 'reset' });
+  await world.inkstone.call({ type: 'loopDelay', reset: true });
   const hits = await closedLoop({
     concurrency: 1,
     perWorker: options.repeats,
     run: () => stream(world.through, title),
   });
+  const loopDelay = await world.inkstone.call<LoopDelay>({ type: 'loopDelay', reset: true });
   const { chatRequests } = await fakeStats(world);
   const ttft = summarize(hits.filter((x) => x.ok).map((x) => x.ttftMs));
   const allCached = hits.every((x) => x.cached);
@@ -179,6 +255,7 @@ export async function measureReplay(
     ttft,
     allCached,
     modelCalls: chatRequests,
+    loopDelay,
     errors: failures(hits),
     pass: miss.ok && allCached && chatRequests === 0 && ttft.p99 < TARGETS.replayMs,
   };

@@ -2,7 +2,7 @@
 // direct; and 1,000 streams held at once by one Inkstone process, with its memory.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closedLoop, stream, type StreamResult } from './client.js';
-import type { MemoryReport } from './ipc.js';
+import type { LoopDelay, MemoryReport } from './ipc.js';
 import type { ThousandOptions, ThroughputOptions } from './options.js';
 import { TARGETS } from './latency.js';
 import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
@@ -115,8 +115,8 @@ export interface ThousandResult {
     heapPeak: number;
     heapAfterGc: number;
   };
-  /** Inkstone's longest event-loop stall while it held the streams. */
-  maxLoopDelayMs: number;
+  /** Inkstone's event-loop delay while it held the streams. */
+  loopDelay: LoopDelay;
   /** Inkstone's CPU time for the whole scenario. */
   inkstoneCpuMs: number;
   loadAverage: LoadAverage;
@@ -127,6 +127,7 @@ export async function measureThousand(world: World, options: ThousandOptions): P
   const { streams } = options;
   await setFake(world, { ...options.timings, parallel: streams });
   const before = await world.inkstone.call<MemoryReport>({ type: 'markMemory', gc: true });
+  await world.inkstone.call({ type: 'loopDelay', reset: true });
   const cpuBefore = await cpuNow(world);
   const started = performance.now();
   const results: StreamResult[] = await Promise.all(
@@ -163,7 +164,7 @@ export async function measureThousand(world: World, options: ThousandOptions): P
       heapPeak: MB(Math.max(after.peakHeapUsed, settled.peakHeapUsed)),
       heapAfterGc: MB(settled.now.heapUsed),
     },
-    maxLoopDelayMs: round(after.maxLoopDelayMs, 1),
+    loopDelay: await world.inkstone.call<LoopDelay>({ type: 'loopDelay', reset: true }),
     inkstoneCpuMs: round(cpuAfter.inkstone - cpuBefore.inkstone, 1),
     loadAverage: loadAverage(),
     pass: ok.length === streams && errors.count === 0 && stats.maxInFlight === streams && allOpenAtOnce,

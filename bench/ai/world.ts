@@ -19,10 +19,16 @@ let serial = 0;
 
 /**
  * A title no request has used: every prompt is new, so neither the cache nor coalescing
- * answers it. Same length every time, so every prompt has the same shape.
+ * answers it. Same length every time, so every prompt has the same shape. The `#…` id lets the
+ * fake's record of the request be matched with the client's (requestId).
  */
 export function freshTitle(): string {
-  return `Notes on benchmark run ${run}, post ${String(serial++).padStart(7, '0')}`;
+  return `Notes on benchmark run, post #${run}.${String(serial++).padStart(7, '0')}`;
+}
+
+/** The id in a title from freshTitle (or in a prompt that contains one). */
+export function requestId(text: string): string | undefined {
+  return /#([0-9a-f]{6}\.\d{7})/.exec(text)?.[1];
 }
 
 export async function setFake(world: Pick<World, 'fake'>, timings: FakeTimings): Promise<void> {

@@ -16,6 +16,9 @@ describe('npm run bench:ai', () => {
       expect(level.direct.n).toBeGreaterThanOrEqual(TINY.ttft.levels[0]!.samples);
       expect(level.inkstone.n).toBe(level.direct.n);
       expect(level.inkstone.p50).toBeGreaterThan(0);
+      // The fake's record of each request was matched with the client's.
+      expect(level.legs.inkstone.model.p50).toBeGreaterThan(0);
+      expect(level.legs.direct.toModel.p50).toBeGreaterThan(0);
     }
     expect(result.coalescing).toMatchObject({ requests: 5, modelCalls: 1, complete: 5, tokensEach: [5] });
     expect(result.replay).toMatchObject({ allCached: true, modelCalls: 0 });
