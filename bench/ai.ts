@@ -1,4 +1,5 @@
 // npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--profile] [--out FILE]
+//                   [--inkstone-node-args="--trace-gc …"]
 //
 // The AI pipeline against the fake model server (a simulator with fixed timings): time to
 // first token through Inkstone vs direct, throughput at the model's capacity, 1,000
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
+    'inkstone-node-args': { type: 'string' },
   },
 });
 const protocol = values.protocol;
@@ -33,6 +35,7 @@ const options: AiBenchOptions = {
   ...FULL,
   protocol,
   pin: !values['no-pin'],
+  inkstoneNodeArgs: values['inkstone-node-args']?.split(' ').filter(Boolean),
   ...(values.profile ? { profileDir: join(results, 'profiles') } : {}),
 };
 if (values.quick) {

@@ -66,7 +66,8 @@ function report(collect: boolean): MemoryReport {
 
 /** The event loop's delays since the last reset, ms (beyond the timer's 10 ms period). */
 function loopDelay(reset: boolean): LoopDelay {
-  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  // The histogram holds whole intervals between ticks: the period plus the lateness.
+  const ms = (ns: number) => Math.max(0, Math.round((ns - 10e6) / 1e4) / 100);
   const delay = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };
   if (reset) loop.reset();
   return delay;

@@ -44,6 +44,8 @@ export interface AiBenchOptions {
   thousand: ThousandOptions;
   coalescing: { requests: number; timings: FakeTimings };
   replay: { repeats: number; timings: FakeTimings };
+  /** More node flags for the Inkstone process, for a closer look (--trace-gc, …). */
+  inkstoneNodeArgs?: string[];
   /** Only the 100-stream TTFT level, with Inkstone under --cpu-prof; the profile goes here. */
   profileDir?: string;
   log: (line: string) => void;

@@ -31,7 +31,7 @@ export interface AiBenchResult {
   layout: { pinned: boolean; client: string; fake: string; inkstone: string; note: string };
   loadAverage: { start: LoadAverage; end: LoadAverage };
   protocol: Protocol;
-  settings: Omit<AiBenchOptions, 'log' | 'profileDir' | 'pin'>;
+  settings: Omit<AiBenchOptions, 'log' | 'profileDir' | 'pin' | 'inkstoneNodeArgs'>;
   targets: typeof TARGETS;
   ttft: TtftLevel[];
   throughput?: ThroughputResult;
@@ -121,7 +121,11 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
   });
   const inkstoneStarting = forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
     cpu: pinned ? 1 : undefined,
-    nodeArgs: ['--expose-gc', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    nodeArgs: [
+      '--expose-gc',
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(options.inkstoneNodeArgs ?? []),
+    ],
     env: inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
   });
   const direct: Target = { via: 'direct', url: fakeUrl, protocol, model: MODEL, keepAlive: '5m' };
