@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { type PasswordHasher, scryptHasher } from '../../src/modules/users/password.js';
-import { Client, createTestApp, type TestApp } from '../helpers/app.js';
+import { toActor } from '../../src/modules/users/service.js';
+import { Client, createTestApp, createUser, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 
 /** A clock the test moves by hand. */
@@ -53,17 +54,41 @@ describe.each(await availableDialects())('injected collaborators on %s', (dialec
       password: 'correct horse battery',
     });
     expect(response.statusCode).toBe(201);
-    expect(response.json().user.createdAt).toBe('2031-05-06T07:08:09.000Z');
+    expect(response.json().user.createdAt).toBe(clock.now().toISOString());
+    expect(clock.now().getUTCFullYear()).toBe(2031);
     expect(hasher.hashes).toBe(before + 1);
   });
 
   it('signs in through the injected hasher and expires sessions by the injected clock', async () => {
-    const client = await new Client(t.app).login('clocked', 'correct horse battery');
-    expect(hasher.verifies).toBeGreaterThan(0);
+    const user = await createUser(t.app, 'author');
+    const verifies = hasher.verifies;
+    const client = await new Client(t.app).login(user.username, user.password);
+    expect(hasher.verifies).toBe(verifies + 1);
     expect((await client.get('/api/v1/auth/me')).statusCode).toBe(200);
     clock.advance(29);
     expect((await client.get('/api/v1/auth/me')).statusCode).toBe(200);
     clock.advance(2);
     expect((await client.get('/api/v1/auth/me')).statusCode).toBe(401);
+  });
+
+  it('records when an API token was last used, at most once a minute', async () => {
+    const actor = toActor(await createUser(t.app, 'author'));
+    const { token, record } = await t.app.services.auth.createToken(actor, 'script');
+    const lastUsed = async () =>
+      (await t.app.services.auth.listTokens(actor)).find((r) => r.id === record.id)?.lastUsedAt;
+    const call = () =>
+      t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+
+    expect((await call()).statusCode).toBe(200);
+    const first = clock.now().toISOString();
+    await expect.poll(lastUsed).toBe(first);
+    clock.advance(30 / 86_400);
+    await call();
+    // Within the minute: no write.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await lastUsed()).toBe(first);
+    clock.advance(40 / 86_400);
+    await call();
+    await expect.poll(lastUsed).toBe(clock.now().toISOString());
   });
 });

@@ -11,6 +11,7 @@ import type { AuthRepository } from './repository.js';
 
 export const SESSION_DAYS = 30;
 export const TOKEN_PREFIX = 'isk_';
+const TOUCH_EVERY_MS = 60_000;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const secret = () => randomBytes(32).toString('base64url');
@@ -162,8 +163,13 @@ export class AuthService {
     if (!row) return null;
     const actor = await this.deps.users.getActor(row.user_id);
     if (!actor) return null;
-    // Recording use is bookkeeping: a failure here must not fail the request.
-    void this.deps.repo.touchToken(row.id, isoNow(this.deps.clock)).catch(() => {});
+    // Recording use is bookkeeping: a failure here must not fail the request. To the minute
+    // is enough for "last used", and a script calling the API in a loop should not cost a
+    // database write per request.
+    const now = this.deps.clock.now();
+    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOUCH_EVERY_MS) {
+      void this.deps.repo.touchToken(row.id, now.toISOString()).catch(() => {});
+    }
     return actor;
   }
 }
