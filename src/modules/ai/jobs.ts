@@ -7,14 +7,7 @@ import { type Actor, authorize, can } from '../access/permissions.js';
 import type { JobRecord, JobsRepository } from './jobs-repository.js';
 import type { AiKind } from './prompts.js';
 import type { AiService, Generation } from './service.js';
-
-export interface DeliveryAttempt {
-  attempt: number;
-  at: string;
-  status: number | null;
-  error: string | null;
-  durationMs: number;
-}
+import type { DeliveryAttempt, DeliveryResult } from './webhooks.js';
 
 /** What jobs need of the webhook sender (src/modules/ai/webhooks.ts). */
 export interface WebhookPort {
@@ -25,7 +18,7 @@ export interface WebhookPort {
     payload: object,
     secret: string,
     onAttempt: (attempt: DeliveryAttempt) => Promise<void> | void,
-  ): Promise<{ delivered: boolean; attempts: number }>;
+  ): Promise<DeliveryResult>;
 }
 
 export interface JobInput {
