@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
 import { ROOT } from './ai/children.js';
 import { type AiBenchOptions, FULL } from './ai/options.js';
 import { formatReport } from './ai/report.js';
@@ -53,5 +54,8 @@ const result = await runAiBench(options);
 console.log(formatReport(result));
 const file = values.out ?? join(results, `ai-${values.profile ? 'profile-' : ''}${stamp}.json`);
 mkdirSync(dirname(file), { recursive: true });
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+// Formatted as the repository formats JSON, so `prettier --check .` stays clean after a run
+// (it reads the root .gitignore, not bench/.gitignore).
+const json = await format(JSON.stringify(result), { ...(await resolveConfig(file)), parser: 'json' });
+writeFileSync(file, json);
 console.log(`\nWritten: ${file}`);
