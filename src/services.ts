@@ -75,7 +75,8 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
   const { ai } = config;
   const providers =
-    overrides.providers ?? new Map(ai.providers.map((spec) => [spec.name, createProvider(spec)]));
+    overrides.providers ??
+    new Map(ai.providers.map((spec) => [spec.name, createProvider(spec, overrides.log)]));
   const dispatcher = new Dispatcher({ maxQueue: ai.limits.maxQueue, perUser: ai.limits.perUser });
   const cacheOptions = { ttlMs: ai.cacheTtlMs, maxEntries: 1000 };
   const { limiter, cache } = overrides.redis
