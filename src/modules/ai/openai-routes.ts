@@ -4,7 +4,6 @@ import { AppError } from '../../errors.js';
 import { type ErrorBody, toErrorResponse } from '../../http/errors.js';
 import { type SseEvent, sendSse } from '../../http/sse.js';
 import { authorize } from '../access/permissions.js';
-import type { AiEvent } from './broadcast.js';
 import {
   ChatCompletion,
   ChatCompletionChunk,
@@ -14,6 +13,7 @@ import {
 } from './openai-schemas.js';
 import type { ChatMessage, GenerateParams } from './providers/types.js';
 import type { Generation } from './service.js';
+import { type DoneEvent, wholeAnswer } from './whole-answer.js';
 
 const SECURITY = [{ bearer: [] }];
 const errorResponses = (...statuses: number[]) =>
@@ -147,7 +147,7 @@ function openAiError(status: number, body: ErrorBody) {
   };
 }
 
-const usageOf = (event: Extract<AiEvent, { type: 'done' }>) => ({
+const usageOf = (event: DoneEvent) => ({
   prompt_tokens: event.usage.promptTokens,
   completion_tokens: event.usage.completionTokens,
   total_tokens: event.usage.promptTokens + event.usage.completionTokens,
@@ -155,36 +155,17 @@ const usageOf = (event: Extract<AiEvent, { type: 'done' }>) => ({
 
 /** The whole answer as one JSON completion; a client that leaves stops the generation. */
 async function complete(generation: Generation, request: FastifyRequest, id: string, created: number) {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  request.raw.once('close', onClose);
-  let text = '';
-  try {
-    for await (const event of generation.broadcast.subscribe(gone.signal)) {
-      if (event.type === 'token') text += event.text;
-      if (event.type === 'error')
-        throw new AppError(event.status === 499 ? 400 : event.status, event.code, event.message);
-      if (event.type === 'done') {
-        return {
-          id,
-          object: 'chat.completion' as const,
-          created,
-          model: event.model,
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant' as const, content: text },
-              finish_reason: event.finishReason,
-            },
-          ],
-          usage: usageOf(event),
-        };
-      }
-    }
-    throw new AppError(499, 'cancelled', 'The request was cancelled.');
-  } finally {
-    request.raw.off('close', onClose);
-  }
+  const { text, done } = await wholeAnswer(generation, request.raw);
+  return {
+    id,
+    object: 'chat.completion' as const,
+    created,
+    model: done.model,
+    choices: [
+      { index: 0, message: { role: 'assistant' as const, content: text }, finish_reason: done.finishReason },
+    ],
+    usage: usageOf(done),
+  };
 }
 
 /** The stream as OpenAI chunks; a failure after the first chunk goes in-band, never as [DONE]. */

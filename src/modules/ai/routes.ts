@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { sendSse } from '../../http/sse.js';
 import { errors, SIGNED_IN } from '../../http/schemas.js';
 import { authorize } from '../access/permissions.js';
 import type { Generation } from './service.js';
+import { wholeAnswer } from './whole-answer.js';
 import { AiEventFrame, AiStatusSchema, WriteRequest, WriteResult } from './schemas.js';
 
 const STREAM_DESCRIPTION =
@@ -50,7 +51,9 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       });
       if (request.body.stream === false) {
         reply.headers(generation.headers);
-        return collect(generation, request.raw);
+        const { text, done } = await wholeAnswer(generation, request.raw);
+        const { model, provider, alias, usage, finishReason, cached } = done;
+        return { id: generation.id, text, model, provider, alias, usage, finishReason, cached };
       }
       return sendSse(request, reply, stream(generation), generation.headers);
     },
@@ -104,26 +107,3 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
-
-/** Waits for the whole answer (stream: false); a client that leaves stops the generation. */
-async function collect(generation: Generation, raw: NodeJS.EventEmitter) {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  raw.once('close', onClose);
-  let text = '';
-  try {
-    for await (const event of generation.broadcast.subscribe(gone.signal)) {
-      if (event.type === 'token') text += event.text;
-      if (event.type === 'error') {
-        throw new AppError(event.status === 499 ? 400 : event.status, event.code, event.message);
-      }
-      if (event.type === 'done') {
-        const { model, provider, alias, usage, finishReason, cached } = event;
-        return { id: generation.id, text, model, provider, alias, usage, finishReason, cached };
-      }
-    }
-    throw new AppError(499, 'cancelled', 'The request was cancelled.');
-  } finally {
-    raw.off('close', onClose);
-  }
-}
