@@ -123,9 +123,12 @@ export class AiService {
     const release = dispatcher.admit(user);
     const controller = new AbortController();
     const broadcast = new Broadcast(() => controller.abort(new Error('every reader left')));
-    let done = () => {};
-    const settled = new Promise<void>((resolve) => (done = resolve));
-    const generation: Generation = { id: randomUUID(), broadcast, headers: decision.headers, settled };
+    const generation: Generation = {
+      id: randomUUID(),
+      broadcast,
+      headers: decision.headers,
+      settled: Promise.resolve(),
+    };
     broadcast.push({ type: 'start', generationId: generation.id, alias: alias.name, cached: false });
     if (!this.inFlight.has(key)) this.inFlight.set(key, generation);
     this.remember(generation);
@@ -135,14 +138,20 @@ export class AiService {
     const settle = () => {
       if (this.inFlight.get(key) === generation) this.inFlight.delete(key);
     };
-    void this.execute(generation, alias, request, params, key, actor, controller.signal, settle).finally(
-      () => {
-        settle();
-        release();
-        done();
-        this.running.delete(generation.id);
-      },
-    );
+    generation.settled = this.execute(
+      generation,
+      alias,
+      request,
+      params,
+      key,
+      actor,
+      controller.signal,
+      settle,
+    ).finally(() => {
+      settle();
+      release();
+      this.running.delete(generation.id);
+    });
     return generation;
   }
 
