@@ -3,17 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { scryptHasher } from '../../src/modules/users/password.js';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { haveChromium, launchChromium, logIn, SHOTS } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 
 // An author drafts a post with the writing assistant against the fake model server (a
 // simulator speaking Ollama), slowed down so the text visibly arrives in pieces.
 describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', () => {
-  let database: TestDatabase;
+  let site: TestApp;
   let app: FastifyInstance;
   let fake: FakeModelServer;
   let browser: Browser;
@@ -21,15 +18,8 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
 
   beforeAll(async () => {
     fake = await startFakeModelServer({ ttftMs: 50, interTokenMs: 40 });
-    database = await createTestDatabase('sqlite');
-    const config = loadConfig({ NODE_ENV: 'test', AI_PROVIDER: 'ollama', AI_BASE_URL: fake.url });
-    config.database = database.config;
-    app = await buildApp({
-      config,
-      database: database.handle,
-      overrides: { passwordHasher: scryptHasher(2 ** 10) },
-      logger: false,
-    });
+    site = await createTestApp('sqlite', { AI_PROVIDER: 'ollama', AI_BASE_URL: fake.url });
+    app = site.app;
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     await app.services.users.create(
@@ -42,8 +32,7 @@ describe.skipIf(!haveChromium)('AI writing in the editor, in a real browser', ()
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await database?.destroy();
+    await site?.close();
     await fake?.close();
   });
 

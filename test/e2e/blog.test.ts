@@ -3,10 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { haveChromium, launchChromium, SHOTS } from '../helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 
 const TITLE = '你好，世界：第一篇文章';
 const BODY = [
@@ -22,16 +20,14 @@ const BODY = [
 ].join('\n');
 
 describe.skipIf(!haveChromium)('the blog in a real browser', () => {
-  let database: TestDatabase;
+  let site: TestApp;
   let app: FastifyInstance;
   let browser: Browser;
   let base: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    const config = loadConfig({ NODE_ENV: 'test' });
-    config.database = database.config;
-    app = await buildApp({ config, database: database.handle, logger: false });
+    site = await createTestApp('sqlite');
+    app = site.app;
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     browser = await launchChromium();
@@ -40,8 +36,7 @@ describe.skipIf(!haveChromium)('the blog in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await database?.destroy();
+    await site?.close();
   });
 
   async function newPage(): Promise<Page> {
