@@ -3,22 +3,28 @@ import { JsonStreamReader, type WireFormat } from '../../../src/modules/ai/provi
 
 const encoder = new TextEncoder();
 
-/** A body that hands out exactly these chunks, recording whether the reader cancelled it. */
+/**
+ * A body that hands out exactly these chunks, as a socket's stream would (an async iterable,
+ * one chunk per read), recording how often it was read and whether the reader stopped it.
+ */
 function body(chunks: (string | Uint8Array)[], options: { failAfter?: Error; endless?: boolean } = {}) {
   const state = { cancelled: false, pulls: 0 };
   const queue = chunks.map((c) => (typeof c === 'string' ? encoder.encode(c) : c));
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
+  const iterator: AsyncIterator<Uint8Array> = {
+    next() {
       state.pulls++;
-      const next = queue.shift();
-      if (next) controller.enqueue(next);
-      else if (options.failAfter) controller.error(options.failAfter);
-      else if (!options.endless) controller.close();
+      const value = queue.shift();
+      if (value) return Promise.resolve({ done: false, value });
+      if (options.failAfter) return Promise.reject(options.failAfter);
+      if (options.endless) return new Promise(() => {});
+      return Promise.resolve({ done: true, value: undefined });
     },
-    cancel() {
+    return() {
       state.cancelled = true;
+      return Promise.resolve({ done: true, value: undefined });
     },
-  });
+  };
+  const stream: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => iterator };
   return { stream, state };
 }
 

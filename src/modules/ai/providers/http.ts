@@ -1,9 +1,58 @@
 /**
- * What the two HTTP adapters (ollama, openai) share: turning undici's errors into provider
- * error kinds, reading an error body, `Retry-After`, and keeping the API key out of every
- * message. Each adapter keeps only its URL, headers, parameter map and chunk transform.
+ * What the two HTTP adapters (ollama, openai) share: one connection pool and request call,
+ * turning undici's errors into provider error kinds, reading an error body, `Retry-After`,
+ * and keeping the API key out of every message. Each adapter keeps only its URL, headers,
+ * parameter map and chunk transform.
  */
+import { STATUS_CODES } from 'node:http';
+import { Agent, type Dispatcher, request } from 'undici';
 import { ProviderError } from './types.js';
+
+/**
+ * Why undici's `request()` and not the global `fetch()` (undici too): fetch wraps every
+ * chunk in WHATWG streams and builds Request/Response/Headers objects, which a CPU profile of
+ * `npm run bench:ai` put at a fifth of Inkstone's time while it relays tokens, and at about
+ * a millisecond of CPU before each model call is even sent. `request()` hands the body over
+ * as a Node stream of Buffers with the same errors (UND_ERR_*, ECONNREFUSED, …).
+ * One pool of keep-alive connections serves every model server.
+ */
+const pool = new Agent({ keepAliveTimeout: 10_000 });
+
+/** A model server's answer: status, headers, and the body as Buffers as they arrive. */
+export interface ModelResponse {
+  status: number;
+  headers: { get(name: string): string | undefined };
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** One HTTP request to a model server; rejects (as undici does) when nothing answers. */
+export async function send(
+  url: string,
+  init: { method?: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+): Promise<ModelResponse> {
+  const response = await request(url, {
+    method: init.method ?? 'GET',
+    headers: init.headers,
+    body: init.body,
+    signal: init.signal,
+    dispatcher: pool,
+  });
+  const { headers } = response;
+  return {
+    status: response.statusCode,
+    headers: {
+      get: (name) => {
+        const value = headers[name.toLowerCase()];
+        return Array.isArray(value) ? value[0] : value;
+      },
+    },
+    body: response.body,
+  };
+}
+
+export function isOk(response: ModelResponse): boolean {
+  return response.status >= 200 && response.status < 300;
+}
 
 /** Where a model server is and what to say when nothing answers there. */
 export interface Endpoint {
@@ -14,8 +63,8 @@ export interface Endpoint {
   secret?: string;
 }
 
-// Node's fetch (undici) rejects with `TypeError: fetch failed` and puts the reason in `cause`,
-// sometimes an AggregateError of one error per address tried (localhost: ::1 and 127.0.0.1).
+// undici rejects with the reason as the error or (fetch) as its `cause`, sometimes an
+// AggregateError of one error per address tried (localhost: ::1 and 127.0.0.1).
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const TIMEOUT = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -39,7 +88,7 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A `fetch()` that rejected before any response: nothing was sent back. */
+/** A request that failed before any response: nothing was sent back. */
 export function requestFailed(error: unknown, endpoint: Endpoint): ProviderError {
   const classified = classifyRequestError(error, endpoint);
   return new ProviderError(classified.kind, redact(classified.message, endpoint.secret), classified.options);
@@ -95,7 +144,10 @@ export function kindFromText(text: string): 'context_length' | 'content_filter' 
 }
 
 /** `retry-after-ms` (OpenAI's), then `Retry-After` in seconds or as an HTTP date. Not capped: the pipeline caps. */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: { get(name: string): string | null | undefined },
+  now = Date.now(),
+): number | undefined {
   const ms = headers.get('retry-after-ms')?.trim();
   if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
   const value = headers.get('retry-after')?.trim();
@@ -146,22 +198,18 @@ function clip(text: string): string {
 }
 
 /** Reads at most 64 KiB of an error response: an HTML error page can be large and says little. */
-export async function readErrorDetail(response: Response, secret?: string): Promise<ErrorDetail> {
+export async function readErrorDetail(response: ModelResponse, secret?: string): Promise<ErrorDetail> {
   let text = '';
-  if (response.body) {
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      while (text.length < 65_536) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-      }
-    } catch {
-      // The body broke while the error was read: the status alone still classifies it.
-    } finally {
-      await reader.cancel().catch(() => undefined);
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.length >= 65_536) break;
     }
+  } catch {
+    // The body broke while the error was read: the status alone still classifies it.
+  } finally {
+    response.body.destroy();
   }
   let payload: unknown = text;
   try {
@@ -171,7 +219,7 @@ export async function readErrorDetail(response: Response, secret?: string): Prom
   }
   return (
     errorDetail(payload, secret) ?? {
-      message: `${response.status} ${response.statusText}`.trim() || 'no message',
+      message: `${response.status} ${STATUS_CODES[response.status] ?? ''}`.trim(),
     }
   );
 }
@@ -185,14 +233,14 @@ export async function probe(
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   try {
-    const response = await fetch(url, { headers: init.headers, signal });
-    if (!response.ok) {
+    const response = await send(url, { headers: init.headers, signal });
+    if (!isOk(response)) {
       const detail = await readErrorDetail(response, endpoint.secret);
       return {
         problem: `The model server at ${endpoint.baseUrl} answered ${response.status}: ${detail.message}`,
       };
     }
-    return { json: await response.json() };
+    return { json: await response.body.json() };
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason;
     if (timeout.aborted) {

@@ -5,6 +5,9 @@
  */
 import {
   type Endpoint,
+  isOk,
+  type ModelResponse,
+  send,
   kindFromText,
   probe,
   readErrorDetail,
@@ -82,7 +85,7 @@ export class OllamaProvider implements Provider {
     } finally {
       // Also when the consumer stops at 'open', before the reader took the body: the server
       // must see the connection close and free its slot. A no-op on a body already done.
-      await body.cancel().catch(() => undefined);
+      body.destroy();
     }
     if (tokens === 0) {
       throw new ProviderError(
@@ -131,11 +134,11 @@ export class OllamaProvider implements Provider {
     return { ok: true, message: `Ollama at ${this.baseUrl} is up with ${models.length} models`, models };
   }
 
-  private async post(request: ProviderRequest): Promise<ReadableStream<Uint8Array>> {
+  private async post(request: ProviderRequest): Promise<ModelResponse['body']> {
     const { signal } = request;
-    let response: Response;
+    let response: ModelResponse;
     try {
-      response = await fetch(`${this.baseUrl}/api/chat`, {
+      response = await send(`${this.baseUrl}/api/chat`, {
         method: 'POST',
         headers: {
           ...this.options.headers,
@@ -149,12 +152,11 @@ export class OllamaProvider implements Provider {
       if (signal.aborted) throw signal.reason;
       throw requestFailed(error, this.endpoint);
     }
-    if (!response.ok) {
+    if (!isOk(response)) {
       const error = await this.httpError(response, request.model);
       if (signal.aborted) throw signal.reason;
       throw error;
     }
-    if (!response.body) throw new ProviderError('stream', `The model server at ${this.baseUrl} sent no body`);
     return response.body;
   }
 
@@ -181,7 +183,7 @@ export class OllamaProvider implements Provider {
     });
   }
 
-  private async httpError(response: Response, model: string): Promise<ProviderError> {
+  private async httpError(response: ModelResponse, model: string): Promise<ProviderError> {
     const { status } = response;
     const detail = await readErrorDetail(response);
     const options = { status, retryAfterMs: retryAfterMs(response.headers) };

@@ -6,6 +6,9 @@
  */
 import {
   type Endpoint,
+  isOk,
+  type ModelResponse,
+  send,
   type ErrorDetail,
   errorDetail,
   kindFromText,
@@ -101,7 +104,7 @@ export class OpenAiProvider implements Provider {
     } finally {
       // Also when the consumer stops at 'open', before the reader took the body: the server
       // must see the connection close and free its slot. A no-op on a body already done.
-      await body.cancel().catch(() => undefined);
+      body.destroy();
     }
     const missingTerminator = !reader.sawDoneSentinel;
     // Without [DONE], a finish reason or the usage chunk is what says the answer was whole;
@@ -147,11 +150,11 @@ export class OpenAiProvider implements Provider {
     };
   }
 
-  private async post(request: ProviderRequest): Promise<ReadableStream<Uint8Array>> {
+  private async post(request: ProviderRequest): Promise<ModelResponse['body']> {
     const { signal } = request;
-    let response: Response;
+    let response: ModelResponse;
     try {
-      response = await fetch(`${this.baseUrl}/chat/completions`, {
+      response = await send(`${this.baseUrl}/chat/completions`, {
         method: 'POST',
         headers: { ...this.headers, 'content-type': 'application/json', accept: 'text/event-stream' },
         body: JSON.stringify(this.body(request)),
@@ -161,12 +164,11 @@ export class OpenAiProvider implements Provider {
       if (signal.aborted) throw signal.reason;
       throw requestFailed(error, this.endpoint);
     }
-    if (!response.ok) {
+    if (!isOk(response)) {
       const error = await this.httpError(response);
       if (signal.aborted) throw signal.reason;
       throw error;
     }
-    if (!response.body) throw new ProviderError('stream', `The model server at ${this.baseUrl} sent no body`);
     return response.body;
   }
 
@@ -190,7 +192,7 @@ export class OpenAiProvider implements Provider {
     });
   }
 
-  private async httpError(response: Response): Promise<ProviderError> {
+  private async httpError(response: ModelResponse): Promise<ProviderError> {
     const { status } = response;
     const detail = await readErrorDetail(response, this.options.apiKey);
     const options = { status, retryAfterMs: retryAfterMs(response.headers) };

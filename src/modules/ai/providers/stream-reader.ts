@@ -43,7 +43,7 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
   private readonly maxFrameLength: number;
 
   constructor(
-    private readonly body: ReadableStream<Uint8Array>,
+    private readonly body: AsyncIterable<Uint8Array>,
     private readonly format: WireFormat,
     options: { signal?: AbortSignal; maxFrameLength?: number } = {},
   ) {
@@ -52,15 +52,16 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<JsonObject> {
-    const reader = this.body.getReader();
+    const chunks = this.body[Symbol.asyncIterator]();
     // `stream: true` keeps the first bytes of a character split across two chunks until the rest comes.
     const decoder = new TextDecoder();
     const lines = new LineSplitter(this.maxFrameLength);
     const events = this.format === 'sse' ? new SseEvents(this.maxFrameLength) : undefined;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+        const next = await chunks.next();
+        const done = next.done === true;
+        const text = done ? decoder.decode() : decoder.decode(next.value as Uint8Array, { stream: true });
         for (const line of lines.push(text, done)) {
           if (!events) {
             if (line === OVERLONG) this.malformed++;
@@ -89,8 +90,7 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
     } finally {
       // Stopping early (consumer gone, [DONE], error) cancels the body so the server sees the
       // connection close and frees its slot, rather than generating into a socket nobody reads.
-      if (!this.endedCleanly || this.sawDoneSentinel) await reader.cancel().catch(() => undefined);
-      reader.releaseLock();
+      if (!this.endedCleanly || this.sawDoneSentinel) await chunks.return?.().catch(() => undefined);
     }
   }
 
