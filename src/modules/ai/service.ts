@@ -6,7 +6,7 @@ import { Broadcast } from './broadcast.js';
 import { type GenerationCache, generationKey } from './cache.js';
 import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { UsageLimiter } from './limiter.js';
+import type { LimitDecision, UsageLimiter } from './limiter.js';
 import { type AiKind, buildPrompt, MissingInput, type WritingInput } from './prompts.js';
 import type { ChatMessage, GenerateParams, Provider, ProviderStatus } from './providers/types.js';
 import type { GenerationsRepository } from './repository.js';
@@ -20,6 +20,8 @@ export interface GenerateRequest {
   alias?: string;
   /** "Regenerate": skip the cache and any identical request in flight. */
   fresh?: boolean;
+  /** The per-user limit was taken already, when the request was queued (a job's, at submit). */
+  limitTaken?: boolean;
 }
 
 export interface Generation {
@@ -45,6 +47,8 @@ interface Logger {
 // Finished generations stay reachable by id this long, so a client that lost its
 // connection can resume the stream from the last event id it saw.
 const RESUME_MS = 5 * 60_000;
+
+const TAKEN: LimitDecision = { allowed: true, retryAfterSeconds: 0, headers: {} };
 
 /**
  * The AI pipeline, whichever door a request comes in by: authorise → per-user limits →
@@ -76,7 +80,7 @@ export class AiService {
     kind: AiKind,
     input: WritingInput,
     actor: Actor | null,
-    options: { alias?: string; fresh?: boolean } = {},
+    options: { alias?: string; fresh?: boolean; limitTaken?: boolean } = {},
   ): Promise<Generation> {
     authorize(actor, 'ai:use');
     let prompt;
@@ -101,7 +105,7 @@ export class AiService {
       throw fieldError('model', `Unknown model "${request.alias}"; use one of: ${known}.`);
     }
     const user = `user:${actor.id}`;
-    const decision = await limiter.take(user);
+    const decision = request.limitTaken ? TAKEN : await limiter.take(user);
     if (!decision.allowed) {
       throw new AppError(429, 'rate_limited', decision.reason ?? 'Too many AI requests.', undefined, {
         ...decision.headers,
