@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices } from '../../src/services.js';
 import { type PasswordHasher, scryptHasher } from '../../src/modules/users/password.js';
 import { toActor } from '../../src/modules/users/service.js';
 import { Client, createTestApp, createUser, type TestApp } from '../helpers/app.js';
@@ -90,5 +92,34 @@ describe.each(await availableDialects())('injected collaborators on %s', (dialec
     clock.advance(40 / 86_400);
     await call();
     await expect.poll(lastUsed).toBe(clock.now().toISOString());
+  });
+
+  it('acts on a changed role or a revoked token at once here, and within 5 s on another instance', async () => {
+    // A second instance over the same database: its own services, so its own caches.
+    const other = createServices(t.database.handle, loadConfig({ NODE_ENV: 'test' }), { clock });
+    const admin = toActor(await createUser(t.app, 'admin'));
+    const user = await createUser(t.app, 'author');
+    const { token, record } = await t.app.services.auth.createToken(toActor(user), 'cached');
+    const here = () => t.app.services.auth.resolveToken(token);
+    const there = () => other.auth.resolveToken(token);
+    const seconds = (s: number) => clock.advance(s / 86_400);
+    try {
+      expect((await here())?.role).toBe('author');
+      expect((await there())?.role).toBe('author');
+
+      await t.app.services.users.setRole(admin, user.id, 'reader');
+      expect((await here())?.role).toBe('reader');
+      seconds(4.9);
+      expect((await there())?.role).toBe('author');
+      seconds(0.2);
+      expect((await there())?.role).toBe('reader');
+
+      await t.app.services.auth.revokeToken(toActor({ ...user, role: 'reader' }), record.id);
+      expect(await here()).toBeNull();
+      seconds(5.1);
+      expect(await there()).toBeNull();
+    } finally {
+      await other.ai.close();
+    }
   });
 });

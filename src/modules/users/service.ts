@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ExpiringMap } from '../../cache/expiring-map.js';
 import { type Clock, isoNow } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Db } from '../../db/index.js';
@@ -13,6 +14,9 @@ import { LIMITS, type NewUser, type ProfileUpdate, type User, type UserList } fr
 export function toActor(user: Pick<User, 'id' | 'username' | 'displayName' | 'role'>): Actor {
   return { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
 }
+
+/** How long an instance may act on a role or name changed on another instance. */
+const ACTOR_TTL_MS = 5_000;
 
 /** Refuses a password the schemas would refuse: forms and the CLI reach here without them. */
 export function checkPassword(field: string, password: string): void {
@@ -32,7 +36,17 @@ export class UsersService {
   // Users are never deleted, so once there is one there always is: no count per request.
   private hasAnyUser = false;
 
-  constructor(private readonly deps: { repo: UsersRepository; hasher: PasswordHasher; clock: Clock }) {}
+  // Who is asking, for every signed-in request and API call: a query each time otherwise. A
+  // change of role or name here drops the entry at once; another instance sees it within the TTL.
+  private readonly actors: ExpiringMap<number, Actor>;
+
+  constructor(private readonly deps: { repo: UsersRepository; hasher: PasswordHasher; clock: Clock }) {
+    this.actors = new ExpiringMap({
+      ttlMs: ACTOR_TTL_MS,
+      maxEntries: 10_000,
+      now: () => deps.clock.now().getTime(),
+    });
+  }
 
   /** The one mapping from a row to the API's User; email only for the user and admins. */
   toApi(row: UserRecord, viewer?: Actor | null): User {
@@ -112,8 +126,13 @@ export class UsersService {
 
   /** The user as an Actor (for sessions and tokens), or null if the account is gone. */
   async getActor(id: number): Promise<Actor | null> {
+    const cached = this.actors.get(id);
+    if (cached) return cached;
     const row = await this.deps.repo.get(id);
-    return row ? toActor(this.toApi(row)) : null;
+    if (!row) return null;
+    const actor = toActor(this.toApi(row));
+    this.actors.set(id, actor);
+    return actor;
   }
 
   /** By username or email, for sign-in; the caller checks the password with verifyPassword. */
@@ -166,6 +185,7 @@ export class UsersService {
     }
     if (input.bio !== undefined) patch.bio = input.bio.trim();
     const row = await this.deps.repo.update(actor.id, patch);
+    this.actors.delete(actor.id);
     if (!row) throw notFound('User');
     return this.toApi(row, actor);
   }
@@ -184,7 +204,9 @@ export class UsersService {
   async setRole(actor: Actor | null, userId: number, role: Role): Promise<User> {
     authorize(actor, 'user:manage');
     await this.get(userId);
-    if (!(await this.deps.repo.setRoleKeepingAnAdmin(userId, role, isoNow(this.deps.clock)))) {
+    const changed = await this.deps.repo.setRoleKeepingAnAdmin(userId, role, isoNow(this.deps.clock));
+    this.actors.delete(userId);
+    if (!changed) {
       throw new AppError(409, 'last_admin', 'The last admin cannot be demoted; make another admin first.', {
         role: 'the last admin cannot be demoted',
       });
