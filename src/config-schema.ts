@@ -287,7 +287,7 @@ const Redis = Type.Object({
       secret: true,
       defaultText: 'unset → each instance on its own',
       description:
-        '`redis://host:6379/0` (`rediss://` for TLS): AI limits and generation cache shared by every instance',
+        '`redis://host:6379/0` (`rediss://` for TLS): AI limits, generation cache and the job queue shared by every instance',
     }),
   ),
   REDIS_PREFIX: Type.String({
@@ -317,6 +317,35 @@ const Webhooks = Type.Object({
   ),
 });
 
+const Jobs = Type.Object({
+  AI_WORKER_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 1024,
+    default: 4,
+    description: 'with `REDIS_URL`: jobs one `inkstone worker` runs at once',
+  }),
+  AI_WEB_WORKER_CONCURRENCY: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 1024,
+      defaultText: '`AI_WORKER_CONCURRENCY`',
+      description:
+        'with `REDIS_URL`: jobs the web process runs itself; `0` = it only queues them for `inkstone worker`',
+    }),
+  ),
+  AI_JOB_LOCK_MS: ms(
+    30_000,
+    3_600_000,
+    'a job whose worker has not renewed its lock for this long (it crashed) is restarted by another worker; checked as often',
+  ),
+  AI_JOB_MAX_RESTARTS: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 1,
+    description: 'times a job whose worker died is started again before it fails',
+  }),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
 export const CONFIG_SECTIONS = {
   Server,
@@ -325,6 +354,7 @@ export const CONFIG_SECTIONS = {
   'HTTP limits': Http,
   'AI writing': Ai,
   Redis,
+  'Queue and workers': Jobs,
   Webhooks,
 };
 
@@ -335,6 +365,7 @@ export const EnvSchema = Type.Object({
   ...Http.properties,
   ...Ai.properties,
   ...Redis.properties,
+  ...Jobs.properties,
   ...Webhooks.properties,
 });
 

@@ -38,6 +38,19 @@ export interface Config {
   redis?: RedisConfig;
   /** Job callbacks: the options of WebhookSender (src/modules/ai/webhooks.ts). */
   webhooks: WebhookConfig;
+  /** The BullMQ queue and its workers (used when REDIS_URL is set; see src/queue/bullmq.ts). */
+  jobs: JobsConfig;
+}
+
+export interface JobsConfig {
+  /** Jobs one `inkstone worker` runs at once. */
+  workerConcurrency: number;
+  /** Jobs the web process runs itself; 0: it only queues them. */
+  webWorkerConcurrency: number;
+  /** BullMQ's lockDuration and stalledInterval. */
+  lockMs: number;
+  /** BullMQ's maxStalledCount. */
+  maxRestarts: number;
 }
 
 export interface RedisConfig {
@@ -264,6 +277,12 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     ai: aiConfig(env, raw, problems),
     redis: redisConfig(env, problems),
     webhooks: webhookConfig(env, problems),
+    jobs: {
+      workerConcurrency: env.AI_WORKER_CONCURRENCY,
+      webWorkerConcurrency: env.AI_WEB_WORKER_CONCURRENCY ?? env.AI_WORKER_CONCURRENCY,
+      lockMs: env.AI_JOB_LOCK_MS,
+      maxRestarts: env.AI_JOB_MAX_RESTARTS,
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
