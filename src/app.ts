@@ -28,6 +28,7 @@ import { settingsRoutes } from './modules/settings/routes.js';
 import { userPages } from './modules/users/pages.js';
 import { userRoutes } from './modules/users/routes.js';
 import { databasePlugin } from './plugins/database.js';
+import { queuePlugin } from './plugins/queue.js';
 import { redisPlugin } from './plugins/redis.js';
 import { servicesPlugin } from './plugins/services.js';
 import type { ServiceOverrides } from './services.js';
@@ -83,6 +84,7 @@ export async function buildApp({
   await app.register(databasePlugin, { database });
   await app.register(redisPlugin);
   await app.register(servicesPlugin, { overrides });
+  await app.register(queuePlugin);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -10,7 +10,9 @@ import { Dispatcher } from './modules/ai/dispatcher.js';
 import { MemoryUsageLimiter } from './modules/ai/limiter.js';
 import { createProvider } from './modules/ai/providers/index.js';
 import type { Provider } from './modules/ai/providers/types.js';
-import { JobsService } from './modules/ai/jobs.js';
+import { RedisEventStream } from './modules/ai/event-stream.js';
+import { JobRunner } from './modules/ai/job-runner.js';
+import { type DurableJobs, JobsService } from './modules/ai/jobs.js';
 import { JobsRepository } from './modules/ai/jobs-repository.js';
 import { GenerationsRepository } from './modules/ai/repository.js';
 import { createSharedAiState } from './modules/ai/redis-fallback.js';
@@ -21,6 +23,7 @@ import { CommentsRepository } from './modules/comments/repository.js';
 import { CommentsService } from './modules/comments/service.js';
 import { PostsRepository } from './modules/posts/repository.js';
 import { PostsService } from './modules/posts/service.js';
+import { JobQueue } from './queue/bullmq.js';
 import { SettingsRepository } from './modules/settings/repository.js';
 import { SettingsService } from './modules/settings/service.js';
 import { type PasswordHasher, scryptHasher } from './modules/users/password.js';
@@ -37,7 +40,11 @@ export interface Collaborators {
   /** Model providers by the names the AI config gives them (tests: fakes or fake servers). */
   providers: Map<string, Provider>;
   /** Where AI failures are logged (the app's logger). */
-  log: { warn(object: object, message: string): void; error(object: object, message: string): void };
+  log: {
+    info(object: object, message: string): void;
+    warn(object: object, message: string): void;
+    error(object: object, message: string): void;
+  };
   /** The shared Redis (REDIS_URL): AI limits and cache count for every instance. Absent: per process. */
   redis: Redis;
 }
@@ -60,16 +67,31 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   });
   const posts = new PostsService(new PostsRepository(db, handle.dialect), clock);
   const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock });
-  const ai = createAi(handle, config, clock, overrides);
+  const { ai, limiter } = createAi(handle, config, clock, overrides);
+  const repo = new JobsRepository(db);
+  // With Redis, jobs go through BullMQ and their events through Redis Streams.
+  const prefix = config.redis?.prefix ?? 'inkstone:';
+  const jobQueue = overrides.redis && new JobQueue(overrides.redis, { prefix });
+  const durable: DurableJobs | undefined = overrides.redis &&
+    jobQueue && {
+      queue: jobQueue,
+      events: new RedisEventStream(overrides.redis, { prefix, log: overrides.log }),
+      limiter,
+      aiEnabled: config.ai.enabled,
+    };
   const jobs = new JobsService({
     ai,
-    repo: new JobsRepository(db),
+    repo,
     webhooks: new WebhookSender({ ...config.webhooks, clock }),
     webhookSecret: (userId) => webhookSecret(config.sessionSecret, userId),
     clock,
     log: overrides.log,
+    durable,
   });
-  return { users, settings, auth, posts, comments, ai, jobs };
+  // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
+  const jobRunner =
+    durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
+  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner };
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
@@ -90,7 +112,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
         limiter: new MemoryUsageLimiter(ai.limits, clock),
         cache: new MemoryGenerationCache(cacheOptions, clock),
       };
-  return new AiService({
+  const service = new AiService({
     config: ai,
     providers,
     router: new ModelRouter({ config: ai, providers, dispatcher, clock }),
@@ -101,6 +123,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     clock,
     log: overrides.log,
   });
+  return { ai: service, limiter };
 }
 
 export type Services = ReturnType<typeof createServices>;

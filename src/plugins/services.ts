@@ -17,7 +17,10 @@ export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
     });
     app.decorate('services', services);
     // Generations in flight end with the app, and in-process models free their memory.
-    app.addHook('onClose', () => services.ai.close());
+    app.addHook('onClose', async () => {
+      await services.ai.close();
+      await services.jobQueue?.close();
+    });
   },
   { name: 'services', dependencies: ['database', 'redis'], fastify: '5.x' },
 );

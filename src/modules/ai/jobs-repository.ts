@@ -74,6 +74,36 @@ export class JobsRepository {
       .execute();
   }
 
+  /**
+   * Ends a job that has not ended yet; false when it had (a cancel and the worker's own end
+   * race for it: whoever wins sends the webhook).
+   */
+  async finish(id: string, status: JobStatus, at: string, error: string | null): Promise<boolean> {
+    const result = await this.db
+      .updateTable('ai_jobs')
+      .set({ status, error, updated_at: at })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** A worker started the job's generation (again, after a crash); false when the job has ended. */
+  async start(id: string, generationId: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('ai_jobs')
+      .set({ status: 'running', generation_id: generationId, updated_at: at })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** A job that could not be queued: gone, so that a retry with its Idempotency-Key makes it anew. */
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('ai_jobs').where('id', '=', id).execute();
+  }
+
   async setWebhookStatus(id: string, status: NonNullable<AiJobRow['webhook_status']>): Promise<void> {
     await this.db.updateTable('ai_jobs').set({ webhook_status: status }).where('id', '=', id).execute();
   }

@@ -2,10 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, isoNow } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { AiJobRow, JobStatus } from '../../db/types.js';
-import { conflict, fieldError, notFound } from '../../errors.js';
+import { AppError, conflict, fieldError, notFound } from '../../errors.js';
 import { type Actor, authorize, can } from '../access/permissions.js';
+import type { AiEvent } from './broadcast.js';
+import type { RedisEventStream } from './event-stream.js';
 import type { JobRecord, JobsRepository } from './jobs-repository.js';
-import type { AiKind } from './prompts.js';
+import type { UsageLimiter } from './limiter.js';
+import { type AiKind, buildPrompt, MissingInput } from './prompts.js';
 import type { AiService, Generation } from './service.js';
 import type { DeliveryAttempt, DeliveryResult } from './webhooks.js';
 
@@ -49,13 +52,39 @@ export interface JobView {
   webhook: { status: string; attempts: DeliveryAttempt[] } | null;
 }
 
-const FINISHED = new Set<JobStatus>(['completed', 'failed', 'cancelled']);
+export const FINISHED = new Set<JobStatus>(['completed', 'failed', 'cancelled']);
+
+/** What jobs need of the BullMQ queue (src/queue/bullmq.ts); its methods throw when Redis is away. */
+export interface QueuePort {
+  add(jobId: string): Promise<void>;
+  remove(jobId: string): Promise<boolean>;
+  cancel(jobId: string): Promise<void>;
+  state(jobId: string): Promise<{ state: string; reason?: string }>;
+}
+
+/**
+ * With Redis: jobs are queued and run by workers (JobRunner) on any machine; their events
+ * come back through Redis Streams. The limit is taken here, at submit, so that a client over
+ * it hears 429 at once rather than a job failing later; the worker runs the rest of the
+ * same pipeline with `limitTaken`.
+ */
+export interface DurableJobs {
+  queue: QueuePort;
+  events: RedisEventStream;
+  limiter: UsageLimiter;
+  /** AI_PROVIDER is not `none`. */
+  aiEnabled: boolean;
+}
+
+const QUEUE_DOWN = 'The job queue is unavailable (Redis is not answering); try again shortly.';
 
 /**
  * Generations submitted as jobs: answered 202 at once, run through the same pipeline as the
- * editor's (limits, cache, coalescing, queue, fallbacks), followed to the end here so that
- * nobody needs to keep a connection open, then reported to an optional signed webhook.
- * In-process: without a Redis-backed queue, a job dies with the process (and says so).
+ * editor's (limits, cache, coalescing, queue, fallbacks), followed to the end so that nobody
+ * needs to keep a connection open, then reported to an optional signed webhook.
+ * With `durable` (Redis): queued in BullMQ and run by a worker, possibly on another machine
+ * (see job-runner.ts). Without: run in this process at once, and a job dies with the process
+ * (it is reported as failed, "interrupted", when next read).
  */
 export class JobsService {
   /** Each running job's end (its final status written), so cancel() can wait for it. */
@@ -70,6 +99,7 @@ export class JobsService {
       webhookSecret: (userId: number) => string;
       clock: Clock;
       log?: { warn(object: object, message: string): void };
+      durable?: DurableJobs;
     },
   ) {}
 
@@ -89,6 +119,8 @@ export class JobsService {
       const existing = await this.deps.repo.getByIdempotencyKey(actor.id, idempotencyKey);
       if (existing) return { job: await this.sameJob(existing, hash, actor), created: false };
     }
+    if (this.deps.durable)
+      return this.enqueue(this.deps.durable, input, actor, request, hash, idempotencyKey);
     const { kind, title, text, instruction, model, regenerate } = input;
     const generation = await this.deps.ai.write(kind, { title, text, instruction }, actor, {
       alias: model,
@@ -118,14 +150,78 @@ export class JobsService {
       }
       throw error;
     }
-    const finished = this.finish(id, generation);
-    this.finishing.set(id, finished);
-    const callbackUrl = input.callbackUrl;
-    void finished
-      .then(() => (callbackUrl ? this.notify(id, callbackUrl, actor.id) : undefined))
+    const finished = this.finish(id, generation)
       .catch((error: unknown) => this.deps.log?.warn({ err: error, job: id }, 'job follow-up failed'))
       .finally(() => this.finishing.delete(id));
+    this.finishing.set(id, finished);
     return { job: await this.get(id, actor), created: true };
+  }
+
+  /** The row first (a worker may take the job the moment it is queued), then the queue. */
+  private async enqueue(
+    durable: DurableJobs,
+    input: JobInput,
+    actor: Actor,
+    request: string,
+    hash: string,
+    idempotencyKey: string | undefined,
+  ): Promise<{ job: JobView; created: boolean }> {
+    await this.admit(durable, input, actor);
+    const id = randomUUID();
+    try {
+      await this.deps.repo.create({
+        id,
+        // None yet: the worker names the generation when it starts one.
+        generation_id: '',
+        user_id: actor.id,
+        kind: input.kind,
+        status: 'queued',
+        request,
+        request_hash: hash,
+        idempotency_key: idempotencyKey ?? null,
+        callback_url: input.callbackUrl ?? null,
+        webhook_status: input.callbackUrl ? 'pending' : null,
+        created_at: isoNow(this.deps.clock),
+      });
+    } catch (error) {
+      if (idempotencyKey && isUniqueViolation(error)) {
+        const existing = await this.deps.repo.getByIdempotencyKey(actor.id, idempotencyKey);
+        if (existing) return { job: await this.sameJob(existing, hash, actor), created: false };
+      }
+      throw error;
+    }
+    try {
+      await durable.queue.add(id);
+    } catch (error) {
+      await this.deps.repo.delete(id);
+      this.deps.log?.warn({ err: error, job: id }, 'could not queue a job');
+      throw new AppError(503, 'queue_unavailable', QUEUE_DOWN, undefined, { 'retry-after': '5' });
+    }
+    return { job: await this.get(id, actor), created: true };
+  }
+
+  /** The checks the pipeline makes before it starts, made at submit so a bad job is a 4xx now. */
+  private async admit(durable: DurableJobs, input: JobInput, actor: Actor): Promise<void> {
+    if (!durable.aiEnabled) {
+      throw new AppError(503, 'ai_not_configured', 'No model server is configured: set AI_PROVIDER.');
+    }
+    try {
+      buildPrompt(input.kind, input);
+    } catch (error) {
+      if (error instanceof MissingInput) throw fieldError(error.field, error.message);
+      throw error;
+    }
+    const models = this.deps.ai.models().map((m) => m.id);
+    if (input.model !== undefined && !models.includes(input.model)) {
+      throw fieldError('model', `Unknown model "${input.model}"; use one of: ${models.join(', ')}.`);
+    }
+    const decision = await durable.limiter.take(`user:${actor.id}`);
+    if (!decision.allowed) {
+      throw new AppError(429, 'rate_limited', decision.reason ?? 'Too many AI requests.', undefined, {
+        ...decision.headers,
+        'retry-after': String(decision.retryAfterSeconds),
+      });
+    }
   }
 
   async get(id: string, actor: Actor | null): Promise<JobView> {
@@ -139,6 +235,10 @@ export class JobsService {
     if (FINISHED.has(job.status)) {
       throw conflict(`The job is already ${job.status}.`, { id: `already ${job.status}` });
     }
+    if (this.deps.durable) {
+      await this.cancelQueued(this.deps.durable, job);
+      return this.get(id, actor);
+    }
     // Stopping the generation ends follow() with 'cancelled'; a generation not running here
     // (the process restarted) is simply marked.
     const running = this.deps.ai.find(job.generation_id);
@@ -148,6 +248,51 @@ export class JobsService {
       await this.deps.repo.setStatus(id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
     }
     return this.get(id, actor);
+  }
+
+  /**
+   * Marked here at once (so the answer already says cancelled), then taken off the queue if
+   * no worker has it yet, else stopped by the worker that runs it, whose model call ends.
+   */
+  private async cancelQueued(durable: DurableJobs, job: JobRecord): Promise<void> {
+    const won = await this.deps.repo.finish(job.id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
+    try {
+      if (await durable.queue.remove(job.id)) {
+        // Nobody will write this job's stream again: end it for whoever reads it.
+        await durable.events.append(job.id, [CANCELLED]);
+      } else {
+        await durable.queue.cancel(job.id);
+      }
+    } catch (error) {
+      // Marked cancelled all the same: a worker that takes it checks first.
+      this.deps.log?.warn({ err: error, job: job.id }, 'could not reach the queue to cancel a job');
+    }
+    if (won && job.callback_url) await this.notify(job.id, job.callback_url, job.user_id);
+  }
+
+  /**
+   * Records how a job ended unless it already had (a cancel got there first), and then sends
+   * its webhook: whoever ends a job reports it, once.
+   */
+  async settle(id: string, status: JobStatus, error: string | null): Promise<boolean> {
+    const won = await this.deps.repo.finish(id, status, isoNow(this.deps.clock), error);
+    if (!won) return false;
+    const job = await this.deps.repo.get(id);
+    if (job?.callback_url) {
+      await this.notify(id, job.callback_url, job.user_id).catch((caught: unknown) =>
+        this.deps.log?.warn({ err: caught, job: id }, 'webhook follow-up failed'),
+      );
+    }
+    return true;
+  }
+
+  /**
+   * A queued job's events from the Redis stream, after `lastEventId` and then live, on any
+   * instance; undefined without Redis (the generation is then in this process's memory).
+   */
+  relay(id: string, lastEventId: number): ((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined {
+    const events = this.deps.durable?.events;
+    return events && ((signal) => events.subscribe(id, signal, lastEventId));
   }
 
   async list(actor: Actor | null, options: { all: boolean; limit: number; offset: number }) {
@@ -179,13 +324,31 @@ export class JobsService {
     authorize(actor, 'ai:use');
     const job = await this.deps.repo.get(id);
     if (!job || (job.user_id !== actor.id && !can(actor, 'user:manage'))) throw notFound('Generation');
-    if (!FINISHED.has(job.status) && !this.deps.ai.find(job.generation_id)) {
+    if (FINISHED.has(job.status)) return job;
+    if (this.deps.durable) return this.reconciled(this.deps.durable, job);
+    if (!this.deps.ai.find(job.generation_id)) {
       // Running in a process that is gone: in-process jobs do not survive a restart.
       const error = 'interrupted: the server restarted before the job finished';
       await this.deps.repo.setStatus(id, 'failed', isoNow(this.deps.clock), error);
       return { ...job, status: 'failed', error };
     }
     return job;
+  }
+
+  /**
+   * An unfinished job BullMQ has given up on (or lost) without a worker recording it — the
+   * worker died as it failed it — is failed here, so no job stays "running" for ever.
+   */
+  private async reconciled(durable: DurableJobs, job: JobRecord): Promise<JobRecord> {
+    const { state, reason } = await durable.queue
+      .state(job.id)
+      .catch((): { state: string; reason?: string } => ({ state: 'unreachable' }));
+    if (state !== 'failed' && state !== 'unknown') return job;
+    const error = `worker_lost: ${reason ?? 'the job is no longer in the queue'}`;
+    if (await this.settle(job.id, 'failed', error)) {
+      await durable.events.append(job.id, [{ ...LOST, message: error }]).catch(() => undefined);
+    }
+    return (await this.deps.repo.get(job.id)) ?? job;
   }
 
   private async view(job: JobRecord): Promise<JobView> {
@@ -238,11 +401,11 @@ export class JobsService {
       }
     }
     await generation.settled;
-    await this.deps.repo.setStatus(id, status, isoNow(this.deps.clock), error);
+    await this.settle(id, status, error);
   }
 
   /** Tells the callback URL how the job ended, signed; every attempt is recorded. */
-  private async notify(id: string, callbackUrl: string, userId: number): Promise<void> {
+  async notify(id: string, callbackUrl: string, userId: number): Promise<void> {
     const { repo, webhooks } = this.deps;
     const job = await repo.get(id);
     if (!job) return;
@@ -265,3 +428,13 @@ export class JobsService {
       this.deps.log?.warn({ job: id, attempts: result.attempts }, 'webhook not delivered');
   }
 }
+
+const CANCELLED = {
+  type: 'error',
+  code: 'cancelled',
+  message: 'The job was cancelled.',
+  status: 499,
+  partial: false,
+} as const;
+
+const LOST = { type: 'error', code: 'worker_lost', status: 500, partial: false } as const;

@@ -1,0 +1,153 @@
+import { type Clock, isoNow } from '../../clock.js';
+import type { JobStatus } from '../../db/types.js';
+import { AppError } from '../../errors.js';
+import type { JobContext, JobHandler, JobOutcome } from '../../queue/bullmq.js';
+import type { Actor } from '../access/permissions.js';
+import type { AiEvent, AiEventBody } from './broadcast.js';
+import type { RedisEventStream } from './event-stream.js';
+import { FINISHED, type JobInput, type JobsService } from './jobs.js';
+import type { JobsRepository } from './jobs-repository.js';
+import type { AiService, Generation } from './service.js';
+
+const FINISHED_OUTCOME: JobOutcome = { kind: 'finished' };
+
+// Said in the stream before the tokens of a generation started again, so that a reader
+// knows the text so far is void: the next `start` event begins the answer anew.
+export const RESTARTED =
+  'The worker running this job stopped before it finished; the answer starts again from the beginning.';
+
+// Full here (AI_MAX_QUEUE) or the user's own cap in this process (AI_USER_CONCURRENCY):
+// the job waits in the queue instead of failing, and goes to whichever worker has room.
+const RETRYABLE = new Set(['ai_queue_full', 'ai_too_many_running']);
+
+/**
+ * What a worker does with a queued job: runs it through the same AiService pipeline as every
+ * other door (with the limit already taken at submit), relays its events to the job's Redis
+ * stream, records how it ended and sends the webhook (JobsService.settle).
+ *
+ * A job taken again after its worker died starts its generation again: the reader of the
+ * stream gets a notice (RESTARTED), then the new generation's events, numbered on.
+ */
+export class JobRunner implements JobHandler {
+  constructor(
+    private readonly deps: {
+      ai: AiService;
+      jobs: JobsService;
+      repo: JobsRepository;
+      events: RedisEventStream;
+      users: { getActor(id: number): Promise<Actor | null> };
+      clock: Clock;
+      log?: { info(object: object, message: string): void; warn(object: object, message: string): void };
+    },
+  ) {}
+
+  async run(jobId: string, context: JobContext): Promise<JobOutcome> {
+    const { repo, events } = this.deps;
+    const job = await repo.get(jobId);
+    if (!job) return FINISHED_OUTCOME;
+    if (FINISHED.has(job.status)) {
+      // Cancelled before it ran, or ended by a worker that died right after: readers still
+      // need the stream's end.
+      if (job.status !== 'completed' && !(await events.ended(jobId))) {
+        await events.append(jobId, [endOf(job.status, job.error)]);
+      }
+      return FINISHED_OUTCOME;
+    }
+    const actor = await this.deps.users.getActor(job.user_id);
+    if (!actor) return this.fail(jobId, new AppError(403, 'forbidden', 'The job’s user no longer exists.'));
+
+    const input = JSON.parse(job.request) as JobInput;
+    let generation: Generation;
+    try {
+      generation = await this.deps.ai.write(
+        input.kind,
+        { title: input.title, text: input.text, instruction: input.instruction },
+        actor,
+        { alias: input.model, fresh: input.regenerate, limitTaken: true },
+      );
+    } catch (error) {
+      if (error instanceof AppError && RETRYABLE.has(error.code)) {
+        const seconds = Number(error.headers?.['retry-after'] ?? 2);
+        return { kind: 'later', delayMs: seconds * 1000 };
+      }
+      return this.fail(jobId, error);
+    }
+    this.deps.log?.info({ job: jobId, generation: generation.id, restarts: context.restarts }, 'job started');
+    return this.follow(jobId, generation, context);
+  }
+
+  /** BullMQ failed the job without a run that recorded it: record it, end its stream. */
+  async failed(jobId: string, reason: string): Promise<void> {
+    const message = `worker_lost: ${reason}`;
+    if (await this.deps.jobs.settle(jobId, 'failed', message)) {
+      await this.deps.events.append(jobId, [
+        { type: 'error', code: 'worker_lost', message, status: 500, partial: false },
+      ]);
+    }
+  }
+
+  private async follow(jobId: string, generation: Generation, context: JobContext): Promise<JobOutcome> {
+    const { repo, events, jobs, clock } = this.deps;
+    // Leaving the broadcast (cancel, hand-back) stops the model call unless someone else in
+    // this process reads the same generation (coalesced): then it goes on for them.
+    const reading = new AbortController();
+    const leave = () => reading.abort();
+    context.signal.addEventListener('abort', leave, { once: true });
+    try {
+      if (!(await repo.start(jobId, generation.id, isoNow(clock)))) reading.abort();
+      let firstId = (await events.lastId(jobId)) + 1;
+      if (firstId > 0) {
+        firstId = (await events.append(jobId, [{ type: 'notice', message: RESTARTED }], firstId)) + 1;
+      }
+      let end: AiEvent | undefined;
+      const watched = watch(generation.broadcast.subscribe(reading.signal), (event) => (end = event));
+      await events.publish(jobId, watched, firstId);
+      await generation.settled;
+      if (end?.type === 'done') {
+        await jobs.settle(jobId, 'completed', null);
+      } else if (end?.type === 'error') {
+        const status: JobStatus = end.code === 'cancelled' ? 'cancelled' : 'failed';
+        await jobs.settle(jobId, status, `${end.code}: ${end.message}`);
+      } else if (context.handingBack()) {
+        return { kind: 'handed-back' };
+      } else {
+        // Left before the end: cancelled (the row says so already, unless the cancel was ours).
+        await events.append(jobId, [endOf('cancelled', null)]);
+        await jobs.settle(jobId, 'cancelled', 'cancelled');
+      }
+      return FINISHED_OUTCOME;
+    } finally {
+      context.signal.removeEventListener('abort', leave);
+    }
+  }
+
+  private async fail(jobId: string, error: unknown): Promise<JobOutcome> {
+    const { code, message, status } =
+      error instanceof AppError
+        ? error
+        : { code: 'ai_failed', message: 'The writing assistant failed.', status: 500 };
+    if (!(error instanceof AppError)) this.deps.log?.warn({ err: error, job: jobId }, 'job failed to start');
+    if (await this.deps.jobs.settle(jobId, 'failed', `${code}: ${message}`)) {
+      await this.deps.events.append(jobId, [{ type: 'error', code, message, status, partial: false }]);
+    }
+    return FINISHED_OUTCOME;
+  }
+}
+
+async function* watch(events: AsyncIterable<AiEvent>, onEvent: (event: AiEvent) => void) {
+  for await (const event of events) {
+    if (event.type === 'done' || event.type === 'error') onEvent(event);
+    yield event;
+  }
+}
+
+function endOf(status: JobStatus, error: string | null): AiEventBody {
+  const cancelled = status === 'cancelled';
+  return {
+    type: 'error',
+    code: cancelled ? 'cancelled' : 'failed',
+    message: cancelled ? 'The job was cancelled.' : (error ?? 'The job failed.'),
+    status: cancelled ? 499 : 500,
+    partial: false,
+  };
+}

@@ -1,0 +1,212 @@
+import { DelayedError, type Job, Queue, WaitingError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+// One queue, one job name: a job carries the id of its ai_jobs row and nothing else.
+const QUEUE = 'ai-jobs';
+const JOB = 'generate';
+
+// An outage answers at once (the client has no offline queue); a Redis that hangs must
+// not hold a submission longer than this either.
+const ADD_DEADLINE_MS = 2000;
+
+export interface QueueKeys {
+  /** REDIS_PREFIX: BullMQ's keys start with `<prefix>bull:`. */
+  prefix: string;
+}
+
+export interface JobContext {
+  /** Aborts when the job is cancelled (DELETE on any instance) or handed back. */
+  signal: AbortSignal;
+  /** True once this worker is handing its jobs back (shutting down): the job stops unfinished. */
+  handingBack: () => boolean;
+  /** How many times a worker running this job died before (BullMQ's stalled counter). */
+  restarts: number;
+}
+
+export type JobOutcome =
+  | { kind: 'finished' }
+  /** Not now (the pipeline is full here): again after the delay, on any worker. */
+  | { kind: 'later'; delayMs: number }
+  /** Stopped unfinished because this worker is stopping: another starts it again. */
+  | { kind: 'handed-back' };
+
+export interface JobHandler {
+  run(jobId: string, context: JobContext): Promise<JobOutcome>;
+  /** BullMQ gave up on the job (it stalled more than AI_JOB_MAX_RESTARTS times, or run threw). */
+  failed(jobId: string, reason: string): Promise<void>;
+}
+
+const bullPrefix = (keys: QueueKeys) => `${keys.prefix}bull`;
+const cancelChannel = (keys: QueueKeys) => `${keys.prefix}ai:jobs:cancel`;
+
+export class QueueUnavailable extends Error {}
+
+/**
+ * The web side of the BullMQ queue: adds jobs, removes waiting ones, and tells whichever
+ * worker runs a job to cancel it (Redis pub/sub: BullMQ's own cancelJob reaches only the
+ * worker object it is called on). Uses the app's fail-fast client as it is (BullMQ shares it).
+ */
+export class JobQueue {
+  private readonly queue: Queue;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: QueueKeys,
+  ) {
+    this.queue = new Queue(QUEUE, {
+      connection: redis,
+      prefix: bullPrefix(keys),
+      defaultJobOptions: {
+        // The ai_jobs row is the record; BullMQ's copy only needs to outlive a look at it.
+        removeOnComplete: { age: 3600 },
+        removeOnFail: { age: 86_400 },
+      },
+    });
+    // Errors of the shared client are the Redis plugin's to report.
+    this.queue.on('error', () => {});
+  }
+
+  /** Queues the job (its BullMQ id is the job's own, so adding twice adds once); throws QueueUnavailable. */
+  async add(jobId: string): Promise<void> {
+    await deadline(this.queue.add(JOB, { jobId }, { jobId }), ADD_DEADLINE_MS);
+  }
+
+  /** Removes a job no worker has taken yet; false when one has (or it is gone). */
+  async remove(jobId: string): Promise<boolean> {
+    return (await deadline(this.queue.remove(jobId), ADD_DEADLINE_MS)) === 1;
+  }
+
+  /** Asks every worker to stop the job if it runs it. */
+  async cancel(jobId: string): Promise<void> {
+    await deadline(this.redis.publish(cancelChannel(this.keys), jobId), ADD_DEADLINE_MS);
+  }
+
+  /** BullMQ's state of the job: waiting, active, delayed, completed, failed… or unknown (gone). */
+  async state(jobId: string): Promise<{ state: string; reason?: string }> {
+    const job = await deadline(this.queue.getJob(jobId), ADD_DEADLINE_MS);
+    if (!job) return { state: 'unknown' };
+    return { state: await deadline(job.getState(), ADD_DEADLINE_MS), reason: job.failedReason };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => {});
+  }
+}
+
+export interface WorkerOptions extends QueueKeys {
+  concurrency: number;
+  /** BullMQ lockDuration and stalledInterval (AI_JOB_LOCK_MS). */
+  lockMs: number;
+  /** BullMQ maxStalledCount (AI_JOB_MAX_RESTARTS). */
+  maxRestarts: number;
+  log: { info(object: object, message: string): void; warn(object: object, message: string): void };
+}
+
+/**
+ * Runs queued jobs with `handler`: a BullMQ Worker (its own blocking connections, which must
+ * wait for Redis rather than fail: `maxRetriesPerRequest: null`) and a subscriber to the
+ * cancel channel. A worker that dies mid-job leaves the job's lock to expire; another
+ * worker's stalled check (every `lockMs`) puts it back in the queue and it starts again.
+ */
+export class JobWorkers {
+  private constructor(
+    private readonly worker: Worker,
+    /** Read by the running jobs: set once closing has waited long enough. */
+    private readonly state: { handingBack: boolean },
+    /** BullMQ's main connection is this one itself (it duplicates it only to block). */
+    private readonly connection: Redis,
+    private readonly subscriber: Redis,
+    private readonly log: WorkerOptions['log'],
+  ) {}
+
+  /** `redis` is a template: BullMQ and the subscriber take duplicates of it. */
+  static async start(redis: Redis, handler: JobHandler, options: WorkerOptions): Promise<JobWorkers> {
+    const waiting = { maxRetriesPerRequest: null, enableOfflineQueue: true };
+    const connection = redis.duplicate(waiting);
+    const state = { handingBack: false };
+    const worker = new Worker<{ jobId: string }>(
+      QUEUE,
+      async (job: Job<{ jobId: string }>, token?: string, signal?: AbortSignal) => {
+        const { jobId } = job.data;
+        // BullMQ passes a signal to a processor that declares three parameters.
+        const outcome = await handler.run(jobId, {
+          signal: signal ?? new AbortController().signal,
+          handingBack: () => state.handingBack,
+          restarts: job.stalledCounter,
+        });
+        if (outcome.kind === 'later') {
+          await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+          throw new DelayedError();
+        }
+        if (outcome.kind === 'handed-back') {
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
+      },
+      {
+        connection,
+        prefix: bullPrefix(options),
+        concurrency: options.concurrency,
+        lockDuration: options.lockMs,
+        stalledInterval: options.lockMs,
+        maxStalledCount: options.maxRestarts,
+        autorun: false,
+      },
+    );
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      void handler
+        .failed((job.data as { jobId: string }).jobId, error.message)
+        .catch((caught: unknown) =>
+          options.log.warn({ err: caught, job: job.id }, 'could not record a failed job'),
+        );
+    });
+    worker.on('error', (error) => options.log.warn({ err: error }, 'job worker error'));
+
+    const subscriber = redis.duplicate(waiting);
+    subscriber.on('error', () => {});
+    await subscriber.subscribe(cancelChannel(options));
+    subscriber.on('message', (_channel: string, jobId: string) => {
+      if (worker.cancelJob(jobId, 'cancelled')) options.log.info({ job: jobId }, 'job cancelled');
+    });
+
+    void worker.run().catch((error: unknown) => options.log.warn({ err: error }, 'job worker stopped'));
+    await worker.waitUntilReady();
+    return new JobWorkers(worker, state, connection, subscriber, options.log);
+  }
+
+  /**
+   * Takes no new job; running ones get `graceMs` to finish, then are handed back to the
+   * queue (stopped here, started again by another worker) so that closing never waits on a
+   * long answer.
+   */
+  async close(graceMs: number): Promise<void> {
+    const timer = setTimeout(() => {
+      this.state.handingBack = true;
+      this.log.info({}, 'handing running jobs back to the queue');
+      this.worker.cancelAllJobs('handed back');
+    }, graceMs);
+    try {
+      await this.worker.close();
+    } finally {
+      clearTimeout(timer);
+      this.subscriber.disconnect();
+      this.connection.disconnect();
+    }
+  }
+}
+
+async function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailable(`no answer from Redis within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } catch (error) {
+    if (error instanceof QueueUnavailable) throw error;
+    throw new QueueUnavailable((error as Error).message, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
