@@ -7,11 +7,13 @@ import { startServer } from '../server.js';
 import { createServices } from '../services.js';
 import { formatBytes, pullModel } from './model-pull.js';
 import { seedDemo } from './seed.js';
+import { runWorker, WORKER_USAGE } from './worker.js';
 
 const USAGE = `Usage: inkstone <command> [options]
 
 Commands:
   serve                      start the web server (HOST, PORT, DATABASE_URL from the environment)
+  worker [--concurrency N]   run queued AI jobs from Redis (REDIS_URL); see inkstone worker --help
   migrate                    apply database migrations
   seed [--force]             add demo users, tagged posts and comments
   user create --username U --email E --password P [--role reader|author|editor|admin] [--display-name N]
@@ -35,6 +37,22 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       await startServer(loadConfig());
+      return -1;
+    }
+    case 'worker': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      });
+      if (values.help) {
+        console.log(WORKER_USAGE);
+        return 0;
+      }
+      const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+      if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+        throw new Error('--concurrency must be a whole number of 1 or more');
+      }
+      await runWorker(loadConfig(), { concurrency });
       return -1;
     }
     case 'migrate': {

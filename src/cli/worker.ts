@@ -1,0 +1,58 @@
+import { pino } from 'pino';
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/migrate.js';
+import { closeRedis, connectRedis, createRedisClient } from '../plugins/redis.js';
+import { startJobWorkers } from '../queue/start.js';
+import { createServices } from '../services.js';
+
+export const WORKER_USAGE = `Usage: inkstone worker [--concurrency N]
+
+Runs queued AI jobs (POST /api/v1/ai/generations) from Redis, on this machine or any other
+with the same configuration: DATABASE_URL, REDIS_URL, REDIS_PREFIX and the AI_* variables.
+
+  --concurrency N   jobs run at once (default: AI_WORKER_CONCURRENCY, 4)
+
+A worker that crashes loses no job: after AI_JOB_LOCK_MS another worker starts it again.
+SIGTERM or SIGINT: no new job is taken, running ones get half of SHUTDOWN_TIMEOUT_MS to
+finish and are then handed back to the queue for another worker.`;
+
+/** `inkstone worker`: runs until SIGTERM or SIGINT, then closes cleanly and exits. */
+export async function runWorker(config: Config, options: { concurrency?: number } = {}): Promise<void> {
+  if (!config.redis) {
+    throw new Error('inkstone worker needs REDIS_URL; without Redis, `inkstone serve` runs jobs itself.');
+  }
+  const log = pino({ level: config.logLevel, base: { pid: process.pid, process: 'worker' } });
+  const { handle } = await openDatabase(config.database);
+  const redis = createRedisClient(config.redis.url);
+  try {
+    await connectRedis(redis, config.redis.url);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  redis.on('error', (error: Error) => log.debug({ err: error }, 'Redis connection error'));
+  const services = createServices(handle, config, { redis, log });
+  if (!services.jobRunner) throw new Error('no job runner: REDIS_URL is set but Redis was not passed in');
+  const concurrency = options.concurrency ?? config.jobs.workerConcurrency;
+  const workers = await startJobWorkers(redis, services.jobRunner, config, concurrency, log);
+  log.info({ concurrency, database: config.database.kind }, 'worker ready');
+
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
+    force.unref();
+    await workers.close(config.shutdownTimeoutMs / 2);
+    await services.ai.close();
+    await services.jobQueue?.close();
+    await closeRedis(redis);
+    await handle.close();
+    log.info({}, 'worker stopped');
+    log.flush();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void close('SIGINT'));
+  process.once('SIGTERM', () => void close('SIGTERM'));
+}
