@@ -91,7 +91,10 @@ export async function callProvider(
           disarm('answer');
           disarm('first token');
         }
-        arm('next token', timeouts.idleMs);
+        // Restarts the gap's timer in place: one timer per answer, not one per token.
+        const gap = timers.get('next token');
+        if (gap) gap.refresh();
+        else arm('next token', timeouts.idleMs);
         if (event.text) input.onToken(event.text);
       } else if (event.type === 'done') {
         return { model: event.model, usage: event.usage, finishReason: event.finishReason };

@@ -95,12 +95,9 @@ export const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const id = `chatcmpl-${generation.id}`;
       if (!body.stream) return complete(generation, request, id, created);
       const usage = body.stream_options?.include_usage ?? false;
-      return sendSse(
-        request,
-        reply,
-        (signal) => chunks(generation, signal, id, created, body.model, usage),
-        generation.headers,
-      );
+      return sendSse(request, reply, (signal) => chunks(generation, signal, id, created, body.model, usage), {
+        headers: generation.headers,
+      });
     },
   );
 };

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../errors.js';
-import { sendSse } from '../../http/sse.js';
+import { sendSse, sseFrame } from '../../http/sse.js';
 import { errors, SIGNED_IN } from '../../http/schemas.js';
 import { authorize } from '../access/permissions.js';
+import type { AiEvent } from './broadcast.js';
 import type { Generation } from './service.js';
 import { wholeAnswer } from './whole-answer.js';
 import { AiEventFrame, AiStatusSchema, WriteRequest, WriteResult } from './schemas.js';
@@ -14,13 +15,10 @@ const STREAM_DESCRIPTION =
 export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ai, jobs } = app.services;
 
-  const stream = (generation: Generation, lastEventId = -1) =>
-    async function* events(signal: AbortSignal) {
-      for await (const event of generation.broadcast.subscribe(signal, lastEventId)) {
-        const { id, type, ...data } = event;
-        yield { id, event: type, data };
-      }
-    };
+  const stream =
+    (generation: Generation, lastEventId = -1) =>
+    (signal: AbortSignal) =>
+      generation.broadcast.subscribe(signal, lastEventId);
 
   app.post(
     '/ai/write',
@@ -55,7 +53,7 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const { model, provider, alias, usage, finishReason, cached } = done;
         return { id: generation.id, text, model, provider, alias, usage, finishReason, cached };
       }
-      return sendSse(request, reply, stream(generation), generation.headers);
+      return sendSse(request, reply, stream(generation), { headers: generation.headers, encode: aiFrame });
     },
   );
 
@@ -84,10 +82,15 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // random id is known only to the page that started it): both resume the same stream.
       const { id } = request.params;
       const job = await jobs.generationOf(id);
-      if (job) await jobs.get(id, request.actor);
+      if (job !== undefined) await jobs.get(id, request.actor);
+      // With Redis, a job's events come from its stream, whichever worker (instance) runs it.
+      const relayed = job !== undefined && jobs.relay(id, request.headers['last-event-id'] ?? -1);
+      if (relayed) return sendSse(request, reply, relayed, { encode: aiFrame });
       const generation = ai.find(job ?? id);
       if (!generation) throw notFound('Generation');
-      return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1));
+      return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1), {
+        encode: aiFrame,
+      });
     },
   );
 
@@ -107,3 +110,17 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 };
+
+// Each event's frame, made once however many clients read it: a hundred coalesced callers,
+// a cache replay, a reconnect. Kept as long as the event is (its generation's resume window).
+const frames = new WeakMap<AiEvent, string>();
+
+function aiFrame(event: AiEvent): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    const { id, type, ...data } = event;
+    frame = sseFrame({ id, event: type, data });
+    frames.set(event, frame);
+  }
+  return frame;
+}

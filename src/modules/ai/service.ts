@@ -329,19 +329,23 @@ export class AiService {
       durationMs: 0,
     });
     this.remember(generation);
-    generation.settled = this.record(generation.id, actor, request, params, {
-      alias: hit.alias,
-      model: hit.model,
-      provider: hit.provider,
-      status: 'completed',
-      output: hit.tokens.join(''),
-      attempts: [],
-      tokensIn: 0,
-      tokensOut: 0,
-      ttftMs: 0,
-      durationMs: 0,
-      cached: true,
-    });
+    // After the replayed events have gone out: the insert (synchronous on SQLite) would
+    // otherwise run before the first of them reaches the reader's socket.
+    generation.settled = new Promise((resolve) => setImmediate(resolve)).then(() =>
+      this.record(generation.id, actor, request, params, {
+        alias: hit.alias,
+        model: hit.model,
+        provider: hit.provider,
+        status: 'completed',
+        output: hit.tokens.join(''),
+        attempts: [],
+        tokensIn: 0,
+        tokensOut: 0,
+        ttftMs: 0,
+        durationMs: 0,
+        cached: true,
+      }),
+    );
     return generation;
   }
 
