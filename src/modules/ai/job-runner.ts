@@ -99,15 +99,23 @@ export class JobRunner implements JobHandler {
       if (firstId > 0) {
         firstId = (await events.append(jobId, [{ type: 'notice', message: RESTARTED }], firstId)) + 1;
       }
+      // The end event goes out after the record is written, so that a reader who sees the
+      // stream end and GETs the job finds it ended too.
       let end: AiEvent | undefined;
-      const watched = watch(generation.broadcast.subscribe(reading.signal), (event) => (end = event));
-      await events.publish(jobId, watched, firstId);
+      const withheld = untilEnd(generation.broadcast.subscribe(reading.signal), (event) => (end = event));
+      await events.publish(jobId, withheld, firstId);
       await generation.settled;
-      if (end?.type === 'done') {
-        await jobs.settle(jobId, 'completed', null);
-      } else if (end?.type === 'error') {
-        const status: JobStatus = end.code === 'cancelled' ? 'cancelled' : 'failed';
-        await jobs.settle(jobId, status, `${end.code}: ${end.message}`);
+      if (end?.type === 'done' || end?.type === 'error') {
+        const { id, ...body } = end;
+        const failed = end.type === 'error' ? end : undefined;
+        const status: JobStatus = !failed
+          ? 'completed'
+          : failed.code === 'cancelled'
+            ? 'cancelled'
+            : 'failed';
+        const won = await jobs.end(jobId, status, failed ? `${failed.code}: ${failed.message}` : null);
+        await events.append(jobId, [body], firstId + id);
+        if (won) await jobs.report(jobId);
       } else if (context.handingBack()) {
         return { kind: 'handed-back' };
       } else {
@@ -134,9 +142,13 @@ export class JobRunner implements JobHandler {
   }
 }
 
-async function* watch(events: AsyncIterable<AiEvent>, onEvent: (event: AiEvent) => void) {
+/** The events up to the end event, which goes to `onEnd` instead. */
+async function* untilEnd(events: AsyncIterable<AiEvent>, onEnd: (event: AiEvent) => void) {
   for await (const event of events) {
-    if (event.type === 'done' || event.type === 'error') onEvent(event);
+    if (event.type === 'done' || event.type === 'error') {
+      onEnd(event);
+      return;
+    }
     yield event;
   }
 }

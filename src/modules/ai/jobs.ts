@@ -270,20 +270,28 @@ export class JobsService {
     if (won && job.callback_url) await this.notify(job.id, job.callback_url, job.user_id);
   }
 
-  /**
-   * Records how a job ended unless it already had (a cancel got there first), and then sends
-   * its webhook: whoever ends a job reports it, once.
-   */
+  /** Records how a job ended and sends its webhook, unless it had ended already (see end). */
   async settle(id: string, status: JobStatus, error: string | null): Promise<boolean> {
-    const won = await this.deps.repo.finish(id, status, isoNow(this.deps.clock), error);
-    if (!won) return false;
+    const won = await this.end(id, status, error);
+    if (won) await this.report(id);
+    return won;
+  }
+
+  /**
+   * Records how a job ended unless it already had: false when a cancel (or another worker)
+   * got there first. Whoever ends a job reports it, once.
+   */
+  end(id: string, status: JobStatus, error: string | null): Promise<boolean> {
+    return this.deps.repo.finish(id, status, isoNow(this.deps.clock), error);
+  }
+
+  /** Sends an ended job's webhook, if it has one; a failure is logged, not thrown. */
+  async report(id: string): Promise<void> {
     const job = await this.deps.repo.get(id);
-    if (job?.callback_url) {
-      await this.notify(id, job.callback_url, job.user_id).catch((caught: unknown) =>
-        this.deps.log?.warn({ err: caught, job: id }, 'webhook follow-up failed'),
-      );
-    }
-    return true;
+    if (!job?.callback_url) return;
+    await this.notify(id, job.callback_url, job.user_id).catch((caught: unknown) =>
+      this.deps.log?.warn({ err: caught, job: id }, 'webhook follow-up failed'),
+    );
   }
 
   /**
