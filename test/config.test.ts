@@ -59,6 +59,20 @@ describe('config schema', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).logLevel).toBe('silent');
   });
 
+  it('runs as many jobs in the web process as in a worker unless told, and 0 there means none', () => {
+    expect(loadConfig({}).jobs).toEqual({
+      workerConcurrency: 4,
+      webWorkerConcurrency: 4,
+      lockMs: 30_000,
+      maxRestarts: 1,
+    });
+    expect(loadConfig({ AI_WORKER_CONCURRENCY: '8' }).jobs.webWorkerConcurrency).toBe(8);
+    expect(loadConfig({ AI_WEB_WORKER_CONCURRENCY: '0' }).jobs.webWorkerConcurrency).toBe(0);
+    expect(() => loadConfig({ AI_WORKER_CONCURRENCY: '0' })).toThrow(
+      'AI_WORKER_CONCURRENCY must be a whole number between 1 and 1024 (got "0")',
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     const config = loadConfig({ PORT: '', TRUST_PROXY: '', LOG_LEVEL: '', DATABASE_URL: '', PUBLIC_URL: '' });
     expect(config.port).toBe(3000);
