@@ -18,6 +18,7 @@ import { GenerationsRepository } from './modules/ai/repository.js';
 import { createSharedAiState } from './modules/ai/redis-fallback.js';
 import { ModelRouter } from './modules/ai/router.js';
 import { AiService } from './modules/ai/service.js';
+import { RedisFlights } from './modules/ai/flights.js';
 import { WebhookSender, webhookSecret } from './modules/ai/webhooks.js';
 import { CommentsRepository } from './modules/comments/repository.js';
 import { CommentsService } from './modules/comments/service.js';
@@ -101,17 +102,29 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     new Map(ai.providers.map((spec) => [spec.name, createProvider(spec, overrides.log)]));
   const dispatcher = new Dispatcher({ maxQueue: ai.limits.maxQueue, perUser: ai.limits.perUser });
   const cacheOptions = { ttlMs: ai.cacheTtlMs, maxEntries: 1000 };
-  const { limiter, cache } = overrides.redis
-    ? createSharedAiState(overrides.redis, clock, {
-        limits: ai.limits,
-        cache: cacheOptions,
-        prefix: config.redis?.prefix ?? 'inkstone:',
-        log: overrides.log,
-      })
-    : {
-        limiter: new MemoryUsageLimiter(ai.limits, clock),
-        cache: new MemoryGenerationCache(cacheOptions, clock),
-      };
+  const prefix = config.redis?.prefix ?? 'inkstone:';
+  const shared =
+    overrides.redis &&
+    createSharedAiState(overrides.redis, clock, {
+      limits: ai.limits,
+      cache: cacheOptions,
+      prefix,
+      log: overrides.log,
+    });
+  const { limiter, cache } = shared ?? {
+    limiter: new MemoryUsageLimiter(ai.limits, clock),
+    cache: new MemoryGenerationCache(cacheOptions, clock),
+  };
+  // Identical requests on different instances: one model call, the others follow its stream.
+  const flights =
+    overrides.redis && shared
+      ? new RedisFlights(
+          overrides.redis,
+          new RedisEventStream(overrides.redis, { prefix, log: overrides.log }),
+          shared.gate,
+          { prefix, claimTtlMs: ai.timeouts.totalMs + 10_000 },
+        )
+      : undefined;
   const service = new AiService({
     config: ai,
     providers,
@@ -122,6 +135,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     repo: new GenerationsRepository(handle.db),
     clock,
     log: overrides.log,
+    flights,
   });
   return { ai: service, limiter };
 }

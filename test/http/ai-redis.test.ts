@@ -18,7 +18,7 @@ import {
   startSilentServer,
   testPrefix,
 } from '../helpers/redis.js';
-import { parseSse } from '../helpers/sse.js';
+import { parseSse, textOf } from '../helpers/sse.js';
 
 // Two Inkstone instances (two apps, one database, one Redis, one model server) behind an
 // imaginary load balancer: one browser session whose requests alternate between them.
@@ -114,6 +114,47 @@ describe.skipIf(!(await redisAvailable()))('two Inkstone instances on one Redis'
     expect(first[0]!.data.cached).toBe(false);
     expect(second[0]!.data.cached).toBe(true);
     expect(second.filter((e) => e.event === 'token')).toEqual(first.filter((e) => e.event === 'token'));
+  });
+
+  it('send identical requests arriving on both to the model once, and give every caller the whole answer', async () => {
+    const { onA, onB, prefix } = await twoInstances({ REDIS_URL });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    // Slow enough that all twenty arrive while the first is still being written.
+    fake.set({ ttftMs: 200, interTokenMs: 5 });
+    cleanup.push(async () => fake.set({ ttftMs: 0, interTokenMs: 1 }));
+    const body = { kind: 'summarize', text: 'Twenty readers ask for the same summary at once.' };
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? onB : onA).api('POST', '/api/v1/ai/write', body)),
+    );
+    expect(fake.stats.requests).toHaveLength(1);
+    const texts = answers.map((r) => textOf(parseSse(r.body)));
+    expect(texts[0]).toMatch(/^Echo: .*The end\.$/s);
+    expect(new Set(texts)).toEqual(new Set([texts[0]]));
+    for (const answer of answers) expect(parseSse(answer.body).at(-1)!.event).toBe('done');
+  });
+
+  it('keep generating on the first instance when its reader leaves while a reader on the other follows', async () => {
+    const { a, b, user, prefix } = await twoInstances({ REDIS_URL });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    fake.set({ ttftMs: 100, interTokenMs: 10 });
+    cleanup.push(async () => fake.set({ ttftMs: 0, interTokenMs: 1 }));
+    const actor = { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
+    const input = { text: 'One reader leaves, the other stays.' };
+    const first = await a.services.ai.write('summarize', input, actor);
+    const second = await b.services.ai.write('summarize', input, actor);
+    const followed: string[] = [];
+    const reading = (async () => {
+      for await (const event of second.broadcast.subscribe()) {
+        if (event.type === 'token') followed.push(event.text);
+        if (event.type === 'done' || event.type === 'error') return event.type;
+      }
+    })();
+    // A's only reader reads one token and goes.
+    for await (const event of first.broadcast.subscribe()) if (event.type === 'token') break;
+    expect(await reading).toBe('done');
+    expect(followed.join('')).toMatch(/The end\.$/);
+    expect(fake.stats.requests).toHaveLength(1);
+    expect(fake.stats.requests[0]!.aborted).toBe(false);
   });
 
   it('answer per instance while Redis is down, and share again once it is back, without a restart', async () => {

@@ -55,9 +55,18 @@ export class Broadcast {
     for (const wake of waiters) wake();
   }
 
-  /** Reads from the start, or after `lastEventId` (an SSE reconnect), until the end or `signal`. */
-  async *subscribe(signal?: AbortSignal, lastEventId = -1): AsyncGenerator<AiEvent> {
-    this.subscribers++;
+  /**
+   * Reads from the start, or after `lastEventId` (an SSE reconnect), until the end or `signal`.
+   * A `passive` reader (a relay to other instances) does not count: it neither keeps the
+   * generation going nor, by leaving, ends it.
+   */
+  async *subscribe(
+    signal?: AbortSignal,
+    lastEventId = -1,
+    options: { passive?: boolean } = {},
+  ): AsyncGenerator<AiEvent> {
+    const counts = !options.passive;
+    if (counts) this.subscribers++;
     let next = Math.max(0, lastEventId + 1);
     // One listener per subscription (not one per wait: a long answer would pile them up).
     let wake: (() => void) | undefined;
@@ -77,8 +86,10 @@ export class Broadcast {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.subscribers--;
-      if (this.subscribers === 0 && !this.finished) this.onAbandoned();
+      if (counts) {
+        this.subscribers--;
+        if (this.subscribers === 0 && !this.finished) this.onAbandoned();
+      }
     }
   }
 }

@@ -6,6 +6,7 @@ import { Broadcast } from './broadcast.js';
 import { type GenerationCache, generationKey } from './cache.js';
 import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { FlightsPort } from './flights.js';
 import type { LimitDecision, UsageLimiter } from './limiter.js';
 import { type AiKind, buildPrompt, MissingInput, type WritingInput } from './prompts.js';
 import type { ChatMessage, GenerateParams, Provider, ProviderStatus } from './providers/types.js';
@@ -72,6 +73,8 @@ export class AiService {
       repo: GenerationsRepository;
       clock: Clock;
       log?: Logger;
+      /** Coalescing across instances (Redis); without it, identical requests coalesce per instance. */
+      flights?: FlightsPort;
     },
   ) {}
 
@@ -126,9 +129,11 @@ export class AiService {
 
     const release = dispatcher.admit(user);
     const controller = new AbortController();
-    const broadcast = new Broadcast(() => controller.abort(new Error('every reader left')));
+    const id = randomUUID();
+    const shared = { relayed: false };
+    const broadcast = new Broadcast(() => this.abandoned(id, controller, shared.relayed));
     const generation: Generation = {
-      id: randomUUID(),
+      id,
       broadcast,
       headers: decision.headers,
       settled: Promise.resolve(),
@@ -142,15 +147,8 @@ export class AiService {
     const settle = () => {
       if (this.inFlight.get(key) === generation) this.inFlight.delete(key);
     };
-    generation.settled = this.execute(
-      generation,
-      alias,
-      request,
-      params,
-      key,
-      actor,
-      controller.signal,
-      settle,
+    generation.settled = this.claimThenRun(key, generation, request, controller.signal, settle, shared, () =>
+      this.execute(generation, alias, request, params, key, actor, controller.signal, settle),
     ).finally(() => {
       settle();
       release();
@@ -196,6 +194,88 @@ export class AiService {
   async close(): Promise<void> {
     for (const controller of this.running.values()) controller.abort(new Error('shutting down'));
     await Promise.all([...this.deps.providers.values()].map((p) => p.close?.().catch(() => {})));
+  }
+
+  /**
+   * With other instances (Redis), an identical request may already be running on one of
+   * them: then this generation follows that one's events instead of calling the model.
+   * Otherwise it runs here, and its events are relayed for the others.
+   */
+  private async claimThenRun(
+    key: string,
+    generation: Generation,
+    request: GenerateRequest,
+    signal: AbortSignal,
+    settle: () => void,
+    shared: { relayed: boolean },
+    run: () => Promise<void>,
+  ): Promise<void> {
+    const { flights } = this.deps;
+    if (!flights || request.fresh) return run();
+    const owner = await flights.claim(key, generation.id);
+    if (owner) return this.follow(generation, owner, signal, settle);
+    shared.relayed = true;
+    void flights
+      .share(key, generation.id, generation.broadcast)
+      .catch((error: unknown) => this.deps.log?.warn({ err: error }, 'could not relay a generation'));
+    return run();
+  }
+
+  /** The last reader here left: stop, unless readers on other instances still follow it. */
+  private abandoned(id: string, controller: AbortController, relayed: boolean): void {
+    const stop = () => controller.abort(new Error('every reader left'));
+    if (!relayed || !this.deps.flights) return stop();
+    void this.deps.flights.remoteReaders(id).then((readers) => {
+      if (readers === 0) stop();
+    });
+  }
+
+  /**
+   * Relays a generation running on another instance into this one's broadcast. The owner
+   * going silent for longer than the model itself may (first-token or idle timeout) ends
+   * it with an error, never a wait without end.
+   */
+  private async follow(
+    generation: Generation,
+    owner: string,
+    signal: AbortSignal,
+    settle: () => void,
+  ): Promise<void> {
+    const { config, flights } = this.deps;
+    if (!flights) return;
+    const { broadcast } = generation;
+    const silent = new AbortController();
+    const wait = (ms: number) => setTimeout(() => silent.abort(), ms);
+    let timer = wait(config.timeouts.connectMs + config.timeouts.firstTokenMs);
+    let partial = false;
+    try {
+      for await (const event of flights.follow(owner, AbortSignal.any([signal, silent.signal]))) {
+        clearTimeout(timer);
+        timer = wait(config.timeouts.idleMs);
+        if (event.type === 'start') continue;
+        if (event.type === 'token') partial = true;
+        if (event.type === 'done' || event.type === 'error') settle();
+        const { id: _remoteId, ...body } = event;
+        broadcast.push(body);
+        if (broadcast.done) return;
+      }
+    } catch (error) {
+      this.deps.log?.warn({ err: error }, 'lost the stream of a generation running on another instance');
+    } finally {
+      clearTimeout(timer);
+    }
+    settle();
+    broadcast.push(
+      signal.aborted
+        ? { type: 'error', code: 'cancelled', message: 'The request was cancelled.', status: 499, partial }
+        : {
+            type: 'error',
+            code: 'ai_unavailable',
+            message: 'The instance writing this answer stopped sending it; try again.',
+            status: 503,
+            partial,
+          },
+    );
   }
 
   private async execute(
