@@ -138,13 +138,22 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
     expect(job).toMatchObject({ status: 'queued', events: `/api/v1/ai/generations/${job.id}/events` });
 
     // Read on A while B's worker writes: what came before, then the live tail, to the end.
-    await fake.waitFor((s) => s.inFlight === 1);
-    const events = parseSse((await onA.get(job.events)).body);
+    await fake.waitFor((s) => s.inFlight === 1 && s.requests[0]!.tokens >= 2);
+    const reading = onA.get(job.events);
+    // The answer so far, from the stream, while it runs.
+    let running = (await onA.get(`/api/v1/ai/generations/${job.id}`)).json();
+    for (let i = 0; running.output === '' && i < 200; i++) {
+      running = (await onA.get(`/api/v1/ai/generations/${job.id}`)).json();
+    }
+    expect(running.status).toBe('running');
+    const events = parseSse((await reading).body);
     const done = await waitFor(onA, job.id, 'completed');
     const prompt = (fake.stats.requests[0]!.body as { messages: { role: 'user'; content: string }[] })
       .messages;
     expect(done.output).toBe(defaultReply(prompt.slice(-1), 'glm4'));
     expect(textOf(events)).toBe(done.output);
+    expect(running.output.length).toBeGreaterThan(0);
+    expect(done.output.startsWith(running.output)).toBe(true);
     expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i));
     expect(events.at(-1)).toMatchObject({ event: 'done', data: { model: 'glm4', cached: false } });
     expect(fake.stats.requests).toHaveLength(1);

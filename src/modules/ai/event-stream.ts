@@ -70,6 +70,12 @@ export class RedisEventStream {
     return entry !== undefined && isEnd(decode(entry[0], entry[1]));
   }
 
+  /** Every event the stream holds, at once (no waiting): what a job has said so far. */
+  async read(id: string): Promise<AiEvent[]> {
+    const entries = await this.redis.xrange(this.key(id), '-', '+');
+    return entries.map(([entryId, fields]) => decode(entryId, fields));
+  }
+
   /**
    * Copies `events` (e.g. a Broadcast's subscription) to the stream as they come, each with
    * id `firstId + event.id`; resolves once the last is written. Writes are batched while one

@@ -361,10 +361,11 @@ export class JobsService {
 
   private async view(job: JobRecord): Promise<JobView> {
     const { generation } = job;
-    const live = this.deps.ai.find(job.generation_id);
-    const output =
-      generation?.output ??
-      (live?.broadcast.log ?? []).map((e) => (e.type === 'token' ? e.text : '')).join('');
+    const live = this.deps.ai.find(job.generation_id)?.broadcast.log;
+    // While it runs, the answer so far: in memory here, or in the job's stream (any worker).
+    const events =
+      live ?? (this.deps.durable && !FINISHED.has(job.status) ? await this.streamed(job.id) : []);
+    const output = generation?.output ?? answerSoFar(events);
     const webhook = job.callback_url
       ? {
           status: job.webhook_status ?? 'pending',
@@ -395,6 +396,10 @@ export class JobsService {
       callbackUrl: job.callback_url,
       webhook,
     };
+  }
+
+  private streamed(id: string): Promise<readonly AiEvent[]> {
+    return this.deps.durable!.events.read(id).catch(() => []);
   }
 
   /** Reads the generation to its end (keeping it alive with no HTTP reader) and records how it ended. */
@@ -446,3 +451,13 @@ const CANCELLED = {
 } as const;
 
 const LOST = { type: 'error', code: 'worker_lost', status: 500, partial: false } as const;
+
+/** The tokens since the last start: a generation started again after a crash begins anew. */
+function answerSoFar(events: readonly AiEvent[]): string {
+  let text = '';
+  for (const event of events) {
+    if (event.type === 'start') text = '';
+    else if (event.type === 'token') text += event.text;
+  }
+  return text;
+}

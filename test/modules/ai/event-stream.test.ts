@@ -121,7 +121,10 @@ describe.skipIf(!available)('RedisEventStream', () => {
 
   it('ends a reader blocked on an empty stream as soon as its signal aborts, and closes its connection', async () => {
     fresh();
-    const clients = async () => (await redis.client('LIST')).toString().split('\n').filter(Boolean).length;
+    const clients = async () =>
+      String(await redis.client('LIST'))
+        .split('\n')
+        .filter(Boolean).length;
     const before = await clients();
     const stop = new AbortController();
     const reading = collect(stream.subscribe('nothing-yet', stop.signal));
