@@ -161,7 +161,13 @@ export class JobWorkers {
           options.log.warn({ err: caught, job: job.id }, 'could not record a failed job'),
         );
     });
-    worker.on('error', (error) => options.log.warn({ err: error }, 'job worker error'));
+    // While Redis is away every reconnect attempt is an error: one warning per half minute.
+    let warnedAt = -Infinity;
+    worker.on('error', (error) => {
+      if (performance.now() - warnedAt < 30_000) return;
+      warnedAt = performance.now();
+      options.log.warn({ err: error }, 'job worker error (repeats within 30 s not logged)');
+    });
 
     const subscriber = redis.duplicate(waiting);
     subscriber.on('error', () => {});

@@ -201,6 +201,19 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
     expect(refused.json().error.code).toBe('rate_limited');
   });
 
+  it('wait in the queue while the user already has their share of the model running, instead of failing', async () => {
+    // One generation per user at a time; the worker could run two.
+    const { onA } = await instances({ AI_USER_CONCURRENCY: '1' });
+    fake.set({ interTokenMs: 10 });
+    const jobs = await Promise.all(
+      ['First pot', 'Second pot'].map(async (text) => (await submit(onA, { kind: 'tags', text })).json()),
+    );
+    const done = await Promise.all(jobs.map((job) => waitFor(onA, job.id, 'completed')));
+    expect(done.map((job) => job.status)).toEqual(['completed', 'completed']);
+    expect(fake.stats.requests).toHaveLength(2);
+    expect(fake.stats.maxInFlight).toBe(1);
+  });
+
   it('refuse a bad job at submit, before it is queued', async () => {
     const { onA } = await instances();
     const missing = await submit(onA, { kind: 'rewrite', text: '' });

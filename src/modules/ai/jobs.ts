@@ -76,6 +76,10 @@ export interface DurableJobs {
   aiEnabled: boolean;
 }
 
+// Longer than a submission can take between its row and its place in the queue (the add's
+// deadline is 2 s).
+const JUST_SUBMITTED_MS = 10_000;
+
 const QUEUE_DOWN = 'The job queue is unavailable (Redis is not answering); try again shortly.';
 
 /**
@@ -352,6 +356,9 @@ export class JobsService {
       .state(job.id)
       .catch((): { state: string; reason?: string } => ({ state: 'unreachable' }));
     if (state !== 'failed' && state !== 'unknown') return job;
+    // Not in the queue yet: its submission is between writing the row and adding it.
+    const age = this.deps.clock.now().getTime() - Date.parse(job.updated_at);
+    if (state === 'unknown' && job.status === 'queued' && age < JUST_SUBMITTED_MS) return job;
     const error = `worker_lost: ${reason ?? 'the job is no longer in the queue'}`;
     if (await this.settle(job.id, 'failed', error)) {
       await durable.events.append(job.id, [{ ...LOST, message: error }]).catch(() => undefined);
