@@ -122,7 +122,7 @@ describe.skipIf(!available)(`jobs survive their worker (${dialect})`, () => {
     if (direct) await closeRedis(direct);
   });
 
-  async function setUp() {
+  async function setUp(extra: Record<string, string> = {}) {
     prefix = testPrefix();
     const env = {
       AI_PROVIDER: 'ollama',
@@ -135,6 +135,7 @@ describe.skipIf(!available)(`jobs survive their worker (${dialect})`, () => {
       AI_JOB_MAX_RESTARTS: '1',
       AI_WORKER_CONCURRENCY: '1',
       SHUTDOWN_TIMEOUT_MS: '1000',
+      ...extra,
     };
     site = await createTestApp(dialect, { ...env, AI_WEB_WORKER_CONCURRENCY: '0' });
     ({ client: author } = await signedIn(site.app, 'author'));
@@ -195,4 +196,26 @@ describe.skipIf(!available)(`jobs survive their worker (${dialect})`, () => {
       expect(events.at(-1)!.event).toBe('done');
     },
   );
+
+  it('fails a job whose workers died more than AI_JOB_MAX_RESTARTS times, and ends its stream: never "running" for ever', async () => {
+    await setUp({ AI_JOB_MAX_RESTARTS: '0' });
+    fake.set({ interTokenMs: 30 });
+    const job = (
+      await author.api('POST', '/api/v1/ai/generations', { kind: 'draft', title: 'Doomed' })
+    ).json();
+    const started = (line: Record<string, unknown>) => line.msg === 'job started' && line.job === job.id;
+    const first = await Promise.race(workers.map((w) => w.line(started).then(() => w)));
+    await fake.waitFor((s) => (s.requests[0]?.tokens ?? 0) > 0);
+    const reading = author.get(job.events);
+    first.child.kill('SIGKILL');
+    const events = parseSse((await reading).body);
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'worker_lost' } });
+    const failed = (await author.get(`/api/v1/ai/generations/${job.id}`)).json();
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: 'worker_lost: job stalled more than allowable limit',
+    });
+    // Nobody started it again.
+    expect(fake.stats.requests).toHaveLength(1);
+  });
 });
