@@ -157,6 +157,43 @@ describe.skipIf(!(await redisAvailable()))('two Inkstone instances on one Redis'
     expect(fake.stats.requests[0]!.aborted).toBe(false);
   });
 
+  it("resume on one instance an editor's stream that the other is writing, after Last-Event-ID", async () => {
+    const { a, onB, user, prefix } = await twoInstances({ REDIS_URL });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    fake.set({ ttftMs: 50, interTokenMs: 10 });
+    cleanup.push(async () => fake.set({ ttftMs: 0, interTokenMs: 1 }));
+    const actor = { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
+    const generation = await a.services.ai.write('summarize', { text: 'Resumed elsewhere.' }, actor);
+    // Another caller of the same answer reads on to the end on A (without any reader left,
+    // the call would stop: a client that goes away cancels its model call).
+    const other = (async () => {
+      const events = [];
+      for await (const event of generation.broadcast.subscribe()) events.push(event);
+      return events;
+    })();
+    // This reader on A sees the start and two tokens, then its connection drops.
+    const seen = [];
+    const reading = new AbortController();
+    for await (const event of generation.broadcast.subscribe(reading.signal)) {
+      seen.push(event);
+      if (seen.length === 3) break;
+    }
+    expect(seen.map((e) => e.type)).toEqual(['start', 'token', 'token']);
+    const resumed = await onB.get(`/api/v1/ai/generations/${generation.id}/events`, {
+      'last-event-id': '2',
+    });
+    expect(resumed.statusCode).toBe(200);
+    const rest = parseSse(resumed.body);
+    expect(rest[0]!.id).toBe('3');
+    expect(rest.at(-1)!.event).toBe('done');
+    const whole = seen.flatMap((e) => (e.type === 'token' ? [e.text] : [])).join('') + textOf(rest);
+    expect(whole).toMatch(/^Echo: .*The end\.$/s);
+    expect(fake.stats.requests).toHaveLength(1);
+    expect((await other).at(-1)?.type).toBe('done');
+    const unknown = await onB.get('/api/v1/ai/generations/00000000-0000-4000-8000-000000000000/events');
+    expect(unknown.statusCode).toBe(404);
+  });
+
   it('answer per instance while Redis is down, and share again once it is back, without a restart', async () => {
     const own = await startOwnRedis();
     if (!own) return;

@@ -20,7 +20,10 @@ import type { RedisFallback } from './redis-fallback.js';
 export interface FlightsPort {
   claim(key: string, generationId: string): Promise<string | null>;
   share(key: string, generationId: string, broadcast: Broadcast): Promise<void>;
-  follow(generationId: string, signal: AbortSignal): AsyncIterable<AiEvent>;
+  /** Reads a generation relayed by another instance, after `lastEventId`, to its end. */
+  follow(generationId: string, signal: AbortSignal, lastEventId?: number): AsyncIterable<AiEvent>;
+  /** Whether a generation's events are relayed (it runs, or ran within the hour, somewhere). */
+  relayed(generationId: string): Promise<boolean>;
   /** Callers on other instances reading this generation now. */
   remoteReaders(generationId: string): Promise<number>;
 }
@@ -70,7 +73,7 @@ export class RedisFlights implements FlightsPort {
     await this.redis.eval(RELEASE, 1, this.flightKey(key), generationId).catch(() => undefined);
   }
 
-  async *follow(generationId: string, signal: AbortSignal): AsyncGenerator<AiEvent> {
+  async *follow(generationId: string, signal: AbortSignal, lastEventId = -1): AsyncGenerator<AiEvent> {
     const readers = this.readersKey(generationId);
     await this.redis
       .multi()
@@ -79,10 +82,17 @@ export class RedisFlights implements FlightsPort {
       .exec()
       .catch(() => undefined);
     try {
-      yield* this.events.subscribe(generationId, signal);
+      yield* this.events.subscribe(generationId, signal, lastEventId);
     } finally {
       await this.redis.decr(readers).catch(() => undefined);
     }
+  }
+
+  async relayed(generationId: string): Promise<boolean> {
+    return this.gate.run(
+      async () => (await this.events.lastId(generationId)) >= 0,
+      async () => false,
+    );
   }
 
   async remoteReaders(generationId: string): Promise<number> {

@@ -84,13 +84,13 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const job = await jobs.generationOf(id);
       if (job !== undefined) await jobs.get(id, request.actor);
       // With Redis, a job's events come from its stream, whichever worker (instance) runs it.
-      const relayed = job !== undefined && jobs.relay(id, request.headers['last-event-id'] ?? -1);
+      const relayed = job !== undefined && (await jobs.relay(id, request.headers['last-event-id'] ?? -1));
       if (relayed) return sendSse(request, reply, relayed, { encode: aiFrame });
-      const generation = ai.find(job ?? id);
-      if (!generation) throw notFound('Generation');
-      return sendSse(request, reply, stream(generation, request.headers['last-event-id'] ?? -1), {
-        encode: aiFrame,
-      });
+      // The editor's stream (or an in-process job's): from memory here, or relayed through
+      // Redis from the instance that runs it.
+      const events = await ai.resume(job ?? id, request.headers['last-event-id'] ?? -1);
+      if (!events) throw notFound('Generation');
+      return sendSse(request, reply, events, { encode: aiFrame });
     },
   );
 

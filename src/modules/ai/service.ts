@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, isoNow } from '../../clock.js';
 import { AppError, fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../access/permissions.js';
-import { Broadcast } from './broadcast.js';
+import { type AiEvent, Broadcast } from './broadcast.js';
 import { type GenerationCache, generationKey } from './cache.js';
 import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -176,6 +176,21 @@ export class AiService {
     return entry && entry.until > this.deps.clock.now().getTime() ? entry.generation : undefined;
   }
 
+  /**
+   * A generation's events after `lastEventId`, for a client resuming its stream: from this
+   * instance's memory, or (with Redis) from the relay of the instance that runs it.
+   */
+  async resume(
+    id: string,
+    lastEventId: number,
+  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined> {
+    const local = this.find(id);
+    if (local) return (signal) => local.broadcast.subscribe(signal, lastEventId);
+    const { flights } = this.deps;
+    if (flights && (await flights.relayed(id))) return (signal) => flights.follow(id, signal, lastEventId);
+    return undefined;
+  }
+
   async status(): Promise<AiStatus> {
     const { config, providers, router, dispatcher } = this.deps;
     const checks = config.providers.map(async (spec) => {
@@ -211,8 +226,9 @@ export class AiService {
     run: () => Promise<void>,
   ): Promise<void> {
     const { flights } = this.deps;
-    if (!flights || request.fresh) return run();
-    const owner = await flights.claim(key, generation.id);
+    if (!flights) return run();
+    // "Regenerate" joins nothing, but is relayed all the same: a reader may resume it elsewhere.
+    const owner = request.fresh ? null : await flights.claim(key, generation.id);
     if (owner) return this.follow(generation, owner, signal, settle);
     shared.relayed = true;
     void flights
