@@ -241,13 +241,16 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
 
   it('cancel a job no worker has taken yet: it leaves the queue and its stream ends', async () => {
     // No worker anywhere: B only queues too.
-    const { a, onA } = await instances({}, { AI_WEB_WORKER_CONCURRENCY: '0' });
+    const { a, onA, prefix } = await instances({}, { AI_WEB_WORKER_CONCURRENCY: '0' });
     const job = (await submit(onA, { kind: 'tags', text: 'Never run' })).json();
     expect(await a.services.jobQueue!.state(job.id)).toMatchObject({ state: 'waiting' });
     expect((await cancel(onA, job.id)).statusCode).toBe(204);
     expect(await a.services.jobQueue!.state(job.id)).toEqual({ state: 'unknown' });
     const events = parseSse((await onA.get(job.events)).body);
     expect(events).toMatchObject([{ id: '0', event: 'error', data: { code: 'cancelled' } }]);
+    // Once an ended job's stream has expired there is nothing to resume (no waiting on it).
+    await direct.del(`${prefix}ai:events:${job.id}`);
+    expect((await onA.get(job.events)).statusCode).toBe(404);
     expect(fake.stats.requests).toHaveLength(0);
   });
 

@@ -300,11 +300,20 @@ export class JobsService {
 
   /**
    * A queued job's events from the Redis stream, after `lastEventId` and then live, on any
-   * instance; undefined without Redis (the generation is then in this process's memory).
+   * instance; undefined without Redis (the generation is then in this process's memory), and
+   * for an ended job whose stream has expired (GET the job for its answer).
    */
-  relay(id: string, lastEventId: number): ((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined {
-    const events = this.deps.durable?.events;
-    return events && ((signal) => events.subscribe(id, signal, lastEventId));
+  async relay(
+    id: string,
+    lastEventId: number,
+  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined> {
+    const durable = this.deps.durable;
+    if (!durable) return undefined;
+    const job = await this.deps.repo.get(id);
+    if (job && FINISHED.has(job.status) && (await durable.events.lastId(id).catch(() => -1)) < 0) {
+      return undefined;
+    }
+    return (signal) => durable.events.subscribe(id, signal, lastEventId);
   }
 
   async list(actor: Actor | null, options: { all: boolean; limit: number; offset: number }) {
