@@ -43,6 +43,7 @@ const N_EMBD = 64;
 const N_LAYER = 2;
 const N_HEAD = 4;
 const N_FF = 128;
+/** The context the model declares; a caller may ask for more (writing prompts are long). */
 const N_CTX = 256;
 const ALIGNMENT = 32;
 /** The residual dimension shared by every token that is not a number word. */
@@ -241,8 +242,8 @@ class ByteWriter {
   }
 }
 
-/** The bytes of the tiny model. */
-export function tinyGguf(): Buffer {
+/** The bytes of the tiny model; `contextLength` (default 256) is what it declares it can hold. */
+export function tinyGguf(options: { contextLength?: number } = {}): Buffer {
   const vocab = buildVocab();
   const tensors = buildTensors(vocab);
   const u32 = (value: number): Value => ({ type: T_UINT32, value });
@@ -251,7 +252,7 @@ export function tinyGguf(): Buffer {
     ['general.name', { type: T_STRING, value: 'inkstone-tiny-counter' }],
     ['general.alignment', u32(ALIGNMENT)],
     ['general.file_type', u32(0)], // all F32
-    ['llama.context_length', u32(N_CTX)],
+    ['llama.context_length', u32(options.contextLength ?? N_CTX)],
     ['llama.embedding_length', u32(N_EMBD)],
     ['llama.block_count', u32(N_LAYER)],
     ['llama.feed_forward_length', u32(N_FF)],
@@ -301,7 +302,7 @@ export function tinyGguf(): Buffer {
 }
 
 /** Writes the tiny model to `path` and returns the path. */
-export async function writeTinyGguf(path: string): Promise<string> {
-  await writeFile(path, tinyGguf());
+export async function writeTinyGguf(path: string, options: { contextLength?: number } = {}): Promise<string> {
+  await writeFile(path, tinyGguf(options));
   return path;
 }
