@@ -157,6 +157,33 @@ describe.skipIf(!(await redisAvailable()))('two Inkstone instances on one Redis'
     expect(fake.stats.requests[0]!.aborted).toBe(false);
   });
 
+  it('end a follower with an error when the instance writing the answer goes silent', async () => {
+    const { a, b, user, prefix } = await twoInstances({
+      REDIS_URL,
+      AI_CONNECT_TIMEOUT_MS: '200',
+      AI_FIRST_TOKEN_TIMEOUT_MS: '300',
+    });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    fake.set({ ttftMs: 100, interTokenMs: 5 });
+    cleanup.push(async () => fake.set({ ttftMs: 0, interTokenMs: 1 }));
+    const actor = { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
+    const input = { text: 'Nobody writes this one.' };
+    const first = await a.services.ai.write('summarize', input, actor);
+    // The claim now names a generation that no instance writes: as if its owner had died.
+    const [flight] = await direct.keys(`${prefix}ai:flight:*`);
+    expect(flight).toBeDefined();
+    await direct.set(flight!, 'a-generation-nobody-writes', 'PX', 60_000);
+    const started = performance.now();
+    const second = await b.services.ai.write('summarize', input, actor);
+    const events = [];
+    for await (const event of second.broadcast.subscribe()) events.push(event);
+    expect(events.at(-1)).toMatchObject({ type: 'error', code: 'ai_unavailable', status: 503 });
+    // After connect + first-token timeouts (500 ms), not the idle or total ones.
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(fake.stats.requests).toHaveLength(1);
+    for await (const event of first.broadcast.subscribe()) void event;
+  });
+
   it("resume on one instance an editor's stream that the other is writing, after Last-Event-ID", async () => {
     const { a, onB, user, prefix } = await twoInstances({ REDIS_URL });
     cleanup.push(() => deleteKeys(direct, prefix));
