@@ -10,6 +10,8 @@ export type Protocol = 'ollama' | 'openai';
 export type Target =
   /** `model`: an alias other than `default`. */
   | { via: 'inkstone'; url: string; token: string; model?: string }
+  /** Inkstone's OpenAI-compatible door, POST /v1/chat/completions; `model`: an alias from GET /v1/models. */
+  | { via: 'openai-door'; url: string; token: string; model: string }
   | { via: 'direct'; url: string; protocol: Protocol; model: string; keepAlive: string };
 
 export interface StreamResult {
@@ -21,8 +23,9 @@ export interface StreamResult {
   /** Request sent → first token read, ms; NaN when no token came. */
   ttftMs: number;
   /**
-   * Request sent → Inkstone's `start` event read, ms: the part of the TTFT Inkstone spends
-   * before it calls the model (authentication, limits, cache, queue). NaN on the direct path.
+   * Request sent → Inkstone's `start` event read (through the OpenAI door: its first chunk,
+   * the assistant role), ms: the part of the TTFT Inkstone spends before it calls the model
+   * (authentication, limits, cache, queue). NaN on the direct path.
    */
   acceptedMs: number;
   totalMs: number;
@@ -34,7 +37,8 @@ export interface StreamResult {
   error?: string;
 }
 
-type Format = 'inkstone' | Protocol;
+/** `door`: OpenAI's chunks as Inkstone's door sends them (the first, role-only chunk is its `start`). */
+export type Format = 'inkstone' | 'door' | Protocol;
 type Frame = 'start' | 'token' | 'done' | { error: string } | 'other';
 
 /** A draft of a post with this title: through Inkstone, or the very request Inkstone would send. */
@@ -55,6 +59,26 @@ export function draftRequest(
   }
   // The same prompt template, parameters and body shape as src/modules/ai/providers/{ollama,openai}.ts.
   const { messages, params } = buildPrompt('draft', { title });
+  if (target.via === 'openai-door') {
+    // What the official openai client sends for a streamed chat, with the draft's own prompt
+    // and parameters: the model sees the request the editor door would have made.
+    return {
+      url: `${target.url}/v1/chat/completions`,
+      format: 'door',
+      init: {
+        method: 'POST',
+        headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: target.model,
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+          max_tokens: params.maxTokens,
+          temperature: params.temperature,
+        }),
+      },
+    };
+  }
   if (target.protocol === 'ollama') {
     return {
       url: `${target.url}/api/chat`,
@@ -117,14 +141,33 @@ function readFrame(format: Format, frame: string, result: StreamResult): Frame {
   const data = dataOf(frame);
   if (data === undefined) return 'other';
   if (data === '[DONE]') return 'done';
-  const chunk = JSON.parse(data) as { error?: unknown; choices?: { delta?: { content?: string } }[] };
+  const chunk = JSON.parse(data) as {
+    error?: unknown;
+    choices?: { delta?: { content?: string; role?: string } }[];
+  };
   if (chunk.error !== undefined) return { error: JSON.stringify(chunk.error) };
-  return chunk.choices?.[0]?.delta?.content ? 'token' : 'other';
+  const delta = chunk.choices?.[0]?.delta;
+  if (delta?.content) return 'token';
+  return format === 'door' && delta?.role ? 'start' : 'other';
 }
 
 /** One streamed generation, read to its end. Never throws: failures are results. */
-export async function stream(target: Target, title: string, timeoutMs = 120_000): Promise<StreamResult> {
+export function stream(target: Target, title: string, timeoutMs = 120_000): Promise<StreamResult> {
   const { url, init, format } = draftRequest(target, title);
+  return readStream(url, init, format, title, timeoutMs);
+}
+
+/**
+ * Any of the streams above (a job's `…/events` too), timed from this call. `title` names
+ * the result (the fake's records are matched by it).
+ */
+export async function readStream(
+  url: string,
+  init: RequestInit,
+  format: Format,
+  title: string,
+  timeoutMs = 120_000,
+): Promise<StreamResult> {
   const separator = format === 'ollama' ? '\n' : '\n\n';
   const started = performance.now();
   const result: StreamResult = {

@@ -1,15 +1,17 @@
-// Load: completed generations per second at the model's capacity, through Inkstone vs
-// direct; and 1,000 streams held at once by one Inkstone process, with its memory.
+// Load: completed generations per second at the model's capacity, through Inkstone (both
+// doors) vs direct; and 1,000 streams held at once by one Inkstone process, with its memory.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closedLoop, stream, type StreamResult } from './client.js';
+import { closedLoop, stream, type StreamResult, type Target } from './client.js';
 import type { LoopDelay, MemoryReport } from './ipc.js';
 import type { ThousandOptions, ThroughputOptions } from './options.js';
 import { TARGETS } from './latency.js';
 import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
 import { cpuNow, failures, fakeStats, freshTitle, MB, setFake, type World } from './world.js';
 
+export type ThroughputPath = 'direct' | 'inkstone' | 'openai';
+
 export interface ThroughputRound {
-  path: 'direct' | 'inkstone';
+  path: ThroughputPath;
   completed: number;
   perSecond: number;
   /** The model's slots were all busy (maxInFlight = slots) and, through Inkstone, its own queue unused. */
@@ -28,71 +30,113 @@ export interface ThroughputResult {
   directPerSecond: number;
   inkstonePerSecond: number;
   ratio: number;
+  /** Through Inkstone's OpenAI door (POST /v1/chat/completions), in the same rounds. */
+  openaiPerSecond?: number;
+  /** OpenAI door ÷ direct. */
+  openaiRatio?: number;
   rounds: ThroughputRound[];
   loadAverage: LoadAverage;
   pass: boolean;
 }
 
+export const generationMsOf = (t: { ttftMs: number; interTokenMs: number; answerTokens: number }) =>
+  t.ttftMs + (t.answerTokens - 1) * t.interTokenMs;
+
+export interface CapacityWindow {
+  completed: number;
+  perSecond: number;
+  modelMaxInFlight: number;
+  modelMaxQueued: number;
+  /** Every stream started, the warm-up's and the window's. */
+  results: StreamResult[];
+}
+
 /**
  * Closed-loop clients, more than the slots, for warm-up + window; the completions that end
  * inside the window count. The clients start spread over one generation's length: started
- * together, the slots would finish in lockstep and a window would count whole bursts. Direct, the fake's own queue keeps its slots full; through
- * Inkstone, Inkstone's queue does (AI_CONCURRENCY = slots) and the fake never queues.
+ * together, the slots would finish in lockstep and a window would count whole bursts.
+ * `target` picks each stream's way in (a worker's i-th stream).
+ */
+export async function capacityWindow(
+  world: Pick<World, 'fake'>,
+  options: Pick<ThroughputOptions, 'clients' | 'warmupMs' | 'windowMs' | 'timings'>,
+  target: (worker: number, index: number) => Target,
+): Promise<CapacityWindow> {
+  const { clients, warmupMs, windowMs } = options;
+  await world.fake.call({ type: 'reset' });
+  const from = performance.now() + warmupMs;
+  const to = from + windowMs;
+  const results = await closedLoop({
+    concurrency: clients,
+    until: to,
+    staggerMs: generationMsOf(options.timings),
+    run: (worker, index) => stream(target(worker, index), freshTitle()),
+  });
+  const completed = results.filter((x) => x.ok && x.endedAt >= from && x.endedAt < to).length;
+  const stats = await fakeStats(world);
+  return {
+    completed,
+    perSecond: round(completed / (windowMs / 1000), 2),
+    modelMaxInFlight: stats.maxInFlight,
+    modelMaxQueued: stats.maxQueued,
+    results,
+  };
+}
+
+/**
+ * Direct, the fake's own queue keeps its slots full; through Inkstone (either door),
+ * Inkstone's queue does (AI_CONCURRENCY = slots) and the fake never queues. The paths take
+ * turns going first, round by round.
  */
 export async function measureThroughput(world: World, options: ThroughputOptions): Promise<ThroughputResult> {
-  const { slots, clients, warmupMs, windowMs } = options;
-  const { ttftMs, interTokenMs, answerTokens } = options.timings;
-  const generationMs = ttftMs + (answerTokens - 1) * interTokenMs;
+  const { slots, clients, windowMs } = options;
   await setFake(world, { ...options.timings, parallel: slots });
+  const targets: Partial<Record<ThroughputPath, Target>> = {
+    direct: world.direct,
+    inkstone: world.through,
+    ...(world.door ? { openai: world.door } : {}),
+  };
+  const paths = Object.keys(targets) as ThroughputPath[];
   const rounds: ThroughputRound[] = [];
   for (let r = 0; r < options.rounds; r++) {
-    const order = r % 2 === 0 ? (['direct', 'inkstone'] as const) : (['inkstone', 'direct'] as const);
+    const order = [...paths.slice(r % paths.length), ...paths.slice(0, r % paths.length)];
     for (const path of order) {
-      await world.fake.call({ type: 'reset' });
-      const started = performance.now();
-      const from = started + warmupMs;
-      const to = from + windowMs;
-      const target = path === 'direct' ? world.direct : world.through;
+      const target = targets[path]!;
       const before = await cpuNow(world);
-      const results = await closedLoop({
-        concurrency: clients,
-        until: to,
-        staggerMs: generationMs,
-        run: () => stream(target, freshTitle()),
-      });
+      const window = await capacityWindow(world, options, () => target);
       const after = await cpuNow(world);
-      const completed = results.filter((x) => x.ok && x.endedAt >= from && x.endedAt < to).length;
-      const stats = await fakeStats(world);
+      const { results, ...counts } = window;
       rounds.push({
         path,
-        completed,
-        perSecond: round(completed / (windowMs / 1000), 2),
-        modelMaxInFlight: stats.maxInFlight,
-        modelMaxQueued: stats.maxQueued,
+        ...counts,
         inkstoneCpuMsPerGeneration:
-          path === 'inkstone' ? round((after.inkstone - before.inkstone) / Math.max(1, results.length)) : 0,
+          path === 'direct' ? 0 : round((after.inkstone - before.inkstone) / Math.max(1, results.length)),
         errors: failures(results),
       });
-      world.log(`  throughput ${path}: ${completed} generations in ${windowMs} ms`);
+      world.log(`  throughput ${path}: ${window.completed} generations in ${windowMs} ms`);
     }
   }
-  const total = (path: ThroughputRound['path']) =>
+  const total = (path: ThroughputPath) =>
     rounds.filter((x) => x.path === path).reduce((sum, x) => sum + x.completed, 0);
   const seconds = (options.rounds * windowMs) / 1000;
-  const directPerSecond = round(total('direct') / seconds, 2);
-  const inkstonePerSecond = round(total('inkstone') / seconds, 2);
+  const perSecond = (path: ThroughputPath) => round(total(path) / seconds, 2);
   const ratio = round(total('inkstone') / total('direct'), 3);
+  const openaiRatio = world.door ? round(total('openai') / total('direct'), 3) : undefined;
   return {
     slots,
     clients,
     windowMs,
-    capacityPerSecond: round(slots / (generationMs / 1000), 2),
-    directPerSecond,
-    inkstonePerSecond,
+    capacityPerSecond: round(slots / (generationMsOf(options.timings) / 1000), 2),
+    directPerSecond: perSecond('direct'),
+    inkstonePerSecond: perSecond('inkstone'),
     ratio,
+    ...(openaiRatio !== undefined ? { openaiPerSecond: perSecond('openai'), openaiRatio } : {}),
     rounds,
     loadAverage: loadAverage(),
-    pass: ratio >= TARGETS.throughputRatio && rounds.every((x) => x.errors.count === 0),
+    pass:
+      ratio >= TARGETS.throughputRatio &&
+      (openaiRatio === undefined || openaiRatio >= TARGETS.throughputRatio) &&
+      rounds.every((x) => x.errors.count === 0),
   };
 }
 

@@ -35,6 +35,42 @@ export interface ThousandOptions {
   settleMs: number;
 }
 
+/** The three doors at one concurrency, with the TTFT scenario's timings (`ttft.timings`). */
+export interface DoorsOptions {
+  concurrency: number;
+  samples: number;
+  answerTokens: number;
+  /** Streams per door before timing starts. */
+  warmup: number;
+  /** Rounds, each door first in turn, so drift in the machine's load falls on all three. */
+  rounds: number;
+}
+
+/** Jobs at the model's capacity, with the throughput scenario's slots and timings. */
+export interface JobsOptions {
+  /** Jobs one at a time, each followed to its end before the next: the queue's cost per job. */
+  sequential: number;
+  /** Jobs in one burst: jobs per second once the queue is full. */
+  burst: number;
+  /** Clients submitting the burst, each waiting for its 202 before the next. */
+  submitters: number;
+  /** BullMQ workers in the web process (AI_WEB_WORKER_CONCURRENCY): the model's slots, one job each. */
+  workerConcurrency: number;
+}
+
+/** Two Inkstone processes on one Redis and one database. */
+export interface InstancesOptions {
+  /**
+   * Identical concurrent requests, alternating between the instances. The model's first token
+   * comes late enough for all of them to arrive while it writes: the count is what is measured.
+   */
+  coalescing: { requests: number; timings: FakeTimings };
+  /** Throughput windows (the throughput scenario's slots, timings and clients): one instance vs both. */
+  windowMs: number;
+  warmupMs: number;
+  rounds: number;
+}
+
 export interface AiBenchOptions {
   protocol: Protocol;
   /** Pin the processes to CPUs (client + fake on CPU 0, Inkstone on CPU 1) when taskset exists. */
@@ -44,6 +80,15 @@ export interface AiBenchOptions {
   thousand: ThousandOptions;
   coalescing: { requests: number; timings: FakeTimings };
   replay: { repeats: number; timings: FakeTimings };
+  doors: DoorsOptions;
+  jobs: JobsOptions;
+  instances: InstancesOptions;
+  /**
+   * Redis for the BullMQ and two-instance scenarios, and PostgreSQL (a schema of the run's
+   * own) for the latter; unreachable, those scenarios are skipped with the reason.
+   */
+  redisUrl: string;
+  postgresUrl: string;
   /** More node flags for the Inkstone process, for a closer look (--trace-gc, …). */
   inkstoneNodeArgs?: string[];
   /** Only the 100-stream TTFT level, with Inkstone under --cpu-prof; the profile goes here. */
@@ -52,6 +97,12 @@ export interface AiBenchOptions {
 }
 
 const UNLIMITED = { parallel: Infinity, maxQueue: 100_000 };
+
+// As the test helpers (test/helpers/redis.ts, db.ts) find them.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_URL = process.env.DATABASE_URL?.startsWith('postgres')
+  ? process.env.DATABASE_URL
+  : 'postgres://postgres@127.0.0.1:5432/test';
 
 // Fixed timings, chosen so that on two cores neither the fake (~60–100 µs of CPU per token) nor
 // Inkstone (measured here: ~4 ms per request plus ~0.2 ms per token) runs out of CPU: the TTFT runs stream 10
@@ -93,6 +144,18 @@ export const FULL: AiBenchOptions = {
     repeats: 300,
     timings: { ttftMs: 20, interTokenMs: 20, answerTokens: 16, ...UNLIMITED },
   },
+  // The TTFT table's 10-stream level, with the OpenAI door as a third path.
+  doors: { concurrency: 10, samples: 600, answerTokens: 5, warmup: 30, rounds: 4 },
+  // 200 jobs at 50/s: four seconds of full queue, against a tail of one generation (0.3 s).
+  jobs: { sequential: 30, burst: 200, submitters: 8, workerConcurrency: 16 },
+  instances: {
+    coalescing: { requests: 100, timings: { ttftMs: 200, interTokenMs: 20, answerTokens: 8, ...UNLIMITED } },
+    warmupMs: 1500,
+    windowMs: 8000,
+    rounds: 2,
+  },
+  redisUrl: REDIS_URL,
+  postgresUrl: POSTGRES_URL,
   log: (line) => console.error(line),
 };
 
@@ -125,5 +188,16 @@ export const TINY: AiBenchOptions = {
   },
   coalescing: { requests: 5, timings: { ttftMs: 40, interTokenMs: 2, answerTokens: 5, ...UNLIMITED } },
   replay: { repeats: 3, timings: { ttftMs: 2, interTokenMs: 2, answerTokens: 5, ...UNLIMITED } },
+  doors: { concurrency: 2, samples: 4, answerTokens: 5, warmup: 2, rounds: 1 },
+  jobs: { sequential: 2, burst: 6, submitters: 2, workerConcurrency: 2 },
+  // 100 as in the full run: the count is what the test checks, and it costs one generation.
+  instances: {
+    coalescing: { requests: 100, timings: { ttftMs: 200, interTokenMs: 2, answerTokens: 5, ...UNLIMITED } },
+    warmupMs: 50,
+    windowMs: 300,
+    rounds: 1,
+  },
+  redisUrl: REDIS_URL,
+  postgresUrl: POSTGRES_URL,
   log: () => {},
 };

@@ -1,4 +1,4 @@
-// What every scenario works with: the two child processes and the two ways to the model.
+// What every scenario works with: the two child processes and the ways to the model.
 import { randomBytes } from 'node:crypto';
 import type { Child } from './children.js';
 import type { StreamResult, Target } from './client.js';
@@ -11,6 +11,8 @@ export interface World {
   direct: Target;
   /** The same model through Inkstone: POST /api/v1/ai/write with an API token. */
   through: Target;
+  /** The same again through Inkstone's OpenAI-compatible door, POST /v1/chat/completions. */
+  door?: Target;
   log: (line: string) => void;
 }
 
