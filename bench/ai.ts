@@ -2,9 +2,12 @@
 //                   [--inkstone-node-args="--trace-gc …"]
 //
 // The AI pipeline against the fake model server (a simulator with fixed timings): time to
-// first token through Inkstone vs direct, throughput at the model's capacity, 1,000
-// concurrent streams and their memory, coalescing, cache replay. Prints a table (progress
-// goes to stderr) and writes bench/results/ai-<date>.json.
+// first token through Inkstone vs direct, and through its OpenAI door; throughput at the
+// model's capacity, 1,000 concurrent streams and their memory, coalescing, cache replay;
+// generation jobs on the in-process queue vs BullMQ; two instances on one Redis and one
+// PostgreSQL (REDIS_URL, DATABASE_URL=postgres://… or the test defaults; skipped, with the
+// reason, when unreachable). Prints a table (progress goes to stderr) and writes
+// bench/results/ai-<date>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +51,9 @@ if (values.quick) {
   };
   options.throughput = { ...options.throughput, rounds: 1, windowMs: 4000 };
   options.replay = { ...options.replay, repeats: 100 };
+  options.doors = { ...options.doors, samples: options.doors.samples / 5, rounds: 2 };
+  options.jobs = { ...options.jobs, sequential: 10, burst: 100 };
+  options.instances = { ...options.instances, windowMs: 4000, rounds: 1 };
 }
 
 const result = await runAiBench(options);

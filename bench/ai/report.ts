@@ -84,6 +84,7 @@ export function formatReport(r: AiBenchResult): string {
   );
   const errors = r.ttft.flatMap((x) => [...x.errors.direct.examples, ...x.errors.inkstone.examples]);
   if (errors.length) out.push(`Errors: ${errors.join('; ')}`);
+  if (r.doors) out.push('', ...doorsTable(r));
 
   const rows: string[][] = [];
   const t = r.throughput;
@@ -94,6 +95,14 @@ export function formatReport(r: AiBenchResult): string {
       `≥ ${r.targets.throughputRatio} (LiteLLM users report 0.56)`,
       verdict(t.pass),
     ]);
+    if (t.openaiPerSecond !== undefined && t.openaiRatio !== undefined) {
+      rows.push([
+        '  … through the OpenAI door, same rounds',
+        `OpenAI door ${t.openaiPerSecond}/s: ratio to direct ${t.openaiRatio.toFixed(3)}`,
+        `≥ ${r.targets.throughputRatio}`,
+        '',
+      ]);
+    }
   }
   const k = r.thousand;
   if (k) {
@@ -138,6 +147,7 @@ export function formatReport(r: AiBenchResult): string {
       verdict(p.pass),
     ]);
   }
+  rows.push(...jobRows(r), ...instanceRows(r));
   if (rows.length) out.push('', table(['Scenario', 'Measured', 'Target', ''], rows, true));
   if (t || k || c) {
     out.push(
@@ -146,6 +156,8 @@ export function formatReport(r: AiBenchResult): string {
       ...(t ? [`  throughput: ${timings(s.throughput.timings)}, ${t.slots} parallel slots`] : []),
       ...(k ? [`  ${k.streams} streams: ${timings(s.thousand.timings)}, ${k.streams} parallel slots`] : []),
       ...(c ? [`  coalescing: ${timings(s.coalescing.timings)}`] : []),
+      ...(r.jobs ? [`  jobs and two instances' throughput: as throughput`] : []),
+      ...(r.instances ? [`  two instances' coalescing: ${timings(s.instances.coalescing.timings)}`] : []),
     );
   }
   if (r.profile) {
@@ -166,4 +178,94 @@ export function formatReport(r: AiBenchResult): string {
   }
   out.push('', `Overall: ${r.pass ? 'every target met' : 'some targets missed (MISS above)'}.`);
   return out.join('\n');
+}
+
+function doorsTable(r: AiBenchResult): string[] {
+  const d = r.doors!;
+  const names = {
+    direct: 'direct to the model',
+    editor: 'editor door, /api/v1/ai/write',
+    openai: 'OpenAI door, /v1/chat/completions',
+  };
+  return [
+    `Time to first token by door, ms (${d.concurrency} streams, ${d.answerTokens} tokens, the TTFT timings; ${r.settings.doors.rounds} rounds, each path first in turn; OpenAI door: model "${d.model}" from GET /v1/models, stream_options.include_usage)`,
+    table(
+      ['path', 'samples', 'p50', 'p99', 'overhead p50', 'p99', 'accepted p50', 'errors'],
+      (['direct', 'editor', 'openai'] as const).map((path) => {
+        const ttft = d.ttft[path];
+        const overhead = path === 'direct' ? undefined : d.overhead[path];
+        return [
+          names[path],
+          String(ttft.n),
+          ms(ttft.p50),
+          ms(ttft.p99),
+          overhead ? signed(overhead.p50) : '',
+          overhead ? signed(overhead.p99) : '',
+          path === 'direct' ? '' : ms(d.accepted[path].p50),
+          String(d.errors[path].count),
+        ];
+      }),
+    ),
+    `OpenAI door minus editor door: p50 ${signed(d.overhead.openaiVsEditor.p50)}, p99 ${signed(d.overhead.openaiVsEditor.p99)} ms. Target for the OpenAI door's overhead: the TTFT table's (< ${r.targets.overheadP50Ms} / < ${r.targets.overheadP99Ms} ms): ${verdict(d.pass)}.`,
+  ];
+}
+
+function jobRows(r: AiBenchResult): string[][] {
+  const j = r.jobs;
+  if (!j) return [];
+  const rows: string[][] = [];
+  const runs = [j.inProcess, ...(j.bullmq ? [j.bullmq] : [])];
+  for (const run of runs) {
+    const name = run.queue === 'bullmq' ? 'BullMQ (Redis)' : 'in-process queue';
+    const { sequential: q, burst: b } = run;
+    rows.push(
+      [
+        `Jobs, ${name}: ${b.jobs} submitted by ${b.submitters} clients`,
+        `${b.perSecond} jobs/s (capacity ${run.capacityPerSecond}/s, ratio ${run.ratio.toFixed(3)}); ${b.completed}/${b.jobs} completed, ${b.modelCalls} model calls; submit p50 ${ms(b.submit.p50)} p99 ${ms(b.submit.p99)} ms; done p50 ${ms(b.complete.p50)} p99 ${ms(b.complete.p99)} ms`,
+        'all completed',
+        verdict(run.errors.count === 0 && run.errors.submit.length === 0 && b.completed === b.jobs),
+      ],
+      [
+        `  one at a time (${q.jobs} jobs)`,
+        `submit p50 ${ms(q.submit.p50)} p99 ${ms(q.submit.p99)} ms; first token p50 ${ms(q.firstToken.p50)} ms; done p50 ${ms(q.complete.p50)} p99 ${ms(q.complete.p99)} ms`,
+        '',
+        '',
+      ],
+    );
+    const examples = [...run.errors.examples, ...run.errors.submit];
+    if (examples.length) rows.push(['  errors', examples.join('; '), '', '']);
+  }
+  if (j.bullmqVsInProcess) {
+    const v = j.bullmqVsInProcess;
+    rows.push([
+      '  BullMQ vs in-process',
+      `jobs/s ratio ${v.perSecondRatio.toFixed(3)}; one at a time, done p50 ${signed(v.sequentialCompleteP50Ms)} ms`,
+      '',
+      '',
+    ]);
+  }
+  if (j.bullmqSkipped) rows.push(['Jobs, BullMQ (Redis)', `SKIPPED: ${j.bullmqSkipped}`, '', '']);
+  return rows;
+}
+
+function instanceRows(r: AiBenchResult): string[][] {
+  if (r.instancesSkipped) return [['Two instances, one Redis', `SKIPPED: ${r.instancesSkipped}`, '', '']];
+  const i = r.instances;
+  if (!i) return [];
+  const t = i.throughput;
+  const c = i.coalescing;
+  return [
+    [
+      `Two instances, one Redis, one ${i.database === 'postgres' ? 'PostgreSQL' : i.database}: throughput (${t.slots} slots, ${t.clients} clients alternating)`,
+      `one instance ${t.onePerSecond}/s, both ${t.twoPerSecond}/s: ratio ${t.ratio.toFixed(3)} (most possible ${t.capacityPerSecond}/s; model queue at most ${Math.max(...t.rounds.map((x) => x.modelMaxQueued))})`,
+      '',
+      '',
+    ],
+    [
+      `  ${c.requests} identical concurrent requests split ${c.split[0]}/${c.split[1]}`,
+      `${c.modelCalls} model call(s), ${c.complete}/${c.requests} complete answers`,
+      'exactly 1 call',
+      verdict(i.pass),
+    ],
+  ];
 }

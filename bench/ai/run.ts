@@ -1,13 +1,19 @@
 // One run of the AI benchmark: the fake model server in one process, Inkstone in another,
-// the load client here; every scenario in turn; one result object.
+// the load client here; every scenario in turn; one result object. The scale-out scenarios
+// start more Inkstone processes for their own time: one with Redis (BullMQ), then two on one
+// Redis and one PostgreSQL.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
 import { canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
+import { createSchema, deleteRunKeys, redisPrefix, redisProblem } from './backends.js';
 import type { Protocol, Target } from './client.js';
+import { type DoorsResult, listModels, measureDoors } from './doors.js';
 import type { Command, FakeCommand, InkstoneCommand } from './ipc.js';
+import { compareJobs, type JobsResult, type JobsRun, measureJobs } from './jobs.js';
+import { type InstancesResult, measureInstances } from './instances.js';
 import {
   type CoalescingResult,
   measureCoalescing,
@@ -31,13 +37,22 @@ export interface AiBenchResult {
   layout: { pinned: boolean; client: string; fake: string; inkstone: string; note: string };
   loadAverage: { start: LoadAverage; end: LoadAverage };
   protocol: Protocol;
-  settings: Omit<AiBenchOptions, 'log' | 'profileDir' | 'pin' | 'inkstoneNodeArgs'>;
+  settings: Omit<
+    AiBenchOptions,
+    'log' | 'profileDir' | 'pin' | 'inkstoneNodeArgs' | 'redisUrl' | 'postgresUrl'
+  >;
   targets: typeof TARGETS;
   ttft: TtftLevel[];
   throughput?: ThroughputResult;
   thousand?: ThousandResult;
   coalescing?: CoalescingResult;
   replay?: ReplayResult;
+  /** The OpenAI door vs the editor's vs direct, time to first token. */
+  doors?: DoorsResult;
+  jobs?: JobsResult;
+  instances?: InstancesResult;
+  /** Why the two-instance scenario did not run (Redis or PostgreSQL unreachable). */
+  instancesSkipped?: string;
   profile?: ProfileSummary;
   pass: boolean;
 }
@@ -147,11 +162,15 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
       thousand: options.thousand,
       coalescing: options.coalescing,
       replay: options.replay,
+      doors: options.doors,
+      jobs: options.jobs,
+      instances: options.instances,
     },
     targets: TARGETS,
     ttft: [],
   };
   const children: Child<Command>[] = [];
+  const scope: Scope = { dir, fakeUrl, pinned, children, cleanups: [], usedRedis: false };
   try {
     const settled = await Promise.allSettled([fakeStarting, inkstoneStarting]);
     for (const x of settled) if (x.status === 'fulfilled') children.push(x.value);
@@ -172,21 +191,43 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
       if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
       result.profile = summarizeProfile(join(profileDir, main), [from, to]);
     } else {
+      // As an OpenAI client would: the door's aliases from GET /v1/models.
+      const models = await listModels(url, token);
+      for (const alias of ['default', CAPACITY_ALIAS]) {
+        if (!models.includes(alias))
+          throw new Error(`GET /v1/models lists ${models.join(', ')}, not ${alias}`);
+      }
+      world.door = { via: 'openai-door', url, token, model: 'default' };
       log('time to first token, direct vs through Inkstone');
       result.ttft = await measureTtft(world, options.ttft);
+      log(`the OpenAI door vs the editor's vs direct, ${options.doors.concurrency} streams`);
+      result.doors = await measureDoors(world, options.doors, options.ttft.timings);
       log('coalescing');
       result.coalescing = await measureCoalescing(world, options.coalescing);
       log('cache replay');
       result.replay = await measureReplay(world, options.replay);
       log(`${options.thousand.streams} concurrent streams`);
       result.thousand = await measureThousand(world, options.thousand);
-      log(`throughput at the model's capacity (${options.throughput.slots} slots)`);
+      log(`throughput at the model's capacity (${options.throughput.slots} slots), both doors`);
       const capacity: Target = { ...world.through, model: CAPACITY_ALIAS };
-      result.throughput = await measureThroughput({ ...world, through: capacity }, options.throughput);
+      const capacityDoor: Target = { ...world.door, model: CAPACITY_ALIAS };
+      result.throughput = await measureThroughput(
+        { ...world, through: capacity, door: capacityDoor },
+        options.throughput,
+      );
+      result.jobs = await runJobs(world, options, scope);
+      const instances = await runInstances(world, options, scope);
+      if (typeof instances === 'string') {
+        result.instancesSkipped = instances;
+        log(`  SKIPPED two instances: ${instances}`);
+      } else result.instances = instances;
     }
   } finally {
     // Whatever happened, no child outlives the run (close() is a no-op on one already gone).
     await Promise.all(children.map((child) => child.close()));
+    // Then what they leave behind: the run's PostgreSQL schema and its Redis keys.
+    if (scope.usedRedis) scope.cleanups.push(() => deleteRunKeys(options.redisUrl));
+    await Promise.all(scope.cleanups.map((cleanup) => cleanup().catch((e: unknown) => log(`cleanup: ${e}`))));
     rmSync(dir, { recursive: true, force: true });
   }
   const verdicts = [
@@ -195,6 +236,9 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     result.thousand?.pass,
     result.coalescing?.pass,
     result.replay?.pass,
+    result.doors?.pass,
+    result.jobs?.pass,
+    result.instances?.pass,
   ].filter((x) => x !== undefined);
   return {
     ...result,
@@ -202,4 +246,98 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     loadAverage: { start, end: loadAverage() },
     pass: verdicts.every(Boolean),
   };
+}
+
+/** What the scale-out scenarios start and leave behind, for runAiBench to close and clean. */
+interface Scope {
+  dir: string;
+  fakeUrl: string;
+  pinned: boolean;
+  children: Child<Command>[];
+  cleanups: (() => Promise<unknown>)[];
+  /** Keys were written under the run's prefix: delete them at the end. */
+  usedRedis: boolean;
+}
+
+/** Another Inkstone, on Inkstone's CPU when pinned, closed with the others whatever happens. */
+async function startInkstone(scope: Scope, name: string, env: NodeJS.ProcessEnv) {
+  const child = await forkChild<InkstoneCommand>(name, './inkstone-child.ts', {
+    cpu: scope.pinned ? 1 : undefined,
+    nodeArgs: ['--expose-gc'],
+    env,
+  });
+  scope.children.push(child);
+  return child;
+}
+
+/** Jobs on the in-process queue (the main Inkstone), then through BullMQ (one with Redis). */
+async function runJobs(world: World, options: AiBenchOptions, scope: Scope): Promise<JobsResult> {
+  const { log, throughput } = options;
+  const main = { url: world.inkstone.ready.url, token: world.inkstone.ready.token ?? '' };
+  log(`jobs at the model's capacity, in-process queue`);
+  const inProcess = await measureJobs(world, main, 'in-process', options.jobs, throughput, CAPACITY_ALIAS);
+  const problem = await redisProblem(options.redisUrl);
+  if (problem) {
+    log(`  SKIPPED jobs through BullMQ: ${problem}`);
+    return compareJobs(throughput.slots, inProcess, { skipped: problem });
+  }
+  log("jobs at the model's capacity, BullMQ");
+  scope.usedRedis = true;
+  const workers = String(options.jobs.workerConcurrency);
+  const inkstone = await startInkstone(scope, 'Inkstone with BullMQ', {
+    ...inkstoneEnv(scope.dir, scope.fakeUrl, options.protocol, throughput.slots),
+    // Its own SQLite file: it differs from the in-process run by the queue alone.
+    DATABASE_URL: `sqlite:${join(scope.dir, 'bullmq.db')}`,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: redisPrefix('jobs'),
+    AI_WORKER_CONCURRENCY: workers,
+    AI_WEB_WORKER_CONCURRENCY: workers,
+  });
+  let bullmq: JobsRun;
+  try {
+    const target = { url: inkstone.ready.url, token: inkstone.ready.token ?? '' };
+    bullmq = await measureJobs(world, target, 'bullmq', options.jobs, throughput, CAPACITY_ALIAS);
+  } finally {
+    await inkstone.close();
+  }
+  return compareJobs(throughput.slots, inProcess, bullmq);
+}
+
+/** Two Inkstones on one Redis and one PostgreSQL schema; a sentence when either is unreachable. */
+async function runInstances(
+  world: World,
+  options: AiBenchOptions,
+  scope: Scope,
+): Promise<InstancesResult | string> {
+  const { log, throughput } = options;
+  log('two instances on one Redis and one PostgreSQL');
+  const problem = await redisProblem(options.redisUrl);
+  if (problem) return problem;
+  const schema = await createSchema(options.postgresUrl);
+  if (typeof schema === 'string') return schema;
+  scope.cleanups.push(schema.drop);
+  scope.usedRedis = true;
+  const env = {
+    ...inkstoneEnv(scope.dir, scope.fakeUrl, options.protocol, throughput.slots),
+    DATABASE_URL: schema.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: redisPrefix('pair'),
+  };
+  const started = await Promise.allSettled([
+    startInkstone(scope, 'Inkstone A', env),
+    startInkstone(scope, 'Inkstone B', env),
+  ]);
+  const pair = started.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+  try {
+    for (const x of started) if (x.status === 'rejected') throw x.reason;
+    const [a, b] = pair.map((x): Target => ({
+      via: 'inkstone',
+      url: x.ready.url,
+      token: x.ready.token ?? '',
+      model: CAPACITY_ALIAS,
+    }));
+    return await measureInstances(world, [a!, b!], options.instances, throughput, 'postgres');
+  } finally {
+    await Promise.all(pair.map((x) => x.close()));
+  }
 }
