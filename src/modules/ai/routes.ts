@@ -111,16 +111,11 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-// Each event's frame, made once however many clients read it: a hundred coalesced callers,
-// a cache replay, a reconnect. Kept as long as the event is (its generation's resume window).
-const frames = new WeakMap<AiEvent, string>();
-
+/** An event's SSE frame; a token (nearly every event) without building an object first. */
 function aiFrame(event: AiEvent): string {
-  let frame = frames.get(event);
-  if (frame === undefined) {
-    const { id, type, ...data } = event;
-    frame = sseFrame({ id, event: type, data });
-    frames.set(event, frame);
+  if (event.type === 'token') {
+    return `id: ${event.id}\nevent: token\ndata: {"text":${JSON.stringify(event.text)}}\n\n`;
   }
-  return frame;
+  const { id, type, ...data } = event;
+  return sseFrame({ id, event: type, data });
 }

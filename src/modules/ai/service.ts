@@ -45,9 +45,11 @@ interface Logger {
   error(object: object, message: string): void;
 }
 
-// Finished generations stay reachable by id this long, so a client that lost its
-// connection can resume the stream from the last event id it saw.
-const RESUME_MS = 5 * 60_000;
+// Finished generations stay in memory this long, so a client that lost its connection can
+// resume the stream from the last event id it saw (a browser retries within seconds). Kept
+// short: a busy instance would otherwise hold minutes of answers, every token an object,
+// for the garbage collector to walk. With Redis the relayed copy lasts an hour.
+const RESUME_MS = 60_000;
 
 const TAKEN: LimitDecision = { allowed: true, retryAfterSeconds: 0, headers: {} };
 
@@ -59,6 +61,9 @@ const TAKEN: LimitDecision = { allowed: true, retryAfterSeconds: 0, headers: {} 
  */
 export class AiService {
   private readonly inFlight = new Map<string, Generation>();
+  /** Generations running here, by id (however long they take). */
+  private readonly live = new Map<string, Generation>();
+  /** Finished ones, in the order they finished, each until its resume window closes. */
   private readonly recent = new Map<string, { generation: Generation; until: number }>();
   private readonly running = new Map<string, AbortController>();
 
@@ -140,7 +145,7 @@ export class AiService {
     };
     broadcast.push({ type: 'start', generationId: generation.id, alias: alias.name, cached: false });
     if (!this.inFlight.has(key)) this.inFlight.set(key, generation);
-    this.remember(generation);
+    this.live.set(generation.id, generation);
     this.running.set(generation.id, controller);
     // Leaves the in-flight map before its last event, so a request arriving after the end
     // reads the cache (or asks again after a failure) instead of joining a finished stream.
@@ -153,6 +158,8 @@ export class AiService {
       settle();
       release();
       this.running.delete(generation.id);
+      this.live.delete(generation.id);
+      this.remember(generation);
     });
     return generation;
   }
@@ -172,6 +179,8 @@ export class AiService {
 
   /** A generation still in memory, for a client resuming its stream. */
   find(id: string): Generation | undefined {
+    const running = this.live.get(id);
+    if (running) return running;
     const entry = this.recent.get(id);
     return entry && entry.until > this.deps.clock.now().getTime() ? entry.generation : undefined;
   }

@@ -65,7 +65,10 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
         for (const line of lines.push(text, done)) {
           if (!events) {
             if (line === OVERLONG) this.malformed++;
-            else if (line.trim() !== '') yield* this.parse(line);
+            else if (line.trim() !== '') {
+              const object = this.parse(line);
+              if (object) yield object;
+            }
             continue;
           }
           const event = events.line(line);
@@ -75,14 +78,18 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
             this.endedCleanly = true;
             return;
           }
-          yield* this.parse(event.data, event.name);
+          const object = this.parse(event.data, event.name);
+          if (object) yield object;
         }
         if (done) {
           // The spec drops an event not closed by a blank line; a server that ends on its last
           // `data:` line still sent a whole object, so it is read rather than lost.
           const last = events?.end();
           if (last && isDoneSentinel(last)) this.sawDoneSentinel = true;
-          else if (last !== undefined) yield* this.parse(last.data, last.name);
+          else if (last !== undefined) {
+            const object = this.parse(last.data, last.name);
+            if (object) yield object;
+          }
           this.endedCleanly = true;
           return;
         }
@@ -94,25 +101,26 @@ export class JsonStreamReader implements AsyncIterable<JsonObject> {
     }
   }
 
-  private *parse(data: string | typeof OVERLONG, eventName?: string): Generator<JsonObject> {
+  /** The line's JSON object, or undefined (counted as malformed) when it is not one. */
+  private parse(data: string | typeof OVERLONG, eventName?: string): JsonObject | undefined {
     let value: unknown;
     try {
       if (data === OVERLONG) throw new Error('overlong');
       value = JSON.parse(data);
     } catch {
       this.malformed++;
-      return;
+      return undefined;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       this.malformed++;
-      return;
+      return undefined;
     }
     // One chunk often holds several lines: after an abort none of them may still pass, even
     // though the body would only notice at its next read.
     this.signal?.throwIfAborted();
     const object = value as JsonObject;
     // Some servers name the event instead of wrapping the payload: `event: error` + `data: {...}`.
-    yield eventName === 'error' && !('error' in object) ? { error: object } : object;
+    return eventName === 'error' && !('error' in object) ? { error: object } : object;
   }
 }
 
