@@ -8,7 +8,8 @@ import type { AiEvent } from './broadcast.js';
 import type { RedisEventStream } from './event-stream.js';
 import type { JobRecord, JobsRepository } from './jobs-repository.js';
 import type { UsageLimiter } from './limiter.js';
-import { type AiKind, buildPrompt, MissingInput } from './prompts.js';
+import { admitJob } from './job-admission.js';
+import type { AiKind } from './prompts.js';
 import type { AiService, Generation } from './service.js';
 import type { DeliveryAttempt, DeliveryResult } from './webhooks.js';
 
@@ -170,7 +171,7 @@ export class JobsService {
     hash: string,
     idempotencyKey: string | undefined,
   ): Promise<{ job: JobView; created: boolean }> {
-    await this.admit(durable, input, actor);
+    await admitJob(input, actor, { ...durable, models: this.deps.ai.models().map((m) => m.id) });
     const id = randomUUID();
     try {
       await this.deps.repo.create({
@@ -202,30 +203,6 @@ export class JobsService {
       throw new AppError(503, 'queue_unavailable', QUEUE_DOWN, undefined, { 'retry-after': '5' });
     }
     return { job: await this.get(id, actor), created: true };
-  }
-
-  /** The checks the pipeline makes before it starts, made at submit so a bad job is a 4xx now. */
-  private async admit(durable: DurableJobs, input: JobInput, actor: Actor): Promise<void> {
-    if (!durable.aiEnabled) {
-      throw new AppError(503, 'ai_not_configured', 'No model server is configured: set AI_PROVIDER.');
-    }
-    try {
-      buildPrompt(input.kind, input);
-    } catch (error) {
-      if (error instanceof MissingInput) throw fieldError(error.field, error.message);
-      throw error;
-    }
-    const models = this.deps.ai.models().map((m) => m.id);
-    if (input.model !== undefined && !models.includes(input.model)) {
-      throw fieldError('model', `Unknown model "${input.model}"; use one of: ${models.join(', ')}.`);
-    }
-    const decision = await durable.limiter.take(`user:${actor.id}`);
-    if (!decision.allowed) {
-      throw new AppError(429, 'rate_limited', decision.reason ?? 'Too many AI requests.', undefined, {
-        ...decision.headers,
-        'retry-after': String(decision.retryAfterSeconds),
-      });
-    }
   }
 
   async get(id: string, actor: Actor | null): Promise<JobView> {
