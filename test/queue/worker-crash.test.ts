@@ -89,7 +89,7 @@ async function stop(worker: WorkerProcess): Promise<void> {
   await worker.exited;
 }
 
-describe('inkstone worker --help', () => {
+describe('inkstone worker --help', { timeout: 30_000 }, () => {
   it('says what the command runs, its option and how it stops', () => {
     const result = spawnSync(process.execPath, [...CLI, 'worker', '--help'], { cwd: ROOT, encoding: 'utf8' });
     expect(result.status).toBe(0);
@@ -99,7 +99,8 @@ describe('inkstone worker --help', () => {
   });
 });
 
-describe.skipIf(!available)(`jobs survive their worker (${dialect})`, () => {
+// Each test starts two Node processes through tsx: seconds each on a busy 2-core machine.
+describe.skipIf(!available)(`jobs survive their worker (${dialect})`, { timeout: 60_000 }, () => {
   let fake: FakeModelServer;
   let direct: Redis;
   let site: TestApp;

@@ -56,6 +56,8 @@ export class JobRunner implements JobHandler {
     const actor = await this.deps.users.getActor(job.user_id);
     if (!actor) return this.fail(jobId, new AppError(403, 'forbidden', 'The job’s user no longer exists.'));
 
+    // Before the generation starts: a Redis that fails here fails nothing that runs.
+    const previous = await events.lastId(jobId);
     const input = JSON.parse(job.request) as JobInput;
     let generation: Generation;
     try {
@@ -63,7 +65,9 @@ export class JobRunner implements JobHandler {
         input.kind,
         { title: input.title, text: input.text, instruction: input.instruction },
         actor,
-        { alias: input.model, fresh: input.regenerate, limitTaken: true },
+        // Run again after a crash: not joined to an identical request in flight, which may be
+        // the dead worker's own (its claim outlives it for a while).
+        { alias: input.model, fresh: input.regenerate || previous >= 0, limitTaken: true },
       );
     } catch (error) {
       if (error instanceof AppError && RETRYABLE.has(error.code)) {
@@ -73,7 +77,7 @@ export class JobRunner implements JobHandler {
       return this.fail(jobId, error);
     }
     this.deps.log?.info({ job: jobId, generation: generation.id, restarts: context.restarts }, 'job started');
-    return this.follow(jobId, generation, context);
+    return this.follow(jobId, generation, context, previous);
   }
 
   /** BullMQ failed the job without a run that recorded it: record it, end its stream. */
@@ -86,7 +90,13 @@ export class JobRunner implements JobHandler {
     }
   }
 
-  private async follow(jobId: string, generation: Generation, context: JobContext): Promise<JobOutcome> {
+  /** `previous`: the last event id in the job's stream before this run (-1: none, a first run). */
+  private async follow(
+    jobId: string,
+    generation: Generation,
+    context: JobContext,
+    previous: number,
+  ): Promise<JobOutcome> {
     const { repo, events, jobs, clock } = this.deps;
     // Leaving the broadcast (cancel, hand-back) stops the model call unless someone else in
     // this process reads the same generation (coalesced): then it goes on for them.
@@ -94,10 +104,16 @@ export class JobRunner implements JobHandler {
     const leave = () => reading.abort();
     context.signal.addEventListener('abort', leave, { once: true });
     try {
-      if (!(await repo.start(jobId, generation.id, isoNow(clock)))) reading.abort();
-      let firstId = (await events.lastId(jobId)) + 1;
-      if (firstId > 0) {
-        firstId = (await events.append(jobId, [{ type: 'notice', message: RESTARTED }], firstId)) + 1;
+      let firstId = previous + 1;
+      try {
+        if (!(await repo.start(jobId, generation.id, isoNow(clock)))) reading.abort();
+        if (firstId > 0) {
+          firstId = (await events.append(jobId, [{ type: 'notice', message: RESTARTED }], firstId)) + 1;
+        }
+      } catch (error) {
+        // Nobody reads the generation yet, so leaving would not stop it: stop it here.
+        this.deps.ai.cancel(generation.id);
+        throw error;
       }
       // The end event goes out after the record is written, so that a reader who sees the
       // stream end and GETs the job finds it ended too.
