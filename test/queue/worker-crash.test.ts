@@ -89,13 +89,23 @@ async function stop(worker: WorkerProcess): Promise<void> {
   await worker.exited;
 }
 
-describe('inkstone worker --help', { timeout: 30_000 }, () => {
+describe('inkstone worker, before it runs', { timeout: 30_000 }, () => {
   it('says what the command runs, its option and how it stops', () => {
     const result = spawnSync(process.execPath, [...CLI, 'worker', '--help'], { cwd: ROOT, encoding: 'utf8' });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Usage: inkstone worker [--concurrency N]');
     expect(result.stdout).toContain('AI_WORKER_CONCURRENCY');
     expect(result.stdout).toContain('SIGTERM');
+  });
+
+  it('refuses to run without REDIS_URL, saying why', () => {
+    const result = spawnSync(process.execPath, [...CLI, 'worker'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_URL: '' },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('inkstone worker needs REDIS_URL');
   });
 });
 
