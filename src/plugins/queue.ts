@@ -10,7 +10,11 @@ export const queuePlugin = fp(
   async (app) => {
     const { redis, config, services } = app;
     const concurrency = config.jobs.webWorkerConcurrency;
-    if (!redis || !services.jobRunner || concurrency === 0) return;
+    if (!redis || !services.jobRunner) return;
+    if (concurrency === 0) {
+      app.log.info('AI jobs are queued for `inkstone worker` processes (AI_WEB_WORKER_CONCURRENCY=0)');
+      return;
+    }
     const workers = await startJobWorkers(redis, services.jobRunner, config, concurrency, app.log);
     // Half the shutdown budget for running jobs to finish; the rest hands them back.
     app.addHook('onClose', () => workers.close(config.shutdownTimeoutMs / 2));
