@@ -254,6 +254,35 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
     expect(fake.stats.requests).toHaveLength(0);
   });
 
+  it('fail a job BullMQ no longer has (nobody will run it) when it is read, and end its stream', async () => {
+    const prefix = testPrefix();
+    cleanup.push(() => deleteKeys(direct, prefix));
+    let later = 0;
+    const site = await createTestApp(
+      'sqlite',
+      {
+        AI_PROVIDER: 'ollama',
+        AI_BASE_URL: fake.url,
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        AI_WEB_WORKER_CONCURRENCY: '0',
+      },
+      { clock: { now: () => new Date(Date.now() + later) } },
+    );
+    cleanup.push(() => site.close());
+    const { client } = await signedIn(site.app, 'author');
+    const job = (await submit(client, { kind: 'tags', text: 'Lost tea' })).json();
+    // Gone from the queue behind the app's back (a flushed Redis, a removed key).
+    await site.app.services.jobQueue!.remove(job.id);
+    // Just submitted, it may still be on its way into the queue: left alone.
+    expect((await client.get(`/api/v1/ai/generations/${job.id}`)).json().status).toBe('queued');
+    later = 11_000;
+    const lost = (await client.get(`/api/v1/ai/generations/${job.id}`)).json();
+    expect(lost).toMatchObject({ status: 'failed', error: 'worker_lost: the job is no longer in the queue' });
+    const events = parseSse((await client.get(job.events)).body);
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'worker_lost' } });
+  });
+
   it('answer 503 at once when Redis is away, and go on serving pages', async () => {
     const own = await startOwnRedis();
     if (!own) return;
