@@ -122,7 +122,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
           overrides.redis,
           new RedisEventStream(overrides.redis, { prefix, log: overrides.log }),
           shared.gate,
-          { prefix, claimTtlMs: ai.timeouts.totalMs + 10_000 },
+          { prefix, readersTtlMs: ai.timeouts.totalMs + 10_000 },
         )
       : undefined;
   const service = new AiService({

@@ -30,20 +30,33 @@ export interface FlightsPort {
 
 export interface FlightsOptions {
   prefix: string;
-  /** How long a claim lives at most: a crashed owner's claim goes away after it. */
-  claimTtlMs: number;
+  /**
+   * How long a claim lives unless its owner renews it (every third of it while it runs): a
+   * crashed owner's claim goes away after this, and identical requests run again.
+   */
+  claimTtlMs?: number;
+  /** How long a follower's count lasts at most (the longest a generation may run). */
+  readersTtlMs: number;
 }
+
+const CLAIM_TTL_MS = 10_000;
 
 // Compare-and-delete: only the owner's own claim is freed, never a newer one.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+// Compare-and-renew, for the same reason.
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
 
 export class RedisFlights implements FlightsPort {
+  private readonly claimTtlMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly events: RedisEventStream,
     private readonly gate: RedisFallback,
     private readonly options: FlightsOptions,
-  ) {}
+  ) {
+    this.claimTtlMs = options.claimTtlMs ?? CLAIM_TTL_MS;
+  }
 
   private flightKey(key: string): string {
     return `${this.options.prefix}ai:flight:${key}`;
@@ -57,7 +70,7 @@ export class RedisFlights implements FlightsPort {
     const flight = this.flightKey(key);
     return this.gate.run(
       async () => {
-        const set = await this.redis.set(flight, generationId, 'PX', this.options.claimTtlMs, 'NX');
+        const set = await this.redis.set(flight, generationId, 'PX', this.claimTtlMs, 'NX');
         if (set === 'OK') return null;
         const owner = await this.redis.get(flight);
         // Freed between the two calls: the answer is in the cache or failed; run it here.
@@ -68,9 +81,18 @@ export class RedisFlights implements FlightsPort {
   }
 
   async share(key: string, generationId: string, broadcast: Broadcast): Promise<void> {
-    // A passive reader: the relay alone does not keep a generation running.
-    await this.events.publish(generationId, broadcast.subscribe(undefined, -1, { passive: true }));
-    await this.redis.eval(RELEASE, 1, this.flightKey(key), generationId).catch(() => undefined);
+    const flight = this.flightKey(key);
+    const renew = setInterval(() => {
+      this.redis.eval(RENEW, 1, flight, generationId, this.claimTtlMs).catch(() => undefined);
+    }, this.claimTtlMs / 3);
+    renew.unref();
+    try {
+      // A passive reader: the relay alone does not keep a generation running.
+      await this.events.publish(generationId, broadcast.subscribe(undefined, -1, { passive: true }));
+    } finally {
+      clearInterval(renew);
+    }
+    await this.redis.eval(RELEASE, 1, flight, generationId).catch(() => undefined);
   }
 
   async *follow(generationId: string, signal: AbortSignal, lastEventId = -1): AsyncGenerator<AiEvent> {
@@ -78,7 +100,7 @@ export class RedisFlights implements FlightsPort {
     await this.redis
       .multi()
       .incr(readers)
-      .pexpire(readers, this.options.claimTtlMs)
+      .pexpire(readers, this.options.readersTtlMs)
       .exec()
       .catch(() => undefined);
     try {
