@@ -19,7 +19,8 @@ export async function redisProblem(url: string): Promise<string | null> {
     await connectRedis(client, url, 3000);
     return null;
   } catch (error) {
-    return (error as Error).message;
+    // Its advice ("unset REDIS_URL") is for a server; here unset means the default address.
+    return `${(error as Error).message.split('. Start it')[0]}; set REDIS_URL to reach another`;
   } finally {
     client.disconnect();
   }
@@ -64,7 +65,7 @@ export async function createSchema(url: string): Promise<BenchSchema | string> {
     await admin.query(`create schema ${schema}`);
   } catch (error) {
     await admin.end().catch(() => {});
-    return `PostgreSQL at ${safe(url)} is unreachable: ${(error as Error).message}`;
+    return `PostgreSQL at ${safe(url)} is unreachable: ${(error as Error).message}; set DATABASE_URL=postgres://… to reach another`;
   }
   const databaseUrl = new URL(url);
   databaseUrl.searchParams.set('schema', schema);
