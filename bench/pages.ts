@@ -1,0 +1,61 @@
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--duration S]
+//                      [--connections N] [--out FILE]
+//
+// Uncached pages under load: wrk (Debian's) with 100 connections against a bare node:http
+// server sending the home page's bytes (the limit), then Inkstone's home page, a post page
+// and GET /api/v1/posts, on SQLite and on PostgreSQL (DATABASE_URL=postgres://… or the test
+// default, a schema of the run's own; skipped with the reason when unreachable). Prints a
+// table (progress goes to stderr) and writes bench/results/pages-<date>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
+import { ROOT } from './ai/children.js';
+import { formatReport } from './pages/report.js';
+import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
+import { wrkProblem } from './pages/wrk.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    'sqlite-only': { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '100' },
+    out: { type: 'string' },
+  },
+});
+
+const problem = wrkProblem();
+if (problem) {
+  console.error(`SKIPPED the page benchmark: ${problem}`);
+  process.exit(0);
+}
+
+const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+const results = join(ROOT, 'bench', 'results');
+const durationS = Number(values.duration ?? (values.quick ? 3 : 10));
+const options: PagesBenchOptions = {
+  databases: values['sqlite-only'] ? ['sqlite'] : ['sqlite', 'postgres'],
+  connections: Number(values.connections),
+  threads: 1,
+  durationS,
+  warmupS: values.quick ? 1 : 3,
+  timeoutS: 2,
+  pin: !values['no-pin'],
+  postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
+    ? process.env.DATABASE_URL
+    : 'postgres://postgres@127.0.0.1:5432/test',
+  ...(values.profile ? { profileDir: join(results, 'profiles') } : {}),
+  log: (line) => console.error(line),
+};
+
+const result = await runPagesBench(options);
+console.log(formatReport(result));
+const file = values.out ?? join(results, `pages-${values.profile ? 'profile-' : ''}${stamp}.json`);
+mkdirSync(dirname(file), { recursive: true });
+// Formatted as the repository formats JSON, so `prettier --check .` stays clean after a run.
+const json = await format(JSON.stringify(result), { ...(await resolveConfig(file)), parser: 'json' });
+writeFileSync(file, json);
+console.log(`\nWritten: ${file}`);

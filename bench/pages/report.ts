@@ -1,0 +1,44 @@
+// The page benchmark's table: one row per target and database, each against the bare server.
+import type { PagesBenchResult } from './run.js';
+
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+
+export function formatReport(result: PagesBenchResult): string {
+  const lines = [
+    `Pages: ${result.generator}, ${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}`,
+    `Layout: ${result.layout.note}`,
+    `Load average: ${result.loadAverage.start.join(' ')} at the start, ${result.loadAverage.end.join(' ')} at the end`,
+    '',
+    `${pad('database', 9)}${pad('target', 10)}${lpad('req/s', 8)}${lpad('× bare', 8)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('p99/p50', 9)}${lpad('timeouts', 10)}${lpad('errors', 8)}${lpad('cpu ms/req', 12)}${lpad('loop p99', 10)}  cookie  verdict`,
+  ];
+  for (const run of result.runs) {
+    if (run.skipped) {
+      lines.push(`${pad(run.database, 9)}SKIPPED: ${run.skipped}`);
+      continue;
+    }
+    for (const x of run.targets) {
+      const { errors, latencyMs } = x.wrk;
+      const other = errors.connect + errors.read + errors.write + errors.status;
+      lines.push(
+        `${pad(run.database, 9)}${pad(x.target, 10)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(x.cpuMsPerRequest.toFixed(3), 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
+      );
+    }
+    lines.push(
+      `${pad('', 9)}the bare server sent the home page's exact bytes (${run.homeBytes} B): ${run.baselineSameBytes ? 'yes' : 'NO'}`,
+    );
+    for (const [target, profile] of Object.entries(run.profile ?? {})) {
+      lines.push(
+        '',
+        `${run.database} ${target}: CPU profile, busy ${profile.busyMs} ms of ${profile.windowMs} ms`,
+      );
+      for (const m of profile.modules.slice(0, 8))
+        lines.push(`  ${lpad(m.percent.toFixed(1), 5)} %  ${m.module}`);
+      lines.push('  top functions (self time):');
+      for (const f of profile.top.slice(0, 12))
+        lines.push(`  ${lpad(f.percent.toFixed(1), 5)} %  ${f.function}  ${f.where}`);
+    }
+  }
+  lines.push('', `Targets (no errors or timeouts, p99 ≤ 3 × p50): ${result.pass ? 'met' : 'NOT met'}`);
+  return lines.join('\n');
+}

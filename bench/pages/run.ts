@@ -1,0 +1,274 @@
+// One run of the page benchmark, per database: seed it, start Inkstone (NODE_ENV=production)
+// and a bare node:http server sending the home page's bytes, each pinned to CPU 1 with wrk on
+// CPU 0, then wrk against the bare server (the limit), the home page, a post page and
+// GET /api/v1/posts, each after a warm-up. Every number is reported against the bare server
+// measured in the same run, on the same CPU, minutes apart at most.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EnvSchema, variablesOf } from '../../src/config-schema.js';
+import { canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
+import type { InkstoneCommand, LoopDelay } from '../ai/ipc.js';
+import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
+import { type LoadAverage, loadAverage, round } from '../ai/stats.js';
+import { type DatabaseKind, prepareDatabase } from './database.js';
+import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
+
+export interface PagesBenchOptions {
+  databases: DatabaseKind[];
+  connections: number;
+  threads: number;
+  durationS: number;
+  warmupS: number;
+  timeoutS: number;
+  /** Pin wrk to CPU 0 and the server under test to CPU 1 (taskset), when there are two. */
+  pin: boolean;
+  postgresUrl: string;
+  /** Inkstone under --cpu-prof; the profiles go here and a summary per target into the result. */
+  profileDir?: string;
+  log: (line: string) => void;
+}
+
+export type TargetName = 'baseline' | 'home' | 'post' | 'api';
+
+export interface TargetResult {
+  target: TargetName;
+  path: string;
+  wrk: WrkResult;
+  /** req/s over the bare server's req/s in the same database's run. */
+  ratio: number;
+  p99OverP50: number;
+  /** Inkstone's CPU time per request, ms (process.cpuUsage over the window). */
+  cpuMsPerRequest: number;
+  /** Inkstone's event-loop delay over the window: a long tail with a short one here is not the loop. */
+  loopDelayMs?: LoopDelay;
+  /** What a first anonymous GET got: its status and whether it set a cookie. */
+  probe: { status: number; setCookie: string[] };
+  /** No errors, no timeouts, p99 ≤ 3 × p50 (the issue's target; the baseline: errors only). */
+  pass: boolean;
+}
+
+export interface DatabaseRun {
+  database: DatabaseKind;
+  skipped?: string;
+  /** The bare server answered with exactly the bytes Inkstone sent for its home page. */
+  baselineSameBytes?: boolean;
+  homeBytes?: number;
+  targets: TargetResult[];
+  profile?: Partial<Record<TargetName, ProfileSummary>>;
+}
+
+export interface PagesBenchResult {
+  bench: 'pages';
+  startedAt: string;
+  finishedAt: string;
+  generator: string;
+  machine: { node: string; cpus: number; cpuModel: string; platform: string };
+  layout: { pinned: boolean; note: string };
+  loadAverage: { start: LoadAverage; end: LoadAverage };
+  settings: Omit<PagesBenchOptions, 'log' | 'profileDir' | 'postgresUrl'>;
+  runs: DatabaseRun[];
+  pass: boolean;
+}
+
+/** Inkstone's environment as `inkstone serve` in production would have it, nothing inherited. */
+function inkstoneEnv(databaseUrl: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [variable] of variablesOf(EnvSchema)) delete env[variable];
+  return {
+    ...env,
+    NODE_ENV: 'production',
+    SESSION_SECRET: randomBytes(32).toString('hex'),
+    // Request logs would go to this terminal; their cost is pino's, not the page's.
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+  };
+}
+
+interface Probe {
+  status: number;
+  setCookie: string[];
+  type: string;
+  body: Buffer;
+}
+
+async function probe(url: string): Promise<Probe> {
+  const response = await fetch(url, { redirect: 'manual' });
+  return {
+    status: response.status,
+    setCookie: response.headers.getSetCookie(),
+    type: response.headers.get('content-type') ?? '',
+    body: Buffer.from(await response.arrayBuffer()),
+  };
+}
+
+/** The most commented demo post's path (Welcome to Inkstone), found as a client would. */
+async function postPath(base: string): Promise<string> {
+  const response = await fetch(`${base}/api/v1/posts?perPage=50`);
+  const list = (await response.json()) as { items: { title: string; url: string }[] };
+  const post = list.items.find((x) => x.title === 'Welcome to Inkstone') ?? list.items[0];
+  if (!post) throw new Error('the seeded database lists no posts');
+  return post.url;
+}
+
+export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBenchResult> {
+  const { log } = options;
+  const startedAt = new Date().toISOString();
+  const start = loadAverage();
+  const cpuCount = availableParallelism();
+  const pinned = options.pin && cpuCount >= 2 && canPin();
+  if (pinned) pinSelf(0);
+  const layout = {
+    pinned,
+    note: pinned
+      ? 'wrk and this process on CPU 0; the server under test (Inkstone or the bare server) on CPU 1; other work on the machine may use either'
+      : `not pinned: the scheduler spreads wrk and the server over ${cpuCount} CPUs`,
+  };
+  log(`page benchmark: ${layout.note}; load average ${start.join(' ')}`);
+  const runs: DatabaseRun[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'inkstone-pages-'));
+  try {
+    for (const database of options.databases) {
+      runs.push(await runDatabase(database, dir, pinned, options));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const verdicts = runs.flatMap((run) => [
+    ...run.targets.map((x) => x.pass),
+    ...(run.baselineSameBytes === undefined ? [] : [run.baselineSameBytes]),
+  ]);
+  return {
+    bench: 'pages',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    generator: `wrk -t${options.threads} -c${options.connections} -d${options.durationS}s --timeout ${options.timeoutS}s`,
+    machine: {
+      node: process.version,
+      cpus: cpuCount,
+      cpuModel: cpus()[0]?.model ?? '?',
+      platform: `${process.platform}-${process.arch}`,
+    },
+    layout,
+    loadAverage: { start, end: loadAverage() },
+    settings: {
+      databases: options.databases,
+      connections: options.connections,
+      threads: options.threads,
+      durationS: options.durationS,
+      warmupS: options.warmupS,
+      timeoutS: options.timeoutS,
+      pin: options.pin,
+    },
+    runs,
+    pass: verdicts.length > 0 && verdicts.every(Boolean),
+  };
+}
+
+async function runDatabase(
+  database: DatabaseKind,
+  dir: string,
+  pinned: boolean,
+  options: PagesBenchOptions,
+): Promise<DatabaseRun> {
+  const { log } = options;
+  log(`${database}: seeding the demo content`);
+  const prepared = await prepareDatabase(database, dir, options.postgresUrl);
+  if (typeof prepared === 'string') {
+    log(`  SKIPPED ${database}: ${prepared}`);
+    return { database, skipped: prepared, targets: [] };
+  }
+  const profileDir = options.profileDir && join(options.profileDir, `${database}-${Date.now()}`);
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const children: Child<InkstoneCommand>[] = [];
+  const cpu = pinned ? 1 : undefined;
+  try {
+    const inkstone = await forkChild<InkstoneCommand>(`Inkstone (${database})`, './inkstone-child.ts', {
+      cpu,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      env: inkstoneEnv(prepared.url),
+    });
+    children.push(inkstone);
+    const base = inkstone.ready.url;
+    const home = await probe(`${base}/`);
+    if (home.status !== 200) throw new Error(`GET / answered ${home.status}`);
+    const bodyFile = join(dir, `home-${database}.html`);
+    writeFileSync(bodyFile, home.body);
+    const bare = await forkChild<InkstoneCommand>('bare node:http', '../pages/bare-child.ts', {
+      cpu,
+      env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_CONTENT_TYPE: home.type },
+    });
+    children.push(bare);
+    const bareProbe = await probe(`${bare.ready.url}/`);
+    const run: DatabaseRun = {
+      database,
+      baselineSameBytes: bareProbe.status === 200 && bareProbe.body.equals(home.body),
+      homeBytes: home.body.length,
+      targets: [],
+    };
+    const wrk: WrkOptions = {
+      connections: options.connections,
+      threads: options.threads,
+      durationS: options.durationS,
+      timeoutS: options.timeoutS,
+      cpu: pinned ? 0 : undefined,
+    };
+    const targets: { target: TargetName; child: Child<InkstoneCommand>; path: string }[] = [
+      { target: 'baseline', child: bare, path: '/' },
+      { target: 'home', child: inkstone, path: '/' },
+      { target: 'post', child: inkstone, path: await postPath(base) },
+      { target: 'api', child: inkstone, path: '/api/v1/posts' },
+    ];
+    const windows: Partial<Record<TargetName, [number, number]>> = {};
+    let baselineRps = NaN;
+    for (const { target, child, path } of targets) {
+      const url = `${child.ready.url}${path}`;
+      const first = await probe(url);
+      log(`  ${target}: warm-up ${options.warmupS} s, then ${options.durationS} s`);
+      await runWrk(url, { ...wrk, durationS: options.warmupS });
+      const isInkstone = child === inkstone;
+      if (isInkstone) await inkstone.call({ type: 'loopDelay', reset: true });
+      const from = isInkstone && profileDir ? await inkstone.call<number>({ type: 'clock' }) : 0;
+      const cpuBefore = await child.call<number>({ type: 'cpu' });
+      const result = await runWrk(url, wrk);
+      const cpuAfter = await child.call<number>({ type: 'cpu' });
+      if (isInkstone && profileDir) windows[target] = [from, await inkstone.call<number>({ type: 'clock' })];
+      const loopDelayMs = isInkstone
+        ? await inkstone.call<LoopDelay>({ type: 'loopDelay', reset: true })
+        : undefined;
+      if (target === 'baseline') baselineRps = result.requestsPerSecond;
+      const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
+      const p99OverP50 = round(result.latencyMs.p99 / (result.latencyMs.p50 || NaN), 2);
+      const entry: TargetResult = {
+        target,
+        path,
+        wrk: result,
+        ratio: round(result.requestsPerSecond / baselineRps, 3),
+        p99OverP50,
+        cpuMsPerRequest: round((cpuAfter - cpuBefore) / (result.requests || NaN), 4),
+        ...(loopDelayMs ? { loopDelayMs } : {}),
+        probe: { status: first.status, setCookie: first.setCookie },
+        pass: first.status === 200 && errors === 0 && (target === 'baseline' || p99OverP50 <= 3),
+      };
+      run.targets.push(entry);
+      log(
+        `    ${result.requestsPerSecond} req/s (${entry.ratio}×), p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, errors ${errors}`,
+      );
+    }
+    if (profileDir) {
+      // The profile is written when the process exits.
+      await inkstone.close();
+      const main = readdirSync(profileDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+      if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
+      run.profile = {};
+      for (const [target, window] of Object.entries(windows)) {
+        run.profile[target as TargetName] = summarizeProfile(join(profileDir, main), window);
+      }
+    }
+    return run;
+  } finally {
+    await Promise.all(children.map((child) => child.close()));
+    await prepared.drop().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+  }
+}
