@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { DATABASE_DEFAULTS } from '../config-schema.js';
 import type { DatabaseConfig } from '../config.js';
+import { FifoSqliteDialect } from './sqlite-driver.js';
 import type { Database } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -49,7 +50,7 @@ export function createDb(config: DatabaseConfig): DbHandle {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
     cachePreparedStatements(sqlite);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new FifoSqliteDialect({ database: sqlite }) });
     return {
       db,
       dialect: 'sqlite',
