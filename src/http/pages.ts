@@ -24,7 +24,10 @@ export const pagesPlugin = fp(
 
     const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> => ({
       actor: request.actor,
-      csrfToken: request.csrfToken,
+      // Read only by a form's hidden field: a page without a form sets no CSRF cookie.
+      get csrfToken() {
+        return reply.csrfToken();
+      },
       settings: await settings.get(),
       flash: takeFlash(request, reply),
       publicUrl,

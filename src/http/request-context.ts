@@ -16,9 +16,13 @@ declare module 'fastify' {
     actor: Actor | null;
     /** How the actor was recognised: a browser session cookie, or an API token. */
     authMethod: 'session' | 'token' | null;
-    csrfToken: string;
   }
   interface FastifyReply {
+    /**
+     * The CSRF token for a form or a JSON client to send back; sets its cookie when the
+     * visitor has none. Call it only where a form needs it (see registerRequestContext).
+     */
+    csrfToken(): string;
     flash(kind: Flash['kind'], text: string): FastifyReply;
     /** Starts a new session for the user and sets its cookie. */
     signIn(userId: number): Promise<void>;
@@ -34,18 +38,39 @@ function sameToken(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** A token from the cookie, when it is one this server could have issued. */
+function cookieToken(request: FastifyRequest): string | undefined {
+  const token = request.cookies[CSRF_COOKIE];
+  return token && token.length >= 20 ? token : undefined;
+}
+
 /**
  * Recognises the caller on every request (Bearer token or session cookie) and guards
  * state-changing requests against CSRF with a double-submit token: the form field or
  * x-csrf-token header must equal the HttpOnly cookie. Token-authenticated API calls and
  * cookie-less JSON calls are exempt.
+ *
+ * The cookie is issued only when a response carries a token (a form's hidden field, the
+ * login API's answer): an anonymous reader's pages set no cookie, so a shared cache may
+ * store them. Every unsafe request still needs a cookie and a matching token, so a visitor
+ * with no cookie cannot post anything, which is no loss: they have seen no form.
  */
 export function registerRequestContext(app: FastifyInstance, config: Config, auth: AuthService): void {
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.cookieSecure };
 
   app.decorateRequest('actor', null);
   app.decorateRequest('authMethod', null);
-  app.decorateRequest('csrfToken', '');
+  // The token this response issued or confirmed, so a page with many forms sets one cookie.
+  const issued = new WeakMap<FastifyReply, string>();
+  app.decorateReply('csrfToken', function (this: FastifyReply) {
+    let token = issued.get(this) ?? cookieToken(this.request);
+    if (!token) {
+      token = randomBytes(24).toString('base64url');
+      this.setCookie(CSRF_COOKIE, token, { ...cookieOptions, maxAge: 365 * 86_400 });
+    }
+    issued.set(this, token);
+    return token;
+  });
   app.decorateReply('flash', function (this: FastifyReply, kind: Flash['kind'], text: string) {
     return this.setCookie(FLASH_COOKIE, JSON.stringify({ kind, text }), {
       ...cookieOptions,
@@ -81,12 +106,6 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
       if (request.actor) request.authMethod = 'session';
       else reply.endSession();
     }
-    let csrf = request.cookies[CSRF_COOKIE];
-    if (!csrf || csrf.length < 20) {
-      csrf = randomBytes(24).toString('base64url');
-      reply.setCookie(CSRF_COOKIE, csrf, { ...cookieOptions, maxAge: 365 * 86_400 });
-    }
-    request.csrfToken = csrf;
   });
 
   // After parsing (the form field is in the body), before schema validation strips it.
@@ -100,7 +119,8 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
     const body = request.body as Record<string, unknown> | undefined;
     const sent =
       (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? request.headers['x-csrf-token'];
-    if (typeof sent !== 'string' || !request.cookies[CSRF_COOKIE] || !sameToken(sent, request.csrfToken)) {
+    const expected = cookieToken(request);
+    if (typeof sent !== 'string' || !expected || !sameToken(sent, expected)) {
       throw new AppError(
         403,
         'csrf_failed',

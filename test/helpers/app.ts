@@ -90,9 +90,19 @@ export class Client {
     return this.request({ method: 'GET', url, headers });
   }
 
+  /**
+   * Loads a page with a form, as a browser would before posting one: only such pages set the
+   * CSRF cookie. The login page, or the page it sends the visitor to (setup on a fresh site).
+   */
+  private async ensureCsrf(): Promise<void> {
+    if (this.csrf) return;
+    const login = await this.get('/login');
+    if (!this.csrf && login.headers.location) await this.get(String(login.headers.location));
+  }
+
   /** Submits an HTML form (urlencoded), adding the CSRF field unless given. */
   async form(url: string, fields: Record<string, string>) {
-    if (!this.csrf) await this.get('/login');
+    await this.ensureCsrf();
     return this.request({
       method: 'POST',
       url,
@@ -103,7 +113,7 @@ export class Client {
 
   /** A JSON API call with the session cookie and the x-csrf-token header. */
   async api(method: InjectOptions['method'], url: string, body?: unknown) {
-    if (!this.csrf) await this.get('/login');
+    await this.ensureCsrf();
     return this.request({
       method,
       url,

@@ -23,7 +23,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await auth.register(request.body);
       await reply.signIn(user.id);
-      return reply.code(201).send({ user, csrfToken: request.csrfToken });
+      return reply.code(201).send({ user, csrfToken: reply.csrfToken() });
     },
   );
 
@@ -40,7 +40,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await auth.login(request.body.login, request.body.password, request.ip);
       await reply.signIn(user.id);
-      return { user, csrfToken: request.csrfToken };
+      return { user, csrfToken: reply.csrfToken() };
     },
   );
 
@@ -64,9 +64,9 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: SessionInfo, ...errors(401) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       if (!request.actor) throw unauthorized();
-      return { user: await users.get(request.actor.id, request.actor), csrfToken: request.csrfToken };
+      return { user: await users.get(request.actor.id, request.actor), csrfToken: reply.csrfToken() };
     },
   );
 
