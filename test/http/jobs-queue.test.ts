@@ -186,6 +186,36 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
     });
   });
 
+  it('send the webhook of a job whose worker died after recording its end but before reporting it', async () => {
+    const hooks = await receiver();
+    const { a, b, onA } = await instances({ WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${hooks.port}` });
+    const job = (await submit(onA, { kind: 'tags', text: 'Reported late', callbackUrl: hooks.url })).json();
+    await waitFor(onA, job.id, 'completed');
+    const webhookStatus = async () =>
+      (await onA.get(`/api/v1/ai/generations/${job.id}`)).json().webhook.status;
+    await expect.poll(webhookStatus).toBe('delivered');
+    expect(hooks.bodies).toHaveLength(1);
+    // As if the worker had died right after writing the row: the webhook still pending, and
+    // BullMQ handing the job (whose lock lapsed) to another worker.
+    await a.database.db
+      .updateTable('ai_jobs')
+      .set({ webhook_status: 'pending' })
+      .where('id', '=', job.id)
+      .execute();
+    const outcome = await b.services.jobRunner!.run(job.id, {
+      signal: new AbortController().signal,
+      handingBack: () => false,
+      restarts: 1,
+    });
+    expect(outcome).toEqual({ kind: 'finished' });
+    expect(hooks.bodies).toHaveLength(2);
+    expect(JSON.parse(hooks.bodies[1]!)).toMatchObject({ id: job.id, status: 'completed' });
+    expect(await webhookStatus()).toBe('delivered');
+    const { attempts } = (await onA.get(`/api/v1/ai/generations/${job.id}`)).json().webhook;
+    expect(attempts.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2]);
+    expect(fake.stats.requests).toHaveLength(1);
+  });
+
   it('take the limit at submit (429 there), and the worker does not take it again', async () => {
     const { onA, onB } = await instances({ AI_REQUESTS_PER_MINUTE: '3' });
     const first = (await submit(onA, { kind: 'tags', text: 'Limited tea' })).json();

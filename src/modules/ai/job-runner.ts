@@ -51,6 +51,9 @@ export class JobRunner implements JobHandler {
       if (job.status !== 'completed' && !(await events.ended(jobId))) {
         await events.append(jobId, [endOf(job.status, job.error)]);
       }
+      // The worker died between recording the end and reporting it: report it now. A
+      // receiver may get it twice (at least once); Inkstone-Delivery names the duplicate.
+      if (job.callback_url && job.webhook_status === 'pending') await this.deps.jobs.report(jobId);
       return FINISHED_OUTCOME;
     }
     const actor = await this.deps.users.getActor(job.user_id);

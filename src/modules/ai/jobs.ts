@@ -415,6 +415,8 @@ export class JobsService {
     const { repo, webhooks } = this.deps;
     const job = await repo.get(id);
     if (!job) return;
+    // Numbered on after earlier attempts: a report sent again (its worker died) keeps them.
+    const earlier = (await repo.deliveries(id)).length;
     const result = await webhooks.deliver(
       callbackUrl,
       await this.view(job),
@@ -422,7 +424,7 @@ export class JobsService {
       (attempt) =>
         repo.addDelivery({
           job_id: id,
-          attempt: attempt.attempt,
+          attempt: earlier + attempt.attempt,
           at: attempt.at,
           status: attempt.status,
           error: attempt.error,
