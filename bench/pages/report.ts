@@ -10,7 +10,7 @@ export function formatReport(result: PagesBenchResult): string {
     `Layout: ${result.layout.note}`,
     `Load average: ${result.loadAverage.start.join(' ')} at the start, ${result.loadAverage.end.join(' ')} at the end`,
     '',
-    `${pad('database', 9)}${pad('target', 10)}${lpad('req/s', 8)}${lpad('× bare', 8)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('p99/p50', 9)}${lpad('timeouts', 10)}${lpad('errors', 8)}${lpad('cpu ms/req', 12)}${lpad('loop p99', 10)}  cookie  verdict`,
+    `${pad('database', 9)}${pad('target', 14)}${lpad('req/s', 8)}${lpad('× bare', 8)}${lpad('p50 ms', 9)}${lpad('p99 ms', 9)}${lpad('p99/p50', 9)}${lpad('timeouts', 10)}${lpad('errors', 8)}${lpad('cpu ms/req', 12)}${lpad('loop p99', 10)}  cookie  verdict`,
   ];
   for (const run of result.runs) {
     if (run.skipped) {
@@ -21,7 +21,7 @@ export function formatReport(result: PagesBenchResult): string {
       const { errors, latencyMs } = x.wrk;
       const other = errors.connect + errors.read + errors.write + errors.status;
       lines.push(
-        `${pad(run.database, 9)}${pad(x.target, 10)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(x.cpuMsPerRequest.toFixed(3), 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
+        `${pad(run.database, 9)}${pad(x.target, 14)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(x.cpuMsPerRequest.toFixed(3), 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
       );
     }
     lines.push(
