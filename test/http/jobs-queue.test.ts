@@ -110,21 +110,23 @@ async function waitFor(client: Client, id: string, status: string) {
   return job;
 }
 
-/** A webhook receiver that records each POST's body. */
+/** A webhook receiver that records each POST's body and delivery id. */
 async function receiver() {
   const bodies: string[] = [];
+  const deliveries: string[] = [];
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     request.on('end', () => {
       bodies.push(body);
+      deliveries.push(String(request.headers['inkstone-delivery']));
       response.writeHead(200).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-  return { bodies, port, url: `http://127.0.0.1:${port}/hook` };
+  return { bodies, deliveries, port, url: `http://127.0.0.1:${port}/hook` };
 }
 
 describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
@@ -210,6 +212,8 @@ describe.skipIf(!available)('AI jobs through BullMQ and Redis', () => {
     expect(outcome).toEqual({ kind: 'finished' });
     expect(hooks.bodies).toHaveLength(2);
     expect(JSON.parse(hooks.bodies[1]!)).toMatchObject({ id: job.id, status: 'completed' });
+    // The same event reported again: the receiver can tell it is a repeat.
+    expect(hooks.deliveries).toEqual([job.id, job.id]);
     expect(await webhookStatus()).toBe('delivered');
     const { attempts } = (await onA.get(`/api/v1/ai/generations/${job.id}`)).json().webhook;
     expect(attempts.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2]);

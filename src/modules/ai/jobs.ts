@@ -22,6 +22,8 @@ export interface WebhookPort {
     payload: object,
     secret: string,
     onAttempt: (attempt: DeliveryAttempt) => Promise<void> | void,
+    signal?: AbortSignal,
+    id?: string,
   ): Promise<DeliveryResult>;
 }
 
@@ -430,6 +432,9 @@ export class JobsService {
           error: attempt.error,
           duration_ms: attempt.durationMs,
         }),
+      undefined,
+      // One event per job (its end): the job's id, so a report sent again is a known repeat.
+      id,
     );
     await repo.setWebhookStatus(id, result.delivered ? 'delivered' : 'failed');
     if (!result.delivered)

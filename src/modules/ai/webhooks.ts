@@ -12,7 +12,7 @@ import { type Answer, DestinationGuard, type Lookup, postPinned } from './webhoo
  *
  *     Content-Type: application/json
  *     User-Agent: Inkstone-Webhooks
- *     Inkstone-Delivery: 6f1c2a4e-…   one id per event, the same on every retry: ignore ids you have seen
+ *     Inkstone-Delivery: 6f1c2a4e-…   one id per event (a job's: its id), the same on every retry: ignore ids you have seen
  *     Inkstone-Signature: t=1767225600,v1=5257a869e7ec…   (64 hex digits)
  *
  * `t` is when this attempt was sent, in Unix seconds; `v1` is the hex HMAC-SHA256 of `t`, a
@@ -138,9 +138,10 @@ export class WebhookSender {
     secret: string,
     onAttempt: (attempt: DeliveryAttempt) => Promise<void> | void,
     signal?: AbortSignal,
+    /** The event's delivery id; the same when one event is reported again. */
+    id: string = randomUUID(),
   ): Promise<DeliveryResult> {
     const body = JSON.stringify(payload);
-    const id = randomUUID();
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return { delivered: false, attempts: attempt - 1 };
       const at = this.clock.now();
