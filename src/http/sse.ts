@@ -9,6 +9,9 @@ export interface SseEvent {
   raw?: boolean;
 }
 
+// abort() without a reason builds a DOMException (with its stack trace) on every response.
+const CLIENT_GONE = new Error('the client went away');
+
 /** One event in the wire format. */
 export function sseFrame(event: SseEvent): string {
   let frame = '';
@@ -33,7 +36,7 @@ export async function sendSse<T = SseEvent>(
   const encode = options.encode ?? (sseFrame as (event: T) => string);
   const gone = new AbortController();
   const raw = reply.raw;
-  const onClose = () => gone.abort();
+  const onClose = () => gone.abort(CLIENT_GONE);
   raw.on('close', onClose);
   reply.hijack();
   raw.writeHead(200, {

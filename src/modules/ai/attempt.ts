@@ -12,6 +12,8 @@ import {
 
 type Phase = 'answer' | 'first token' | 'next token' | 'whole answer';
 
+const ATTEMPT_OVER = new Error('the attempt is over');
+
 /** A timeout the pipeline imposed, named by what did not come in time. */
 export class Timeout extends ProviderError {
   constructor(
@@ -108,8 +110,9 @@ export async function callProvider(
   } finally {
     for (const timer of timers.values()) clearTimeout(timer);
     signal.removeEventListener('abort', stopWithCaller);
-    // Ends the provider's request too, if it is still open (a timeout, a failover).
-    controller.abort();
+    // Ends the provider's request too, if it is still open (a timeout, a failover). With a
+    // reason made once: abort() without one builds a DOMException, stack trace and all.
+    controller.abort(ATTEMPT_OVER);
     release();
   }
 }
