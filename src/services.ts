@@ -120,7 +120,9 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     overrides.redis && shared
       ? new RedisFlights(
           overrides.redis,
-          new RedisEventStream(overrides.redis, { prefix, log: overrides.log }),
+          // Every generation is relayed, so its copy goes soon after the end: long enough
+          // for a late follower or a reconnect, not an hour of every answer in Redis.
+          new RedisEventStream(overrides.redis, { prefix, log: overrides.log, finishedTtlSeconds: 120 }),
           shared.gate,
           { prefix, readersTtlMs: ai.timeouts.totalMs + 10_000 },
         )

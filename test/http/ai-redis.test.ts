@@ -217,6 +217,10 @@ describe.skipIf(!(await redisAvailable()))('two Inkstone instances on one Redis'
     expect(whole).toMatch(/^Echo: .*The end\.$/s);
     expect(fake.stats.requests).toHaveLength(1);
     expect((await other).at(-1)?.type).toBe('done');
+    // Every generation is relayed: its copy in Redis goes two minutes after the end.
+    const relayed = `${prefix}ai:events:${generation.id}`;
+    await expect.poll(() => direct.ttl(relayed)).toBeLessThanOrEqual(120);
+    expect(await direct.ttl(relayed)).toBeGreaterThan(0);
     const unknown = await onB.get('/api/v1/ai/generations/00000000-0000-4000-8000-000000000000/events');
     expect(unknown.statusCode).toBe(404);
   });

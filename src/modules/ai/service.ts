@@ -48,7 +48,7 @@ interface Logger {
 // Finished generations stay in memory this long, so a client that lost its connection can
 // resume the stream from the last event id it saw (a browser retries within seconds). Kept
 // short: a busy instance would otherwise hold minutes of answers, every token an object,
-// for the garbage collector to walk. With Redis the relayed copy lasts an hour.
+// for the garbage collector to walk. With Redis the relayed copy lasts two minutes more.
 const RESUME_MS = 60_000;
 
 const TAKEN: LimitDecision = { allowed: true, retryAfterSeconds: 0, headers: {} };
