@@ -346,6 +346,28 @@ const Jobs = Type.Object({
   }),
 });
 
+const Cache = Type.Object({
+  PAGE_CACHE_TTL_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400,
+    default: 60,
+    description:
+      "seconds an anonymous reader's page is cached, here and by shared caches (`s-maxage`); `0` = off",
+  }),
+  PAGE_CACHE_STALE_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400,
+    default: 30,
+    description: '`stale-while-revalidate` for shared caches (a CDN or nginx) in front of Inkstone',
+  }),
+  CACHE_MEMORY_MAX_MB: Type.Integer({
+    minimum: 1,
+    maximum: 65_536,
+    default: 64,
+    description: 'size bound of the in-process cache (L1, least recently used out first), in MiB',
+  }),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
 export const CONFIG_SECTIONS = {
   Server,
@@ -353,6 +375,7 @@ export const CONFIG_SECTIONS = {
   Security,
   'HTTP limits': Http,
   'AI writing': Ai,
+  Cache,
   Redis,
   'Queue and workers': Jobs,
   Webhooks,
@@ -364,6 +387,7 @@ export const EnvSchema = Type.Object({
   ...Security.properties,
   ...Http.properties,
   ...Ai.properties,
+  ...Cache.properties,
   ...Redis.properties,
   ...Jobs.properties,
   ...Webhooks.properties,

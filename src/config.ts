@@ -34,12 +34,23 @@ export interface Config {
   /** After SIGTERM/SIGINT, how long open requests may take before the process exits anyway. */
   shutdownTimeoutMs: number;
   ai: AiConfig;
+  /** The cache module (src/cache/) and the full-page cache for anonymous readers. */
+  cache: CacheConfig;
   /** Set when REDIS_URL is: what Redis shares between instances (see src/plugins/redis.ts). */
   redis?: RedisConfig;
   /** Job callbacks: the options of WebhookSender (src/modules/ai/webhooks.ts). */
   webhooks: WebhookConfig;
   /** The BullMQ queue and its workers (used when REDIS_URL is set; see src/queue/bullmq.ts). */
   jobs: JobsConfig;
+}
+
+export interface CacheConfig {
+  /** Seconds an anonymous page is cached; 0: no page cache. */
+  pageTtlSeconds: number;
+  /** stale-while-revalidate for shared caches in front. */
+  pageStaleSeconds: number;
+  /** Bytes the in-process L1 may hold. */
+  memoryMaxBytes: number;
 }
 
 export interface JobsConfig {
@@ -275,6 +286,11 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ai: aiConfig(env, raw, problems),
+    cache: {
+      pageTtlSeconds: env.PAGE_CACHE_TTL_SECONDS,
+      pageStaleSeconds: env.PAGE_CACHE_STALE_SECONDS,
+      memoryMaxBytes: env.CACHE_MEMORY_MAX_MB * 1024 * 1024,
+    },
     redis: redisConfig(env, problems),
     webhooks: webhookConfig(env, problems),
     jobs: {

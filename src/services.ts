@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { AppCache } from './cache/cache.js';
+import { noPageCache, PageCache } from './cache/page-cache.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
@@ -48,6 +50,8 @@ export interface Collaborators {
   };
   /** The shared Redis (REDIS_URL): AI limits and cache count for every instance. Absent: per process. */
   redis: Redis;
+  /** The cache module (src/cache/cache.ts); absent: no page cache. */
+  cache: AppCache;
 }
 
 export type ServiceOverrides = Partial<Collaborators>;
@@ -57,8 +61,17 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const { db } = handle;
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.passwordHasher ?? scryptHasher();
-  const users = new UsersService({ repo: new UsersRepository(db), hasher, clock });
-  const settings = new SettingsService(new SettingsRepository(db));
+  const pageCache =
+    overrides.cache && config.cache.pageTtlSeconds > 0
+      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console)
+      : undefined;
+  const pages = pageCache ?? noPageCache;
+  const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
+  const settings = new SettingsService(
+    new SettingsRepository(db),
+    pages,
+    overrides.cache?.namespace('settings'),
+  );
   const auth = new AuthService({
     repo: new AuthRepository(db),
     users,
@@ -66,8 +79,8 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     limiter: new LoginLimiter(config.login, () => clock.now().getTime()),
     clock,
   });
-  const posts = new PostsService(new PostsRepository(db, handle.dialect), clock);
-  const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock });
+  const posts = new PostsService(new PostsRepository(db, handle.dialect), clock, pages);
+  const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock, pages });
   const { ai, limiter } = createAi(handle, config, clock, overrides);
   const repo = new JobsRepository(db);
   // With Redis, jobs go through BullMQ and their events through Redis Streams.
@@ -92,7 +105,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =
     durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
-  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner };
+  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache };
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorPage, bareErrorPage } from '../views/error-page.js';
 import { type Page, type PageContext, renderPage } from '../views/layout.js';
+import { createPageResponder } from './page-cache.js';
 import { type ErrorBody, registerErrorHandling } from './errors.js';
 import { takeFlash } from './request-context.js';
 
@@ -9,6 +10,11 @@ declare module 'fastify' {
   interface FastifyReply {
     /** Renders a page (its view model already gathered) inside the layout and sends it. */
     page(page: Page): Promise<FastifyReply>;
+    /**
+     * Sends a body that is not a page (a feed, the sitemap) through the page cache: `tags`
+     * say what it shows; see createPageResponder.
+     */
+    sendShared(body: string, type: string, tags: string[]): Promise<FastifyReply>;
   }
 }
 
@@ -19,8 +25,18 @@ declare module 'fastify' {
  */
 export const pagesPlugin = fp(
   async (app) => {
-    const { settings } = app.services;
+    const { settings, pageCache, posts } = app.services;
     const { publicUrl } = app.config;
+    const responder = createPageResponder({
+      cache: pageCache,
+      config: app.config.cache,
+      untilNextScheduled: () => posts.msUntilNextScheduled(),
+    });
+    // After the request context (the actor is known) and validation (bad input is still 4xx).
+    app.addHook('preHandler', async (request, reply) => {
+      const answered = await responder.lookup(request, reply);
+      if (answered) return answered;
+    });
 
     const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> => ({
       actor: request.actor,
@@ -36,10 +52,14 @@ export const pagesPlugin = fp(
 
     app.decorateReply('page', async function (this: FastifyReply, page: Page) {
       const html = renderPage(await context(this.request, this), page);
-      return this.code(page.status ?? 200)
-        .type('text/html; charset=utf-8')
-        .send(html);
+      return responder.send(this.code(page.status ?? 200), html, 'text/html; charset=utf-8', page.cacheTags);
     });
+    app.decorateReply(
+      'sendShared',
+      async function (this: FastifyReply, body: string, type: string, tags: string[]) {
+        return responder.send(this, body, type, tags);
+      },
+    );
 
     registerErrorHandling(app, async (request, reply, status, body: ErrorBody) => {
       const page = errorPage({ status, message: body.error.message, returnTo: request.url });

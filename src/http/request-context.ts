@@ -9,7 +9,7 @@ import type { Flash } from '../views/layout.js';
 
 export const SESSION_COOKIE = 'inkstone_session';
 export const CSRF_COOKIE = 'inkstone_csrf';
-const FLASH_COOKIE = 'inkstone_flash';
+export const FLASH_COOKIE = 'inkstone_flash';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { createCache } from '../cache/cache.js';
 import { createServices, type ServiceOverrides, type Services } from '../services.js';
 
 declare module 'fastify' {
@@ -10,8 +11,15 @@ declare module 'fastify' {
 /** The composition root as a plugin: services built once over the open database. */
 export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
   async (app, { overrides }) => {
+    const cache = await createCache({
+      memoryMaxBytes: app.config.cache.memoryMaxBytes,
+      redis: overrides?.redis ?? app.redis,
+      prefix: app.config.redis?.prefix ?? 'inkstone:',
+      log: app.log,
+    });
     const services = createServices(app.database, app.config, {
       log: app.log,
+      cache,
       ...(app.redis ? { redis: app.redis } : {}),
       ...overrides,
     });
@@ -20,6 +28,7 @@ export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
     app.addHook('onClose', async () => {
       await services.ai.close();
       await services.jobQueue?.close();
+      await cache.close();
     });
   },
   { name: 'services', dependencies: ['database', 'redis'], fastify: '5.x' },

@@ -37,6 +37,11 @@ export interface Page {
   meta: PageMeta;
   body: (ctx: PageContext) => Interpolation;
   status?: number;
+  /**
+   * What the page shows, as page-cache tags (src/cache/page-cache.ts): set by a reader's
+   * page that anonymous visitors may share; writes to any of these invalidate it.
+   */
+  cacheTags?: string[];
 }
 
 export const csrfField = (ctx: PageContext) =>

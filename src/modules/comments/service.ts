@@ -1,3 +1,4 @@
+import { noPageCache, type PageInvalidator, pageTags } from '../../cache/page-cache.js';
 import { type Clock, isoNow } from '../../clock.js';
 import type { CommentStatus } from '../../db/types.js';
 import { AppError, fieldError, forbidden, notFound } from '../../errors.js';
@@ -17,6 +18,8 @@ export class CommentsService {
       /** Whether this actor may see the post (404 if not), and whether it is live. */
       posts: Pick<PostsService, 'get'>;
       clock: Clock;
+      /** A post's page shows its comments; lists show no comment counts. */
+      pages?: PageInvalidator;
     },
   ) {
     this.repo = deps.repo;
@@ -62,6 +65,7 @@ export class CommentsService {
       bodyHtml: renderCommentMarkdown(text),
       createdAt: isoNow(this.deps.clock),
     });
+    await this.postChanged(postId);
     return this.toApi(await this.getRow(id));
   }
 
@@ -71,13 +75,15 @@ export class CommentsService {
     if (!canDeleteComment(actor, { authorId: row.author_id }))
       throw forbidden('Only the writer or a moderator can delete a comment.');
     await this.repo.delete(id);
+    await this.postChanged(row.post_id);
     return this.toApi(row, true);
   }
 
   async setStatus(id: number, status: CommentStatus, actor: Actor | null): Promise<Comment> {
     authorize(actor, 'comment:moderate');
-    await this.getRow(id);
+    const row = await this.getRow(id);
     await this.repo.setStatus(id, status);
+    await this.postChanged(row.post_id);
     return this.toApi(await this.getRow(id), true);
   }
 
@@ -90,6 +96,10 @@ export class CommentsService {
     authorize(actor, 'comment:moderate');
     const { rows, total } = await this.repo.listRecent(perPage, (page - 1) * perPage, status);
     return { items: rows.map((row) => this.toApi(row, true)), total };
+  }
+
+  private async postChanged(postId: number): Promise<void> {
+    await (this.deps.pages ?? noPageCache).invalidate([pageTags.post(postId)]);
   }
 
   private async getRow(id: number): Promise<CommentRecord> {

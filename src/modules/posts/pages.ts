@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { pageTags } from '../../cache/page-cache.js';
 import { validationFailure } from '../../http/forms.js';
 import { PageNumber } from '../../http/schemas.js';
 import {
@@ -18,48 +19,68 @@ import { SLUG_MAX } from './slug.js';
 const PageQuery = Type.Object({ page: PageNumber });
 const TagParams = Type.Object({ tag: Type.String({ minLength: 1, maxLength: SLUG_MAX }) });
 const PER_PAGE = 10;
+// An anonymous GET of these routes may come from the full-page cache (src/http/page-cache.ts).
+const shared = { pageCache: true };
+const authorsOf = (posts: { author: { id: number } }[]) => posts.map((post) => pageTags.user(post.author.id));
+const listTags = (posts: { author: { id: number } }[]) => [
+  pageTags.site,
+  pageTags.lists,
+  ...authorsOf(posts),
+];
 
 /** The reader's pages: each gathers its view model from the services and hands it to a view. */
 export const postPages: FastifyPluginAsyncTypebox = async (app) => {
   const { posts, comments, users, auth, settings } = app.services;
   const siteUrl = app.config.publicUrl;
 
-  app.get('/', { schema: { hide: true, querystring: PageQuery } }, async (request, reply) => {
+  app.get('/', { schema: { hide: true, querystring: PageQuery }, config: shared }, async (request, reply) => {
+    // No tags: the welcome page is never stored, so the first user's home is not hidden by it.
     if (await auth.needsSetup()) return reply.page(welcomePage());
     const [list, tags] = await Promise.all([
       posts.list({ page: request.query.page, perPage: PER_PAGE }, request.actor),
       posts.listTags(),
     ]);
-    return reply.page(homePage({ list, tags }));
+    return reply.page({ ...homePage({ list, tags }), cacheTags: listTags(list.items) });
   });
 
   app.get(
     '/posts/:slug',
-    { schema: { hide: true, params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200 }) }) } },
+    {
+      schema: { hide: true, params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200 }) }) },
+      config: shared,
+    },
     async (request, reply) => {
       const post = await posts.getBySlug(request.params.slug, request.actor);
       const [list, author] = await Promise.all([
         comments.listForPost(post, request.actor),
         users.get(post.author.id),
       ]);
-      return reply.page(postPage({ post, author, comments: list, url: absoluteUrl(siteUrl, post.url) }));
+      return reply.page({
+        ...postPage({ post, author, comments: list, url: absoluteUrl(siteUrl, post.url) }),
+        cacheTags: [
+          pageTags.site,
+          pageTags.post(post.id),
+          pageTags.user(author.id),
+          ...list.map((comment) => pageTags.user(comment.author.id)),
+        ],
+      });
     },
   );
 
-  app.get('/tags', { schema: { hide: true } }, async (_request, reply) =>
-    reply.page(tagsPage(await posts.listTags())),
+  app.get('/tags', { schema: { hide: true }, config: shared }, async (_request, reply) =>
+    reply.page({ ...tagsPage(await posts.listTags()), cacheTags: [pageTags.site, pageTags.lists] }),
   );
 
   app.get(
     '/tags/:tag',
-    { schema: { hide: true, params: TagParams, querystring: PageQuery } },
+    { schema: { hide: true, params: TagParams, querystring: PageQuery }, config: shared },
     async (request, reply) => {
       const tag = await posts.getTag(request.params.tag);
       const list = await posts.list(
         { tag: tag.slug, page: request.query.page, perPage: PER_PAGE },
         request.actor,
       );
-      return reply.page(tagPage({ tag, list }));
+      return reply.page({ ...tagPage({ tag, list }), cacheTags: listTags(list.items) });
     },
   );
 
@@ -95,6 +116,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }),
         querystring: PageQuery,
       },
+      config: shared,
     },
     async (request, reply) => {
       const user = await users.getByUsername(request.params.username);
@@ -102,11 +124,14 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         { author: user.username, page: request.query.page, perPage: PER_PAGE },
         request.actor,
       );
-      return reply.page(authorPage({ user, list }));
+      return reply.page({
+        ...authorPage({ user, list }),
+        cacheTags: [...listTags(list.items), pageTags.user(user.id)],
+      });
     },
   );
 
-  app.get('/feed.xml', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/feed.xml', { schema: { hide: true }, config: shared }, async (_request, reply) => {
     const [site, recent] = await Promise.all([settings.get(), posts.recent(20)]);
     const xml = atomFeed({
       siteTitle: site.siteTitle,
@@ -115,24 +140,28 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
       feedUrl: absoluteUrl(siteUrl, '/feed.xml'),
       posts: recent,
     });
-    return reply.type('application/atom+xml; charset=utf-8').send(xml);
+    return reply.sendShared(xml, 'application/atom+xml; charset=utf-8', listTags(recent));
   });
 
-  app.get('/tags/:tag/feed.xml', { schema: { hide: true, params: TagParams } }, async (request, reply) => {
-    const tag = await posts.getTag(request.params.tag);
-    const [site, full] = await Promise.all([settings.get(), posts.recent(20, tag.slug)]);
-    const xml = atomFeed({
-      siteTitle: `${site.siteTitle}: ${tag.name}`,
-      siteUrl,
-      feedUrl: absoluteUrl(siteUrl, `/tags/${encodeURIComponent(tag.slug)}/feed.xml`),
-      posts: full,
-    });
-    return reply.type('application/atom+xml; charset=utf-8').send(xml);
-  });
+  app.get(
+    '/tags/:tag/feed.xml',
+    { schema: { hide: true, params: TagParams }, config: shared },
+    async (request, reply) => {
+      const tag = await posts.getTag(request.params.tag);
+      const [site, full] = await Promise.all([settings.get(), posts.recent(20, tag.slug)]);
+      const xml = atomFeed({
+        siteTitle: `${site.siteTitle}: ${tag.name}`,
+        siteUrl,
+        feedUrl: absoluteUrl(siteUrl, `/tags/${encodeURIComponent(tag.slug)}/feed.xml`),
+        posts: full,
+      });
+      return reply.sendShared(xml, 'application/atom+xml; charset=utf-8', listTags(full));
+    },
+  );
 
-  app.get('/sitemap.xml', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/sitemap.xml', { schema: { hide: true }, config: shared }, async (_request, reply) => {
     const entries = [{ loc: '/' }, ...(await posts.sitemapEntries())];
-    return reply.type('application/xml; charset=utf-8').send(sitemapXml(siteUrl, entries));
+    return reply.sendShared(sitemapXml(siteUrl, entries), 'application/xml; charset=utf-8', [pageTags.lists]);
   });
 
   app.get('/robots.txt', { schema: { hide: true } }, async (_request, reply) =>

@@ -155,6 +155,16 @@ export class PostsRepository {
     return this.tags.getTag(slug, options);
   }
 
+  async nextScheduledAt(now: IsoTime): Promise<IsoTime | null> {
+    const row = await this.db
+      .selectFrom('posts')
+      .select((eb) => eb.fn.min('published_at').as('at'))
+      .where('status', '=', 'published')
+      .where('published_at', '>', now)
+      .executeTakeFirst();
+    return row?.at ?? null;
+  }
+
   async listForSitemap(now: IsoTime): Promise<{ slug: string; updated_at: IsoTime }[]> {
     return (
       this.db

@@ -1,3 +1,4 @@
+import { noPageCache, type PageInvalidator, postPageTags } from '../../cache/page-cache.js';
 import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { toPage } from '../../db/paging.js';
@@ -8,7 +9,8 @@ import type { SitemapEntry } from './feeds.js';
 import { deriveExcerpt, renderMarkdown } from './markdown.js';
 import { cleanBody, cleanExcerpt, cleanSlug, cleanTags, cleanTitle, parseTime } from './post-input.js';
 import type { PostFilter, PostRecord, PostSummaryRecord } from './post-query.js';
-import { apiStatus, isVisible, publication, statusAt } from './publication.js';
+import { postUrl, toPostApi } from './post-mapping.js';
+import { isVisible, publication, statusAt } from './publication.js';
 import type { PostPatch, PostsRepository } from './repository.js';
 import {
   PER_PAGE_MAX,
@@ -33,13 +35,19 @@ export interface SearchOptions {
 // check and the insert; beyond a few tries something else is wrong.
 const SLUG_ATTEMPTS = 3;
 
-const postUrl = (slug: string) => `/posts/${encodeURIComponent(slug)}`;
-
 export class PostsService {
   constructor(
     private repo: PostsRepository,
     private clock: Clock = systemClock,
+    private pages: PageInvalidator = noPageCache,
   ) {}
+
+  /** Until the next scheduled post goes public: lists are cached no longer (no write marks it). */
+  async msUntilNextScheduled(): Promise<number | null> {
+    const now = this.now();
+    const at = await this.repo.nextScheduledAt(now);
+    return at ? Date.parse(at) - Date.parse(now) : null;
+  }
 
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
     const page = query.page ?? 1;
@@ -114,6 +122,7 @@ export class PostsService {
           },
           tags,
         );
+        await this.pages.invalidate(postPageTags(null, row));
         return this.toApi(row);
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
@@ -154,7 +163,7 @@ export class PostsService {
       Object.assign(patch, publication(statusAt(at, now), at, now, current));
     }
     const tags = input.tags === undefined ? undefined : cleanTags(input.tags);
-    return this.write(id, current.version, patch, tags);
+    return this.write(current, patch, tags);
   }
 
   /** Publishes now, at a past time (backdated) or at a future one (scheduled). */
@@ -162,7 +171,7 @@ export class PostsService {
     const current = await this.manageable(id, actor);
     const now = this.now();
     const at = publishedAt === undefined ? undefined : parseTime(publishedAt);
-    return this.write(id, current.version, {
+    return this.write(current, {
       ...publication(statusAt(at, now), at, now, current),
       updated_at: now,
     });
@@ -171,12 +180,13 @@ export class PostsService {
   /** Back to draft: hidden from the public, publication time forgotten. */
   async unpublish(id: number, actor: Actor | null): Promise<Post> {
     const current = await this.manageable(id, actor);
-    return this.write(id, current.version, { status: 'draft', published_at: null, updated_at: this.now() });
+    return this.write(current, { status: 'draft', published_at: null, updated_at: this.now() });
   }
 
   async delete(id: number, actor: Actor | null): Promise<void> {
-    await this.manageable(id, actor);
+    const current = await this.manageable(id, actor);
     await this.repo.delete(id);
+    await this.pages.invalidate(postPageTags(current, null));
   }
 
   /** Visible posts matching `q`, best match first. */
@@ -227,21 +237,7 @@ export class PostsService {
   toApi(row: PostRecord): Post;
   toApi(row: PostSummaryRecord): PostSummary;
   toApi(row: PostRecord | PostSummaryRecord): Post | PostSummary {
-    const summary: PostSummary = {
-      id: row.id,
-      title: row.title,
-      slug: row.slug,
-      excerpt: row.excerpt,
-      status: apiStatus(row, this.now()),
-      publishedAt: row.published_at,
-      version: row.version,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      url: postUrl(row.slug),
-      author: { id: row.author_id, username: row.author_username, displayName: row.author_display_name },
-      tags: row.tags.map((tag) => ({ name: tag.name, slug: tag.slug })),
-    };
-    return 'body' in row ? { ...summary, body: row.body, bodyHtml: row.body_html } : summary;
+    return toPostApi(row, this.now());
   }
 
   private now(): IsoTime {
@@ -258,7 +254,8 @@ export class PostsService {
     throw forbidden('You can only change your own posts.');
   }
 
-  private async write(id: number, version: number, patch: PostPatch, tags?: string[]): Promise<Post> {
+  private async write(current: PostRecord, patch: PostPatch, tags?: string[]): Promise<Post> {
+    const { id, version } = current;
     let row: PostRecord | null;
     try {
       row = await this.repo.update(id, version, patch, tags);
@@ -266,7 +263,10 @@ export class PostsService {
       if (isUniqueViolation(error)) throw slugTaken();
       throw error;
     }
-    if (row) return this.toApi(row);
+    if (row) {
+      await this.pages.invalidate(postPageTags(current, row));
+      return this.toApi(row);
+    }
     const latest = await this.repo.get(id);
     if (!latest) throw notFound('Post');
     throw staleVersion(latest.version);

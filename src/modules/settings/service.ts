@@ -1,3 +1,5 @@
+import type { CacheNamespace } from '../../cache/cache.js';
+import { noPageCache, type PageInvalidator, pageTags } from '../../cache/page-cache.js';
 import { type Static, Type } from 'typebox';
 import { fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../access/permissions.js';
@@ -12,6 +14,9 @@ export type SiteSettings = Static<typeof SiteSettings>;
 export const SettingsUpdate = Type.Partial(SiteSettings, { additionalProperties: false });
 export type SettingsUpdate = Static<typeof SettingsUpdate>;
 
+// Writes invalidate at once; the TTL only bounds what a lost invalidation could leave.
+const SETTINGS_TTL_MS = 3_600_000;
+
 const DEFAULTS: SiteSettings = {
   siteTitle: 'Inkstone',
   siteDescription: 'Notes, essays and drafts, written with care.',
@@ -20,16 +25,27 @@ const DEFAULTS: SiteSettings = {
 
 /**
  * Site settings live in a key/value table as JSON; unknown keys are ignored. Every page
- * shows them, so they are read once and kept in memory, and re-read after each write.
- * Another instance's write reaches this one only through the cache bus (to come); until
- * then each instance re-reads on its own writes.
+ * shows them, so they are read once and kept in memory, and re-read after each write. With
+ * the cache module they are kept in it instead (its L1 is in memory too), so another
+ * instance's write reaches this one through the cache bus.
  */
 export class SettingsService {
   private current?: Promise<SiteSettings>;
 
-  constructor(private readonly repo: SettingsRepository) {}
+  constructor(
+    private readonly repo: SettingsRepository,
+    private readonly pages: PageInvalidator = noPageCache,
+    private readonly store?: CacheNamespace,
+  ) {}
 
   get(): Promise<SiteSettings> {
+    if (this.store) {
+      return this.store.getOrSet('site', () => this.load(), {
+        ttlMs: SETTINGS_TTL_MS,
+        tags: [pageTags.site],
+        grace: false,
+      });
+    }
     return (this.current ??= this.reload());
   }
 
@@ -62,6 +78,12 @@ export class SettingsService {
       throw fieldError('siteTitle', 'siteTitle must not be empty');
     }
     await this.repo.upsert(entries.map(([key, value]) => [key, JSON.stringify(value)]));
-    return this.reload();
+    if (this.store) {
+      await this.store.deleteByTag([pageTags.site]);
+    } else {
+      await this.reload();
+    }
+    await this.pages.invalidate([pageTags.site]);
+    return this.get();
   }
 }

@@ -1,3 +1,4 @@
+import { noPageCache, type PageInvalidator, pageTags } from '../../cache/page-cache.js';
 import { randomBytes } from 'node:crypto';
 import { ExpiringMap } from '../../cache/expiring-map.js';
 import { type Clock, isoNow } from '../../clock.js';
@@ -40,7 +41,15 @@ export class UsersService {
   // change of role or name here drops the entry at once; another instance sees it within the TTL.
   private readonly actors: ExpiringMap<number, Actor>;
 
-  constructor(private readonly deps: { repo: UsersRepository; hasher: PasswordHasher; clock: Clock }) {
+  constructor(
+    private readonly deps: {
+      repo: UsersRepository;
+      hasher: PasswordHasher;
+      clock: Clock;
+      /** A user's name and role show on their posts, comments and author page. */
+      pages?: PageInvalidator;
+    },
+  ) {
     this.actors = new ExpiringMap({
       ttlMs: ACTOR_TTL_MS,
       maxEntries: 10_000,
@@ -187,6 +196,7 @@ export class UsersService {
     const row = await this.deps.repo.update(actor.id, patch);
     this.actors.delete(actor.id);
     if (!row) throw notFound('User');
+    await this.userChanged(actor.id);
     return this.toApi(row, actor);
   }
 
@@ -211,6 +221,11 @@ export class UsersService {
         role: 'the last admin cannot be demoted',
       });
     }
+    await this.userChanged(userId);
     return this.get(userId, actor);
+  }
+
+  private async userChanged(id: number): Promise<void> {
+    await (this.deps.pages ?? noPageCache).invalidate([pageTags.user(id)]);
   }
 }

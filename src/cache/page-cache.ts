@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { CacheNamespace } from './cache.js';
+
+/** Tag names in one place: what a page shows, and so which writes invalidate it. */
+export const pageTags = {
+  /** Every page: the site settings (title, description, registration) are on each. */
+  site: 'site',
+  /** Every list of posts: home, tag and author pages, feeds, the sitemap. */
+  lists: 'posts',
+  post: (id: number) => `post:${id}`,
+  /** A user's name and profile, wherever it appears (their posts, comments, author page). */
+  user: (id: number) => `user:${id}`,
+};
+
+/**
+ * A post written: its page, and every list when it is or was published (or scheduled: a
+ * changed time moves it in or out of the lists). A draft's page is 404 and never stored.
+ */
+export function postPageTags(
+  before: { id: number; status: string } | null,
+  after: { id: number; status: string } | null,
+) {
+  const id = (after ?? before)!.id;
+  const listed = before?.status === 'published' || after?.status === 'published';
+  return listed ? [pageTags.post(id), pageTags.lists] : [pageTags.post(id)];
+}
+
+/** A rendered page as the cache keeps it: a hit sends these bytes and renders nothing. */
+export interface CachedPage {
+  body: string;
+  etag: string;
+  type: string;
+}
+
+/** What services tell the page cache after a write. */
+export interface PageInvalidator {
+  invalidate(tags: string[]): Promise<void>;
+}
+
+export const noPageCache: PageInvalidator = { invalidate: async () => {} };
+
+export function etagOf(body: string): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/**
+ * The full-page cache for anonymous readers, keyed by path and query. Writes invalidate by
+ * tag on every instance. A page rendered while a write on this instance invalidated it is not
+ * stored (it may show what was there before the write); across instances that window is
+ * bounded by the TTL.
+ */
+export class PageCache implements PageInvalidator {
+  private invalidations = 0;
+
+  constructor(
+    private readonly store: CacheNamespace,
+    private readonly log: { error(object: object, message: string): void },
+  ) {}
+
+  async get(key: string): Promise<CachedPage | undefined> {
+    try {
+      return await this.store.get<CachedPage>(key);
+    } catch (error) {
+      this.log.error({ err: error }, 'Page cache read failed; rendering the page');
+      return undefined;
+    }
+  }
+
+  /** A mark to hand back to `set`: whether an invalidation came while the page was rendered. */
+  mark(): number {
+    return this.invalidations;
+  }
+
+  async set(key: string, page: CachedPage, options: { ttlMs: number; tags: string[]; mark: number }) {
+    if (options.mark !== this.invalidations || options.ttlMs <= 0) return;
+    try {
+      await this.store.set(key, page, { ttlMs: options.ttlMs, tags: options.tags });
+    } catch (error) {
+      this.log.error({ err: error }, 'Page cache write failed');
+    }
+  }
+
+  async invalidate(tags: string[]): Promise<void> {
+    this.invalidations++;
+    try {
+      await this.store.deleteByTag(tags);
+    } catch (error) {
+      // The write itself succeeded; readers may see the old page until its TTL ends.
+      this.log.error({ err: error, tags }, 'Page cache invalidation failed');
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type CachedPage, etagOf, type PageCache, pageTags } from '../cache/page-cache.js';
+import type { CacheConfig } from '../config.js';
+import { FLASH_COOKIE, SESSION_COOKIE } from './request-context.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An anonymous GET of this route may be answered from the full-page cache. */
+    pageCache?: boolean;
+  }
+}
+
+/**
+ * Who may get a shared page: an anonymous GET with no session, no flash message and no
+ * API token. A signed-in reader's page is never stored and never served from the cache.
+ */
+export function isAnonymousRead(request: FastifyRequest): boolean {
+  return (
+    (request.method === 'GET' || request.method === 'HEAD') &&
+    request.actor === null &&
+    request.cookies[SESSION_COOKIE] === undefined &&
+    request.cookies[FLASH_COOKIE] === undefined &&
+    request.headers.authorization === undefined
+  );
+}
+
+const matches = (request: FastifyRequest, etag: string) => {
+  const given = request.headers['if-none-match'];
+  return given !== undefined && given.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+};
+
+/** The HTTP side of the page cache: lookup before the handler, store after a render. */
+export function createPageResponder(options: {
+  cache: PageCache | undefined;
+  config: CacheConfig;
+  /** Milliseconds until the next scheduled post goes public, or null. */
+  untilNextScheduled: () => Promise<number | null>;
+}) {
+  const { cache, config } = options;
+  // The mark taken at lookup: a render an invalidation overtook is not stored.
+  const pending = new WeakMap<FastifyRequest, { key: string; mark: number }>();
+  const cacheable = (request: FastifyRequest) =>
+    request.routeOptions.config.pageCache === true && isAnonymousRead(request);
+
+  const publicHeaders = (reply: FastifyReply, etag: string, ttlSeconds: number) =>
+    reply
+      .header('etag', etag)
+      .header('vary', 'Cookie')
+      .header(
+        'cache-control',
+        ttlSeconds > 0
+          ? `public, max-age=0, s-maxage=${ttlSeconds}, stale-while-revalidate=${config.pageStaleSeconds}`
+          : 'public, no-cache',
+      );
+
+  const sendStored = (request: FastifyRequest, reply: FastifyReply, page: CachedPage, state: string) => {
+    publicHeaders(reply, page.etag, config.pageTtlSeconds).header('x-page-cache', state);
+    if (matches(request, page.etag)) return reply.code(304).send();
+    return reply.code(200).type(page.type).send(page.body);
+  };
+
+  return {
+    /** preHandler: a fresh stored page answers the request and the handler never runs. */
+    async lookup(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+      if (!cache || !cacheable(request)) return undefined;
+      const key = request.url;
+      const mark = cache.mark();
+      const hit = await cache.get(key);
+      if (hit) return sendStored(request, reply, hit, 'hit');
+      pending.set(request, { key, mark });
+      return undefined;
+    },
+
+    /**
+     * Sends a rendered body. An anonymous 200 of a cacheable route with tags (what is on the
+     * page) and no cookie set gets an ETag and public caching, and is stored; anything else
+     * is private and not stored.
+     */
+    async send(reply: FastifyReply, body: string, type: string, tags: string[] | undefined) {
+      const request = reply.request;
+      const status = reply.statusCode;
+      reply.header('vary', 'Cookie');
+      if (!tags || status !== 200 || !cacheable(request) || reply.hasHeader('set-cookie')) {
+        return reply.header('cache-control', 'private, no-store').type(type).send(body);
+      }
+      const page: CachedPage = { body, etag: etagOf(body), type };
+      let ttlMs = config.pageTtlSeconds * 1000;
+      // A page listing posts must not outlive the moment a scheduled post goes public.
+      if (ttlMs > 0 && tags.includes(pageTags.lists)) {
+        const until = await options.untilNextScheduled();
+        if (until !== null) ttlMs = Math.max(0, Math.min(ttlMs, until));
+      }
+      const state = pending.get(request);
+      if (cache && state && ttlMs > 0) {
+        await cache.set(state.key, page, { ttlMs, tags, mark: state.mark });
+      }
+      const ttlSeconds = Math.floor(ttlMs / 1000);
+      publicHeaders(reply, page.etag, ttlSeconds).header('x-page-cache', cache ? 'miss' : 'off');
+      if (matches(request, page.etag)) return reply.code(304).send();
+      return reply.type(type).send(body);
+    },
+  };
+}
+
+export type PageResponder = ReturnType<typeof createPageResponder>;
