@@ -35,7 +35,8 @@ export interface PagesBenchOptions {
  * next to the home page's says whether a long p99 comes from Inkstone's code or from any
  * saturated single-threaded server on this machine.
  */
-export type TargetName = 'baseline' | 'home' | 'busy-baseline' | 'post' | 'api';
+export type TargetName =
+  'baseline' | 'home' | 'busy-baseline' | 'post' | 'api' | 'home-cached' | 'post-cached';
 
 export interface TargetResult {
   target: TargetName;
@@ -78,7 +79,7 @@ export interface PagesBenchResult {
 }
 
 /** Inkstone's environment as `inkstone serve` in production would have it, nothing inherited. */
-function inkstoneEnv(databaseUrl: string): NodeJS.ProcessEnv {
+function inkstoneEnv(databaseUrl: string, pageCacheSeconds = 0): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [variable] of variablesOf(EnvSchema)) delete env[variable];
   return {
@@ -88,6 +89,8 @@ function inkstoneEnv(databaseUrl: string): NodeJS.ProcessEnv {
     // Request logs would go to this terminal; their cost is pino's, not the page's.
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
+    // The uncached targets measure the render; the `-cached` ones a second Inkstone with it on.
+    PAGE_CACHE_TTL_SECONDS: String(pageCacheSeconds),
   };
 }
 
@@ -233,12 +236,28 @@ async function runDatabase(
       children.push(child);
       return child;
     };
+    let cached: Child<InkstoneCommand> | undefined;
+    const withCache = async () => {
+      cached ??= await forkChild<InkstoneCommand>(
+        `Inkstone, page cache (${database})`,
+        './inkstone-child.ts',
+        {
+          cpu,
+          env: inkstoneEnv(prepared.url, 60),
+        },
+      );
+      if (!children.includes(cached)) children.push(cached);
+      return cached;
+    };
+    const post = await postPath(base);
     const targets: { target: TargetName; child: () => Promise<Child<InkstoneCommand>>; path: string }[] = [
       { target: 'baseline', child: async () => bare, path: '/' },
       { target: 'home', child: async () => inkstone, path: '/' },
       { target: 'busy-baseline', child: busyBare, path: '/' },
-      { target: 'post', child: async () => inkstone, path: await postPath(base) },
+      { target: 'post', child: async () => inkstone, path: post },
       { target: 'api', child: async () => inkstone, path: '/api/v1/posts' },
+      { target: 'home-cached', child: withCache, path: '/' },
+      { target: 'post-cached', child: withCache, path: post },
     ];
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
@@ -248,15 +267,16 @@ async function runDatabase(
       const first = await probe(url);
       log(`  ${target}: warm-up ${options.warmupS} s, then ${options.durationS} s`);
       await runWrk(url, { ...wrk, durationS: options.warmupS });
-      const isInkstone = child === inkstone;
-      if (isInkstone) await inkstone.call({ type: 'loopDelay', reset: true });
-      const from = isInkstone && profileDir ? await inkstone.call<number>({ type: 'clock' }) : 0;
+      const isInkstone = child === inkstone || child === cached;
+      if (isInkstone) await child.call({ type: 'loopDelay', reset: true });
+      const profiled = child === inkstone && profileDir;
+      const from = profiled ? await inkstone.call<number>({ type: 'clock' }) : 0;
       const cpuBefore = await child.call<number>({ type: 'cpu' });
       const result = await runWrk(url, wrk);
       const cpuAfter = await child.call<number>({ type: 'cpu' });
-      if (isInkstone && profileDir) windows[target] = [from, await inkstone.call<number>({ type: 'clock' })];
+      if (profiled) windows[target] = [from, await inkstone.call<number>({ type: 'clock' })];
       const loopDelayMs = isInkstone
-        ? await inkstone.call<LoopDelay>({ type: 'loopDelay', reset: true })
+        ? await child.call<LoopDelay>({ type: 'loopDelay', reset: true })
         : undefined;
       if (target === 'baseline') baselineRps = result.requestsPerSecond;
       const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);

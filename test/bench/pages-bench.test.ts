@@ -29,7 +29,15 @@ describe('npm run bench:pages', () => {
       });
       const [run] = result.runs;
       expect(run?.baselineSameBytes).toBe(true);
-      expect(run?.targets.map((x) => x.target)).toEqual(['baseline', 'home', 'busy-baseline', 'post', 'api']);
+      expect(run?.targets.map((x) => x.target)).toEqual([
+        'baseline',
+        'home',
+        'busy-baseline',
+        'post',
+        'api',
+        'home-cached',
+        'post-cached',
+      ]);
       for (const target of run?.targets ?? []) {
         expect(target.probe.status, target.target).toBe(200);
         expect(target.wrk.requests, target.target).toBeGreaterThan(0);
