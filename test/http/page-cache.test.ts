@@ -8,7 +8,14 @@ import { closeRedis } from '../../src/plugins/redis.js';
 import { scryptHasher } from '../../src/modules/users/password.js';
 import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
-import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
+import {
+  connectTestRedis,
+  deleteKeys,
+  REDIS_URL,
+  redisAvailable,
+  startOwnRedis,
+  testPrefix,
+} from '../helpers/redis.js';
 import { actorOf, type TestUser, writeComment, writePost } from './fixtures.js';
 
 // The full-page cache for anonymous readers: each write changes exactly the pages that show
@@ -210,8 +217,8 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
   // (loopback delivery is well under a millisecond; this is a bound, not a tuning).
   const busDelivered = () => sleep(20);
 
-  async function twoInstances() {
-    const env = { REDIS_URL, REDIS_PREFIX: testPrefix(), PAGE_CACHE_TTL_SECONDS: '60' };
+  async function twoInstances(url = REDIS_URL) {
+    const env = { REDIS_URL: url, REDIS_PREFIX: testPrefix(), PAGE_CACHE_TTL_SECONDS: '60' };
     const first = await createTestApp('sqlite', env);
     cleanup.push(() => first.close());
     cleanup.push(() => deleteKeys(direct, env.REDIS_PREFIX));
@@ -251,5 +258,40 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
     await a.services.settings.update(actorOf(admin), { siteTitle: 'Retitled on A' });
     await busDelivered();
     expect((await anon(b, '/')).body).toContain('Retitled on A');
+  });
+
+  it('keeps serving and invalidating on each instance while Redis is down, and shares again once it is back', async () => {
+    const own = await startOwnRedis();
+    if (!own) return;
+    cleanup.push(() => own.stop());
+    const { a, b } = await twoInstances(own.url);
+    const admin = await createUser(a, 'admin');
+    const written = await writePost(a, admin, { title: 'Before the outage' });
+    await warm(b, '/');
+
+    await own.stop();
+    const started = performance.now();
+    // B's L1 keeps serving; a write on A succeeds and clears A's own pages.
+    expect((await anon(b, '/')).statusCode).toBe(200);
+    const edited = await a.services.posts.update(
+      written.id,
+      { version: written.version, title: 'During the outage' },
+      actorOf(admin),
+    );
+    expect((await anon(a, '/')).body).toContain('During the outage');
+    expect((await anon(b, written.url)).statusCode).toBe(200);
+    expect(performance.now() - started).toBeLessThan(2000);
+
+    await own.start();
+    // Once Redis answers again (ioredis reconnects within ~2 s), a write on A reaches B.
+    let seen = false;
+    for (let i = 0; i < 50 && !seen; i++) {
+      await sleep(200);
+      const version = (await a.services.posts.get(edited.id, actorOf(admin))).version;
+      await a.services.posts.update(written.id, { version, title: `After the outage ${i}` }, actorOf(admin));
+      await busDelivered();
+      seen = (await anon(b, '/')).body.includes(`After the outage ${i}`);
+    }
+    expect(seen).toBe(true);
   });
 });
