@@ -43,6 +43,23 @@ export async function createTestApp(
   };
 }
 
+/**
+ * A second instance over `first`'s database, configured from `env` as createTestApp does: two
+ * apps stand for two processes behind a load balancer. The caller closes it (before `first`).
+ */
+export async function createSecondApp(first: TestApp, env: Record<string, string>): Promise<FastifyInstance> {
+  const config = loadConfig({ NODE_ENV: 'test', ...env });
+  config.database = first.database.config;
+  const app = await buildApp({
+    config,
+    database: first.database.handle,
+    overrides: { passwordHasher: cheapHasher },
+    logger: false,
+  });
+  await app.ready();
+  return app;
+}
+
 let counter = 0;
 
 /** A user straight through the service (fast), with a unique name. */

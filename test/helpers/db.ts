@@ -42,6 +42,14 @@ export async function availableDialects(): Promise<Dialect[]> {
   return (await canReachPostgres()) ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
+/** A test database as the DATABASE_URL a child process (`inkstone serve`, `worker`) reads. */
+export function databaseUrl(config: DatabaseConfig): string {
+  if (config.kind === 'sqlite') return `sqlite:${config.file}`;
+  const url = new URL(config.url);
+  if (config.schema) url.searchParams.set('schema', config.schema);
+  return url.toString();
+}
+
 export interface TestDatabase {
   config: DatabaseConfig;
   handle: DbHandle;

@@ -3,10 +3,9 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { scryptHasher } from '../../src/modules/users/password.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
-import { Client, createTestApp, signedIn } from '../helpers/app.js';
+import { Client, createSecondApp, createTestApp, signedIn } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/db.js';
 import {
   connectTestRedis,
@@ -50,16 +49,8 @@ async function twoInstances(env: Record<string, string>) {
   };
   const first = await createTestApp('sqlite', full);
   cleanup.push(() => first.close());
-  const config = loadConfig({ NODE_ENV: 'test', ...full });
-  config.database = first.database.config;
-  const b = await buildApp({
-    config,
-    database: first.database.handle,
-    overrides: { passwordHasher: scryptHasher(2 ** 10) },
-    logger: false,
-  });
+  const b = await createSecondApp(first, full);
   cleanup.push(() => b.close());
-  await b.ready();
   const { user, client: onA } = await signedIn(first.app, 'author');
   const onB = new Client(b);
   for (const [name, value] of onA.cookies) onB.cookies.set(name, value);

@@ -3,12 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { scryptHasher } from '../../src/modules/users/password.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { defaultReply, type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
-import { Client, createTestApp, signedIn } from '../helpers/app.js';
+import { Client, createSecondApp, createTestApp, signedIn } from '../helpers/app.js';
 import {
   connectTestRedis,
   deleteKeys,
@@ -69,17 +66,9 @@ async function instances(env: Record<string, string> = {}, bEnv: Record<string, 
   cleanup.push(() => deleteKeys(direct, prefix));
   const first = await createTestApp('sqlite', full);
   cleanup.push(() => first.close());
-  const config = loadConfig({ NODE_ENV: 'test', ...full, AI_WEB_WORKER_CONCURRENCY: '2', ...bEnv });
-  config.database = first.database.config;
-  const b = await buildApp({
-    config,
-    database: first.database.handle,
-    overrides: { passwordHasher: scryptHasher(2 ** 10) },
-    logger: false,
-  });
+  const b = await createSecondApp(first, { ...full, AI_WEB_WORKER_CONCURRENCY: '2', ...bEnv });
   // Before A's close (cleanup runs in reverse): B's workers end while the database is open.
   cleanup.push(() => b.close());
-  await b.ready();
   const { client: onA } = await signedIn(first.app, 'author');
   const onB = new Client(b);
   for (const [name, value] of onA.cookies) onB.cookies.set(name, value);

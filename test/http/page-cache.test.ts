@@ -2,11 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { closeRedis } from '../../src/plugins/redis.js';
-import { scryptHasher } from '../../src/modules/users/password.js';
-import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
+import {
+  Client,
+  createSecondApp,
+  createTestApp,
+  createUser,
+  signedIn,
+  type TestApp,
+} from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 import {
   connectTestRedis,
@@ -222,16 +226,8 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
     const first = await createTestApp('sqlite', env);
     cleanup.push(() => first.close());
     cleanup.push(() => deleteKeys(direct, env.REDIS_PREFIX));
-    const config = loadConfig({ NODE_ENV: 'test', ...env });
-    config.database = first.database.config;
-    const b = await buildApp({
-      config,
-      database: first.database.handle,
-      overrides: { passwordHasher: scryptHasher(2 ** 10) },
-      logger: false,
-    });
+    const b = await createSecondApp(first, env);
     cleanup.push(() => b.close());
-    await b.ready();
     return { a: first.app, b };
   }
 

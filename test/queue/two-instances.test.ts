@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseConfig } from '../../src/config.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { toActor } from '../../src/modules/users/service.js';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { createTestApp, createUser, type TestApp } from '../helpers/app.js';
-import { availableDialects } from '../helpers/db.js';
+import { availableDialects, databaseUrl } from '../helpers/db.js';
 import {
   connectTestRedis,
   deleteKeys,
@@ -27,13 +26,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const available = await redisAvailable();
 const dialect = (await availableDialects()).includes('postgres') ? 'postgres' : 'sqlite';
 const REQUESTS_PER_MINUTE = 22;
-
-function databaseUrl(config: DatabaseConfig): string {
-  if (config.kind === 'sqlite') return `sqlite:${config.file}`;
-  const url = new URL(config.url);
-  if (config.schema) url.searchParams.set('schema', config.schema);
-  return url.toString();
-}
 
 interface Instance {
   url: string;

@@ -3,12 +3,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseConfig } from '../../src/config.js';
 import { RESTARTED } from '../../src/modules/ai/job-runner.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { defaultReply, type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
-import { availableDialects } from '../helpers/db.js';
+import { availableDialects, databaseUrl } from '../helpers/db.js';
 import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
 import { parseSse, textOf } from '../helpers/sse.js';
 
@@ -28,13 +27,6 @@ interface WorkerProcess {
   /** Resolves with the first line that matches. */
   line(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
-}
-
-function databaseUrl(config: DatabaseConfig): string {
-  if (config.kind === 'sqlite') return `sqlite:${config.file}`;
-  const url = new URL(config.url);
-  if (config.schema) url.searchParams.set('schema', config.schema);
-  return url.toString();
 }
 
 function startWorker(env: Record<string, string>): WorkerProcess {
