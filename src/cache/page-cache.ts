@@ -39,6 +39,15 @@ export interface PageInvalidator {
 
 export const noPageCache: PageInvalidator = { invalidate: async () => {} };
 
+/**
+ * Told which pages went out as shareable and what was invalidated (the purge hook,
+ * src/cache/purge.ts). It must return at once and never throw.
+ */
+export interface PageCacheListener {
+  stored(key: string, tags: string[], ttlMs: number): void;
+  invalidated(tags: string[]): void;
+}
+
 export function etagOf(body: string): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
 }
@@ -55,6 +64,7 @@ export class PageCache implements PageInvalidator {
   constructor(
     private readonly store: CacheNamespace,
     private readonly log: { error(object: object, message: string): void },
+    private readonly listener?: PageCacheListener,
   ) {}
 
   async get(key: string): Promise<CachedPage | undefined> {
@@ -72,7 +82,10 @@ export class PageCache implements PageInvalidator {
   }
 
   async set(key: string, page: CachedPage, options: { ttlMs: number; tags: string[]; mark: number }) {
-    if (options.mark !== this.invalidations || options.ttlMs <= 0) return;
+    if (options.ttlMs <= 0) return;
+    // Sent as shareable whether or not it is kept here: a shared cache in front may hold it.
+    this.listener?.stored(key, options.tags, options.ttlMs);
+    if (options.mark !== this.invalidations) return;
     try {
       await this.store.set(key, page, { ttlMs: options.ttlMs, tags: options.tags });
     } catch (error) {
@@ -88,5 +101,7 @@ export class PageCache implements PageInvalidator {
       // The write itself succeeded; readers may see the old page until its TTL ends.
       this.log.error({ err: error, tags }, 'Page cache invalidation failed');
     }
+    // After the local delete: a purged shared cache that asks again gets the new page.
+    this.listener?.invalidated(tags);
   }
 }
