@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
-import { noPageCache, PageCache } from './cache/page-cache.js';
+import { HotPages } from './cache/hot-pages.js';
+import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
+import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
-import { LoginLimiter } from './modules/auth/login-limiter.js';
+import { type LoginLimiter, MemoryLoginLimiter } from './modules/auth/login-limiter.js';
+import { FallbackLoginLimiter, RedisLoginLimiter } from './modules/auth/redis-login-limiter.js';
 import { AuthRepository } from './modules/auth/repository.js';
 import { AuthService } from './modules/auth/service.js';
 import { MemoryGenerationCache } from './modules/ai/cache.js';
@@ -17,7 +20,7 @@ import { JobRunner } from './modules/ai/job-runner.js';
 import { type DurableJobs, JobsService } from './modules/ai/jobs.js';
 import { JobsRepository } from './modules/ai/jobs-repository.js';
 import { GenerationsRepository } from './modules/ai/repository.js';
-import { createSharedAiState } from './modules/ai/redis-fallback.js';
+import { createSharedAiState, RedisFallback } from './modules/ai/redis-fallback.js';
 import { ModelRouter } from './modules/ai/router.js';
 import { AiService } from './modules/ai/service.js';
 import { RedisFlights } from './modules/ai/flights.js';
@@ -61,9 +64,10 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const { db } = handle;
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.passwordHasher ?? scryptHasher();
+  const pagePurger = createPurger(config, clock, overrides);
   const pageCache =
     overrides.cache && config.cache.pageTtlSeconds > 0
-      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console)
+      ? createPageCache(overrides.cache, config, overrides.log ?? console, pagePurger)
       : undefined;
   const pages = pageCache ?? noPageCache;
   const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
@@ -76,7 +80,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     repo: new AuthRepository(db),
     users,
     settings,
-    limiter: new LoginLimiter(config.login, () => clock.now().getTime()),
+    limiter: createLoginLimiter(config, clock, overrides),
     clock,
   });
   const posts = new PostsService(new PostsRepository(db, handle.dialect), clock, pages);
@@ -105,7 +109,41 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =
     durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
-  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache };
+  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache, pagePurger };
+}
+
+/** The page cache: bentocache's layers under a synchronous hot layer the front door serves. */
+function createPageCache(
+  cache: AppCache,
+  config: Config,
+  log: Collaborators['log'],
+  listener?: PageCacheListener,
+) {
+  // A quarter of the cache's memory: the hot layer holds the most read pages and their
+  // compressed copies; everything else is one trip to bentocache's L1 away.
+  const hot = new HotPages({ maxBytes: Math.max(1024 * 1024, config.cache.memoryMaxBytes / 4) });
+  cache.onRemoteInvalidation(() => hot.invalidateAll());
+  return new PageCache(cache.namespace('pages'), log, listener, hot);
+}
+
+/**
+ * The purge hook (PAGE_PURGE_URL). Its index of pages by tag lives in Redis when there is one,
+ * so the instance that writes also purges the pages other instances served.
+ */
+function createPurger(config: Config, clock: Clock, overrides: ServiceOverrides) {
+  const { purge, pageTtlSeconds, pageStaleSeconds } = config.cache;
+  if (!purge || pageTtlSeconds <= 0 || !overrides.cache) return undefined;
+  const now = () => clock.now().getTime();
+  const staleMs = pageStaleSeconds * 1000;
+  const index = overrides.redis
+    ? new RedisPageIndex(overrides.redis, {
+        prefix: config.redis?.prefix ?? 'inkstone:',
+        maxAgeMs: pageTtlSeconds * 1000 + staleMs,
+        now,
+      })
+    : new MemoryPageIndex(now);
+  const log = overrides.log ?? console;
+  return new PagePurger({ config: purge, index, publicUrl: config.publicUrl, staleMs, log, now });
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
@@ -153,6 +191,19 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     flights,
   });
   return { ai: service, limiter };
+}
+
+/**
+ * Failed sign-ins through every instance add up when Redis is configured; while Redis is
+ * away each instance counts its own (see FallbackLoginLimiter). Sessions need nothing of the
+ * kind: they are rows in the database, which every instance reads.
+ */
+function createLoginLimiter(config: Config, clock: Clock, overrides: ServiceOverrides): LoginLimiter {
+  const local = new MemoryLoginLimiter(config.login, () => clock.now().getTime());
+  if (!overrides.redis) return local;
+  const shared = new RedisLoginLimiter(overrides.redis, config.login, config.redis?.prefix ?? 'inkstone:');
+  const gate = new RedisFallback(overrides.log, { subject: 'sign-in limits' });
+  return new FallbackLoginLimiter(shared, local, gate);
 }
 
 export type Services = ReturnType<typeof createServices>;

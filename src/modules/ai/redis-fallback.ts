@@ -14,6 +14,8 @@ export interface FallbackOptions {
   timeoutMs?: number;
   /** While answering from memory, at most one call in this many ms tries Redis again. */
   probeIntervalMs?: number;
+  /** What the warnings say is per instance during an outage (the AI's limits and cache by default). */
+  subject?: string;
 }
 
 type Log = { warn(object: object, message: string): void };
@@ -28,6 +30,7 @@ type Log = { warn(object: object, message: string): void };
 export class RedisFallback {
   private readonly timeoutMs: number;
   private readonly probeIntervalMs: number;
+  private readonly subject: string;
   private down = false;
   private probing = false;
   private nextProbeAt = 0;
@@ -38,6 +41,7 @@ export class RedisFallback {
   ) {
     this.timeoutMs = options.timeoutMs ?? 200;
     this.probeIntervalMs = options.probeIntervalMs ?? 2000;
+    this.subject = options.subject ?? 'AI limits and the generation cache';
   }
 
   /** True while calls go to Redis. */
@@ -58,7 +62,7 @@ export class RedisFallback {
       if (probe) {
         this.down = false;
         // At the outage's level, so that whoever reads the warning also sees its end.
-        this.log?.warn({}, 'Redis answers again: AI limits and the generation cache are shared again');
+        this.log?.warn({}, `Redis answers again: ${this.subject} are shared again`);
       }
       return value;
     } catch (error) {
@@ -69,7 +73,7 @@ export class RedisFallback {
         this.nextProbeAt = performance.now() + this.probeIntervalMs;
         this.log?.warn(
           { err: error },
-          'Redis is not answering: AI limits and the generation cache are per instance until it does',
+          `Redis is not answering: ${this.subject} are per instance until it does`,
         );
       }
       return local();

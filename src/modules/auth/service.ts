@@ -82,17 +82,16 @@ export class AuthService {
     const user = await this.deps.users.findByLogin(typed);
     // One counter per account, whether it is reached by username or email.
     const account = user ? `user:${user.id}` : `login:${typed}`;
-    const wait = this.deps.limiter.retryAfter(ip, account);
-    if (wait > 0) throw tooManyRequests(wait, `Too many failed sign-ins; try again in ${wait} seconds.`);
     // Counted before the slow hash check, so parallel guesses cannot all slip under the limit.
-    this.deps.limiter.recordAttempt(ip, account);
+    const wait = await this.deps.limiter.take(ip, account);
+    if (wait > 0) throw tooManyRequests(wait, `Too many failed sign-ins; try again in ${wait} seconds.`);
     const ok = await this.deps.users.verifyPassword(user?.id, password);
     if (!user || !ok) {
       throw new AppError(401, 'invalid_credentials', 'Wrong username, email or password.', {
         login: 'wrong username, email or password',
       });
     }
-    this.deps.limiter.recordSuccess(ip, account);
+    await this.deps.limiter.recordSuccess(ip, account);
     return user;
   }
 
