@@ -1,8 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
-import { HotPages } from './cache/hot-pages.js';
-import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
-import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
+import { noPageCache, PageCache } from './cache/page-cache.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
@@ -64,10 +62,9 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const { db } = handle;
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.passwordHasher ?? scryptHasher();
-  const pagePurger = createPurger(config, clock, overrides);
   const pageCache =
     overrides.cache && config.cache.pageTtlSeconds > 0
-      ? createPageCache(overrides.cache, config, overrides.log ?? console, pagePurger)
+      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console)
       : undefined;
   const pages = pageCache ?? noPageCache;
   const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
@@ -109,41 +106,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =
     durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
-  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache, pagePurger };
-}
-
-/** The page cache: bentocache's layers under a synchronous hot layer the front door serves. */
-function createPageCache(
-  cache: AppCache,
-  config: Config,
-  log: Collaborators['log'],
-  listener?: PageCacheListener,
-) {
-  // A quarter of the cache's memory: the hot layer holds the most read pages and their
-  // compressed copies; everything else is one trip to bentocache's L1 away.
-  const hot = new HotPages({ maxBytes: Math.max(1024 * 1024, config.cache.memoryMaxBytes / 4) });
-  cache.onRemoteInvalidation(() => hot.invalidateAll());
-  return new PageCache(cache.namespace('pages'), log, listener, hot);
-}
-
-/**
- * The purge hook (PAGE_PURGE_URL). Its index of pages by tag lives in Redis when there is one,
- * so the instance that writes also purges the pages other instances served.
- */
-function createPurger(config: Config, clock: Clock, overrides: ServiceOverrides) {
-  const { purge, pageTtlSeconds, pageStaleSeconds } = config.cache;
-  if (!purge || pageTtlSeconds <= 0 || !overrides.cache) return undefined;
-  const now = () => clock.now().getTime();
-  const staleMs = pageStaleSeconds * 1000;
-  const index = overrides.redis
-    ? new RedisPageIndex(overrides.redis, {
-        prefix: config.redis?.prefix ?? 'inkstone:',
-        maxAgeMs: pageTtlSeconds * 1000 + staleMs,
-        now,
-      })
-    : new MemoryPageIndex(now);
-  const log = overrides.log ?? console;
-  return new PagePurger({ config: purge, index, publicUrl: config.publicUrl, staleMs, log, now });
+  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache };
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
