@@ -366,6 +366,26 @@ const Cache = Type.Object({
     default: 64,
     description: 'size bound of the in-process cache (L1, least recently used out first), in MiB',
   }),
+  PAGE_PURGE_URL: Type.Optional(
+    Type.String({
+      defaultText: 'unset → no purge',
+      description:
+        "where writes tell a CDN or nginx which pages changed: the endpoint (`json`) or the base of each page's URL (`purge`)",
+    }),
+  ),
+  PAGE_PURGE_STYLE: Type.Enum(['json', 'purge'], {
+    default: 'json',
+    description:
+      '`json`: one `POST` of `{"urls": [...], "tags": [...]}`; `purge`: a `PURGE` per page (nginx cache_purge, Varnish)',
+  }),
+  PAGE_PURGE_HEADER: Type.Optional(
+    Type.String({
+      secret: true,
+      defaultText: 'none',
+      description:
+        'a header sent with every purge request, as `Name: value` (e.g. `Authorization: Bearer …`)',
+    }),
+  ),
 });
 
 /** Sections in the order `.env.example` and the README list them. */

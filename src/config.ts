@@ -1,3 +1,4 @@
+import type { PurgeConfig } from './cache/purge.js';
 import { type AiConfig, aiConfig } from './modules/ai/config.js';
 import { parseAllowHosts } from './modules/ai/webhook-guard.js';
 import { resolve } from 'node:path';
@@ -51,6 +52,8 @@ export interface CacheConfig {
   pageStaleSeconds: number;
   /** Bytes the in-process L1 may hold. */
   memoryMaxBytes: number;
+  /** Set when PAGE_PURGE_URL is: where writes tell a shared cache in front what changed. */
+  purge?: PurgeConfig;
 }
 
 export interface JobsConfig {
@@ -132,6 +135,24 @@ function redisConfig(env: Env, problems: string[]): RedisConfig | undefined {
     problems.push((error as Error).message);
     return undefined;
   }
+}
+
+function purgeConfig(env: Env, problems: string[]): PurgeConfig | undefined {
+  if (!env.PAGE_PURGE_URL) return undefined;
+  const url = env.PAGE_PURGE_URL;
+  if (!/^https?:\/\/[^/]/i.test(url) || !URL.canParse(url)) {
+    problems.push('PAGE_PURGE_URL must be an http:// or https:// URL, e.g. http://127.0.0.1:8080');
+  }
+  let header: PurgeConfig['header'];
+  if (env.PAGE_PURGE_HEADER) {
+    const at = env.PAGE_PURGE_HEADER.indexOf(':');
+    const name = env.PAGE_PURGE_HEADER.slice(0, Math.max(at, 0)).trim();
+    // The value is not quoted back: it is a secret.
+    if (!/^[!#$%&'*+.^`|~\w-]+$/.test(name)) {
+      problems.push('PAGE_PURGE_HEADER must be `Name: value`, e.g. `Authorization: Bearer TOKEN`');
+    } else header = { name, value: env.PAGE_PURGE_HEADER.slice(at + 1).trim() };
+  }
+  return { url, style: env.PAGE_PURGE_STYLE, ...(header ? { header } : {}) };
 }
 
 // Not variables: with the default 5 attempts the waits are up to 1, 2, 4 and 8 s, and a
@@ -290,6 +311,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       pageTtlSeconds: env.PAGE_CACHE_TTL_SECONDS,
       pageStaleSeconds: env.PAGE_CACHE_STALE_SECONDS,
       memoryMaxBytes: env.CACHE_MEMORY_MAX_MB * 1024 * 1024,
+      purge: purgeConfig(env, problems),
     },
     redis: redisConfig(env, problems),
     webhooks: webhookConfig(env, problems),

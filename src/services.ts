@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
 import { noPageCache, PageCache } from './cache/page-cache.js';
+import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
@@ -62,9 +63,10 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const { db } = handle;
   const clock = overrides.clock ?? systemClock;
   const hasher = overrides.passwordHasher ?? scryptHasher();
+  const pagePurger = createPurger(config, clock, overrides);
   const pageCache =
     overrides.cache && config.cache.pageTtlSeconds > 0
-      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console)
+      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console, pagePurger)
       : undefined;
   const pages = pageCache ?? noPageCache;
   const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
@@ -106,7 +108,27 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =
     durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
-  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache };
+  return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache, pagePurger };
+}
+
+/**
+ * The purge hook (PAGE_PURGE_URL). Its index of pages by tag lives in Redis when there is one,
+ * so the instance that writes also purges the pages other instances served.
+ */
+function createPurger(config: Config, clock: Clock, overrides: ServiceOverrides) {
+  const { purge, pageTtlSeconds, pageStaleSeconds } = config.cache;
+  if (!purge || pageTtlSeconds <= 0 || !overrides.cache) return undefined;
+  const now = () => clock.now().getTime();
+  const staleMs = pageStaleSeconds * 1000;
+  const index = overrides.redis
+    ? new RedisPageIndex(overrides.redis, {
+        prefix: config.redis?.prefix ?? 'inkstone:',
+        maxAgeMs: pageTtlSeconds * 1000 + staleMs,
+        now,
+      })
+    : new MemoryPageIndex(now);
+  const log = overrides.log ?? console;
+  return new PagePurger({ config: purge, index, publicUrl: config.publicUrl, staleMs, log, now });
 }
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
