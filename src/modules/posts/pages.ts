@@ -27,6 +27,21 @@ const listTags = (posts: { author: { id: number } }[]) => [
   pageTags.lists,
   ...authorsOf(posts),
 ];
+// Longer queries are rendered every time: repeats are rare, and each would be one more entry.
+const SEARCH_CACHE_QUERY_MAX = 64;
+
+/**
+ * Whether a search page may be stored: only under the URL the search form (`q=green+tea`) or
+ * the pagination (`q=green%20tea&page=2`) spells for this query and page, so the entries for
+ * one query are at most four, whatever spellings (spaces, extra parameters) arrive.
+ */
+function canonicalSearch(url: string, q: string, page: number): boolean {
+  if (!q) return url === '/search';
+  if (q.length > SEARCH_CACHE_QUERY_MAX) return false;
+  const pages = page === 1 ? ['', '&page=1'] : [`&page=${page}`];
+  const queries = [new URLSearchParams({ q }).toString(), `q=${encodeURIComponent(q)}`];
+  return queries.some((query) => pages.some((suffix) => url === `/search?${query}${suffix}`));
+}
 
 /** The reader's pages: each gathers its view model from the services and hands it to a view. */
 export const postPages: FastifyPluginAsyncTypebox = async (app) => {
@@ -95,6 +110,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         }),
       },
       attachValidation: true,
+      config: shared,
     },
     async (request, reply) => {
       // A bad page number is forgiven (page 1); an over-long query is shown as the error it is.
@@ -104,7 +120,15 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
       const q = tooLong || typeof given !== 'string' ? '' : given.trim();
       const page = invalid ? 1 : request.query.page;
       const results = q ? await posts.search(q, page, request.actor, { perPage: PER_PAGE }) : null;
-      return reply.page(searchPage({ q, tooLong, results }, QUERY_MAX));
+      // Results are a list of posts: any publication, edit or unpublish may change them. A page
+      // past the last is not kept either: page numbers are as arbitrary as queries.
+      const cacheTags =
+        tooLong || !canonicalSearch(request.url, q, page) || page > Math.max(1, results?.totalPages ?? 1)
+          ? undefined
+          : results
+            ? listTags(results.items)
+            : [pageTags.site];
+      return reply.page({ ...searchPage({ q, tooLong, results }, QUERY_MAX), cacheTags });
     },
   );
 
