@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -8,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
 import { registerDocs } from './http/docs.js';
+import { createFrontDoor } from './http/front-door.js';
 import { registerInputGuard } from './http/input-guard.js';
 import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
@@ -54,7 +56,15 @@ export async function buildApp({
   overrides,
   logger,
 }: AppOptions): Promise<FastifyInstance> {
+  // Anonymous page-cache hits are answered before Fastify (src/http/front-door.ts); the
+  // services, and so the hot page store, exist by the time the server takes requests.
+  const built: { services?: FastifyInstance['services'] } = {};
+  const frontDoor = createFrontDoor(() => built.services?.pageCache?.hot);
   const app = Fastify({
+    serverFactory: (handler) =>
+      createServer((request, response) => {
+        if (!frontDoor(request, response)) handler(request, response);
+      }),
     logger: logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
@@ -84,6 +94,7 @@ export async function buildApp({
   await app.register(databasePlugin, { database });
   await app.register(redisPlugin);
   await app.register(servicesPlugin, { overrides });
+  built.services = app.services;
   await app.register(queuePlugin);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

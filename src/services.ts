@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
-import { noPageCache, PageCache } from './cache/page-cache.js';
+import { HotPages } from './cache/hot-pages.js';
+import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
 import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
@@ -66,7 +67,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const pagePurger = createPurger(config, clock, overrides);
   const pageCache =
     overrides.cache && config.cache.pageTtlSeconds > 0
-      ? new PageCache(overrides.cache.namespace('pages'), overrides.log ?? console, pagePurger)
+      ? createPageCache(overrides.cache, config, overrides.log ?? console, pagePurger)
       : undefined;
   const pages = pageCache ?? noPageCache;
   const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
@@ -109,6 +110,20 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const jobRunner =
     durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
   return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache, pagePurger };
+}
+
+/** The page cache: bentocache's layers under a synchronous hot layer the front door serves. */
+function createPageCache(
+  cache: AppCache,
+  config: Config,
+  log: Collaborators['log'],
+  listener?: PageCacheListener,
+) {
+  // A quarter of the cache's memory: the hot layer holds the most read pages and their
+  // compressed copies; everything else is one trip to bentocache's L1 away.
+  const hot = new HotPages({ maxBytes: Math.max(1024 * 1024, config.cache.memoryMaxBytes / 4) });
+  cache.onRemoteInvalidation(() => hot.invalidateAll());
+  return new PageCache(cache.namespace('pages'), log, listener, hot);
 }
 
 /**

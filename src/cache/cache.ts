@@ -23,6 +23,11 @@ export interface FillOptions {
 
 export interface AppCache {
   namespace(name: string): CacheNamespace;
+  /**
+   * Called when the bus brings another instance's invalidation (a tag invalidated, a key
+   * deleted or cleared), so layers above bentocache's L1 can drop what they hold.
+   */
+  onRemoteInvalidation(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -102,6 +107,13 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
           await ns.deleteByTag({ tags });
         },
       };
+    },
+    onRemoteInvalidation(listener) {
+      // Another instance storing a page ('set' of a plain key) changes nothing here; a tag's
+      // invalidation time is a 'set' of a tag key (bentocache's `___bc:t:` prefix).
+      bento.on('bus:message:received', ({ message }) => {
+        if (message.type !== 'set' || message.keys.some((key) => key.includes('___bc:t:'))) listener();
+      });
     },
     async close() {
       await bento.disconnectAll();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CacheNamespace } from './cache.js';
+import type { HotPages } from './hot-pages.js';
 
 /** Tag names in one place: what a page shows, and so which writes invalidate it. */
 export const pageTags = {
@@ -30,6 +31,8 @@ export interface CachedPage {
   body: string;
   etag: string;
   type: string;
+  /** When it stops being fresh, ms since the epoch (a layer above keeps it no longer). */
+  expiresAt?: number;
 }
 
 /** What services tell the page cache after a write. */
@@ -65,6 +68,8 @@ export class PageCache implements PageInvalidator {
     private readonly store: CacheNamespace,
     private readonly log: { error(object: object, message: string): void },
     private readonly listener?: PageCacheListener,
+    /** The synchronous first layer the front door serves from (src/cache/hot-pages.ts). */
+    readonly hot?: HotPages,
   ) {}
 
   async get(key: string): Promise<CachedPage | undefined> {
@@ -95,6 +100,7 @@ export class PageCache implements PageInvalidator {
 
   async invalidate(tags: string[]): Promise<void> {
     this.invalidations++;
+    this.hot?.invalidateAll();
     try {
       await this.store.deleteByTag(tags);
     } catch (error) {

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CachedPage, etagOf, type PageCache, pageTags } from '../cache/page-cache.js';
 import type { CacheConfig } from '../config.js';
+import { etagMatches } from './front-door.js';
 import { FLASH_COOKIE, SESSION_COOKIE } from './request-context.js';
 
 declare module 'fastify' {
@@ -26,7 +27,7 @@ export function isAnonymousRead(request: FastifyRequest): boolean {
 
 const matches = (request: FastifyRequest, etag: string) => {
   const given = request.headers['if-none-match'];
-  return given !== undefined && given.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  return given !== undefined && etagMatches(given, etag);
 };
 
 /** The HTTP side of the page cache: lookup before the handler, store after a render. */
@@ -37,21 +38,30 @@ export function createPageResponder(options: {
   untilNextScheduled: () => Promise<number | null>;
 }) {
   const { cache, config } = options;
-  // The mark taken at lookup: a render an invalidation overtook is not stored.
-  const pending = new WeakMap<FastifyRequest, { key: string; mark: number }>();
+  // The marks taken at lookup: a render an invalidation overtook is not stored.
+  const pending = new WeakMap<FastifyRequest, { key: string; mark: number; epoch: number }>();
+  const hot = cache?.hot;
   const cacheable = (request: FastifyRequest) =>
     request.routeOptions.config.pageCache === true && isAnonymousRead(request);
 
+  const cacheControl = (ttlSeconds: number) =>
+    ttlSeconds > 0
+      ? `public, max-age=0, s-maxage=${ttlSeconds}, stale-while-revalidate=${config.pageStaleSeconds}`
+      : 'public, no-cache';
+  // Accept-Encoding: the front door sends the hot layer's gzip and brotli copies.
   const publicHeaders = (reply: FastifyReply, etag: string, ttlSeconds: number) =>
     reply
       .header('etag', etag)
-      .header('vary', 'Cookie')
-      .header(
-        'cache-control',
-        ttlSeconds > 0
-          ? `public, max-age=0, s-maxage=${ttlSeconds}, stale-while-revalidate=${config.pageStaleSeconds}`
-          : 'public, no-cache',
-      );
+      .header('vary', 'Cookie, Accept-Encoding')
+      .header('cache-control', cacheControl(ttlSeconds));
+
+  /** Into the hot layer, under the epoch read before the page's content was. */
+  const keepHot = (key: string, page: CachedPage, epoch: number) => {
+    const expiresAt = page.expiresAt ?? Date.now() + config.pageTtlSeconds * 1000;
+    // s-maxage: what is left of it when stored (a scheduled post may have shortened it).
+    const seconds = Math.min(config.pageTtlSeconds, Math.floor((expiresAt - Date.now()) / 1000));
+    hot?.store(key, { ...page, expiresAt, cacheControl: cacheControl(seconds) }, epoch);
+  };
 
   const sendStored = (request: FastifyRequest, reply: FastifyReply, page: CachedPage, state: string) => {
     publicHeaders(reply, page.etag, config.pageTtlSeconds).header('x-page-cache', state);
@@ -65,9 +75,13 @@ export function createPageResponder(options: {
       if (!cache || !cacheable(request)) return undefined;
       const key = request.url;
       const mark = cache.mark();
+      const epoch = hot?.epoch ?? 0;
       const hit = await cache.get(key);
-      if (hit) return sendStored(request, reply, hit, 'hit');
-      pending.set(request, { key, mark });
+      if (hit) {
+        keepHot(key, hit, epoch);
+        return sendStored(request, reply, hit, 'hit');
+      }
+      pending.set(request, { key, mark, epoch });
       return undefined;
     },
 
@@ -79,11 +93,10 @@ export function createPageResponder(options: {
     async send(reply: FastifyReply, body: string, type: string, tags: string[] | undefined) {
       const request = reply.request;
       const status = reply.statusCode;
-      reply.header('vary', 'Cookie');
+      reply.header('vary', 'Cookie, Accept-Encoding');
       if (!tags || status !== 200 || !cacheable(request) || reply.hasHeader('set-cookie')) {
         return reply.header('cache-control', 'private, no-store').type(type).send(body);
       }
-      const page: CachedPage = { body, etag: etagOf(body), type };
       // Each tag is checked on every hit (~3 µs each): a list by one author names them once.
       tags = [...new Set(tags)];
       let ttlMs = config.pageTtlSeconds * 1000;
@@ -92,9 +105,11 @@ export function createPageResponder(options: {
         const until = await options.untilNextScheduled();
         if (until !== null) ttlMs = Math.max(0, Math.min(ttlMs, until));
       }
+      const page: CachedPage = { body, etag: etagOf(body), type, expiresAt: Date.now() + ttlMs };
       const state = pending.get(request);
       if (cache && state && ttlMs > 0) {
         await cache.set(state.key, page, { ttlMs, tags, mark: state.mark });
+        keepHot(state.key, page, state.epoch);
       }
       const ttlSeconds = Math.floor(ttlMs / 1000);
       publicHeaders(reply, page.etag, ttlSeconds).header('x-page-cache', cache ? 'miss' : 'off');

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HotPages } from '../cache/hot-pages.js';
+import { FLASH_COOKIE, SESSION_COOKIE } from './request-context.js';
+
+const SESSION = `${SESSION_COOKIE}=`;
+const FLASH = `${FLASH_COOKIE}=`;
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/** True when the If-None-Match list names the etag (weak or strong, as Fastify's path does). */
+export function etagMatches(given: string, etag: string): boolean {
+  if (given === etag) return true;
+  return given.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/** Whether Accept-Encoding allows the coding: named (or `*`) and not with q=0. */
+export function acceptsCoding(header: string, coding: string): boolean {
+  if (!header.includes(coding) && !header.includes('*')) return false;
+  let wildcard: boolean | undefined;
+  for (const part of header.split(',')) {
+    const [name = '', ...params] = part.split(';');
+    const token = name.trim().toLowerCase();
+    if (token !== coding && token !== '*') continue;
+    const q = params.map((x) => x.trim()).find((x) => x.startsWith('q='));
+    const allowed = q === undefined || Number(q.slice(2)) > 0;
+    if (token === coding) return allowed;
+    wildcard = allowed;
+  }
+  return wildcard ?? false;
+}
+
+/**
+ * Answers a request from the hot page store before Fastify sees it, or returns false.
+ *
+ * Only what the slow path would have answered from the page cache gets here: the store holds
+ * nothing but pages the page responder stored for anonymous readers of cacheable routes, so
+ * the route, validation and permission checks already ran for exactly this URL. What is left
+ * to check per request is who asks: a session or flash cookie or an Authorization header
+ * means a reader with their own page (a cookie whose text merely contains the name is sent
+ * down the slow path too, which only costs time). The rest is what Fastify would send: the
+ * request id, the ETag and a 304, and the encoding the client accepts.
+ */
+export function createFrontDoor(store: () => HotPages | undefined) {
+  return function serve(request: IncomingMessage, response: ServerResponse): boolean {
+    const method = request.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const pages = store();
+    if (pages === undefined) return false;
+    const page = pages.get(request.url ?? '');
+    if (page === undefined) return false;
+    const headers = request.headers;
+    if (headers.authorization !== undefined) return false;
+    const cookie = headers.cookie;
+    if (cookie !== undefined && (cookie.includes(SESSION) || cookie.includes(FLASH))) return false;
+
+    const given = headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const ifNoneMatch = headers['if-none-match'];
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, page.etag)) {
+      response.writeHead(304, [...page.headers.notModified, 'x-request-id', id]);
+      response.end();
+      return true;
+    }
+    const accepts = headers['accept-encoding'];
+    let body = page.identity;
+    let raw = page.headers.identity;
+    if (accepts !== undefined) {
+      if (page.br !== undefined && page.headers.br !== undefined && acceptsCoding(accepts, 'br')) {
+        body = page.br;
+        raw = page.headers.br;
+      } else if (
+        page.gzip !== undefined &&
+        page.headers.gzip !== undefined &&
+        acceptsCoding(accepts, 'gzip')
+      ) {
+        body = page.gzip;
+        raw = page.headers.gzip;
+      }
+    }
+    // One array, so writeHead takes Node's fast path (no setHeader before it).
+    response.writeHead(200, [...raw, 'x-request-id', id]);
+    if (method === 'HEAD') response.end();
+    else response.end(body);
+    return true;
+  };
+}
