@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
@@ -13,6 +12,7 @@ import { createFrontDoor } from './http/front-door.js';
 import { registerInputGuard } from './http/input-guard.js';
 import { pagesPlugin } from './http/pages.js';
 import { registerRequestContext } from './http/request-context.js';
+import { registerFingerprintedAssets } from './http/static-assets.js';
 import { adminPages } from './modules/admin/pages.js';
 import { openAiRoutes } from './modules/ai/openai-routes.js';
 import { jobRoutes } from './modules/ai/jobs-routes.js';
@@ -33,6 +33,7 @@ import { databasePlugin } from './plugins/database.js';
 import { queuePlugin } from './plugins/queue.js';
 import { redisPlugin } from './plugins/redis.js';
 import { servicesPlugin } from './plugins/services.js';
+import { assets, PUBLIC_DIR } from './views/assets.js';
 import type { ServiceOverrides } from './services.js';
 
 declare module 'fastify' {
@@ -102,11 +103,14 @@ export async function buildApp({
 
   await app.register(cookie, { secret: config.sessionSecret });
   await app.register(formbody, { bodyLimit: config.bodyLimit });
+  // Pages link fingerprinted names, kept a year (src/http/static-assets.ts); plain names still
+  // work, cached briefly since a deploy changes what they hold. Hashed now, at start-up.
   await app.register(fastifyStatic, {
-    root: fileURLToPath(new URL('../public', import.meta.url)),
+    root: PUBLIC_DIR,
     prefix: '/static/',
-    maxAge: config.env === 'production' ? '1d' : 0,
+    maxAge: config.env === 'production' ? '5m' : 0,
   });
+  registerFingerprintedAssets(app, assets());
   await registerDocs(app);
   registerInputGuard(app);
   registerRequestContext(app, config, app.services.auth);

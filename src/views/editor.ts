@@ -8,6 +8,7 @@ import {
   TITLE_MAX,
 } from '../modules/posts/schemas.js';
 import { field, formErrors, pagination } from './components.js';
+import { assetUrl } from './assets.js';
 import { html, raw } from './html.js';
 import { can } from '../modules/access/permissions.js';
 import { csrfField, type Page } from './layout.js';
@@ -21,7 +22,7 @@ export function editorPage(state: EditorState): Page {
     meta: {
       title: post ? `Edit: ${post.title}` : 'New post',
       noindex: true,
-      scripts: ['/static/editor.js', '/static/editor-ai.js'],
+      scripts: [assetUrl('editor.js'), assetUrl('editor-ai.js')],
     },
     status: failure?.status ?? 200,
     body: (ctx) =>

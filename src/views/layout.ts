@@ -1,5 +1,6 @@
 import { type Actor, can } from '../modules/access/permissions.js';
 import type { SiteSettings } from '../modules/settings/service.js';
+import { assetUrl } from './assets.js';
 import { html, type Interpolation, type SafeHtml } from './html.js';
 
 export interface Flash {
@@ -92,8 +93,8 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
         <meta name="twitter:card" content="summary" />
         <link rel="alternate" type="application/atom+xml" title="${siteTitle}" href="/feed.xml" />
         ${meta.head ?? ''}
-        <link rel="stylesheet" href="/static/style.css" />
-        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
+        <link rel="stylesheet" href="${assetUrl('style.css')}" />
+        <link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml" />
       </head>
       <body>
         <header class="site-header">
