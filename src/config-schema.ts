@@ -16,6 +16,8 @@ export interface DatabaseLimits {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   busyTimeoutMs: number;
+  /** Queries slower than this are logged (SQL text only); 0: none. */
+  slowQueryMs: number;
 }
 
 // Named because createDb applies them too: a DatabaseConfig written by hand (tests, scripts)
@@ -28,6 +30,8 @@ export const DATABASE_DEFAULTS: DatabaseLimits = {
   statementTimeoutMs: 15_000,
   lockTimeoutMs: 5000,
   busyTimeoutMs: 5000,
+  // Pages take a few ms of queries each; a query of 200 ms is a missing index or a lock.
+  slowQueryMs: 200,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -95,6 +99,13 @@ const Database = Type.Object({
     default: DATABASE_DEFAULTS.busyTimeoutMs,
     description: "SQLite: how long a write waits for another writer's lock (then 503)",
   }),
+  DATABASE_SLOW_QUERY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: DATABASE_DEFAULTS.slowQueryMs,
+    description:
+      'log a warning with the SQL text (never its parameters) for queries slower than this many ms; `0` = off',
+  }),
 });
 
 const Security = Type.Object({
@@ -160,6 +171,32 @@ const Http = Type.Object({
     maximum: 600_000,
     default: 10_000,
     description: 'on SIGTERM or SIGINT, exit anyway after this many ms if requests are still open',
+  }),
+  OVERLOAD_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 1000,
+    description:
+      'overload: above this mean event-loop delay, expensive requests get 503 (cached pages still served); `0` = off',
+  }),
+  OVERLOAD_HEAP_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 90,
+    description: "overload: the same above this share of V8's heap limit in use; `0` = off",
+  }),
+  OVERLOAD_RSS_MB: Type.Integer({
+    minimum: 0,
+    maximum: 1_048_576,
+    default: 0,
+    description:
+      "overload: the same above this resident memory, in MiB (e.g. under a container's limit); `0` = off",
+  }),
+  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 10,
+    description: '`Retry-After` of a request refused under overload',
   }),
 });
 

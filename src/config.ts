@@ -34,6 +34,8 @@ export interface Config {
   http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
   /** After SIGTERM/SIGINT, how long open requests may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** Load shedding (src/http/pressure.ts); each threshold 0 = not checked. */
+  pressure: PressureConfig;
   ai: AiConfig;
   /** The cache module (src/cache/) and the full-page cache for anonymous readers. */
   cache: CacheConfig;
@@ -54,6 +56,14 @@ export interface CacheConfig {
   memoryMaxBytes: number;
   /** Set when PAGE_PURGE_URL is: where writes tell a shared cache in front what changed. */
   purge?: PurgeConfig;
+}
+
+export interface PressureConfig {
+  maxEventLoopDelayMs: number;
+  /** Of V8's heap limit. */
+  maxHeapPercent: number;
+  maxRssBytes: number;
+  retryAfterSeconds: number;
 }
 
 export interface JobsConfig {
@@ -238,6 +248,7 @@ const LIMIT_VARIABLES = {
   statementTimeoutMs: 'DATABASE_STATEMENT_TIMEOUT_MS',
   lockTimeoutMs: 'DATABASE_LOCK_TIMEOUT_MS',
   busyTimeoutMs: 'SQLITE_BUSY_TIMEOUT_MS',
+  slowQueryMs: 'DATABASE_SLOW_QUERY_MS',
 } as const satisfies Record<keyof DatabaseLimits, keyof Env>;
 
 function databaseConfig(env: Env, given: Set<string>, problems: string[]): DatabaseConfig {
@@ -306,6 +317,12 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    pressure: {
+      maxEventLoopDelayMs: env.OVERLOAD_EVENT_LOOP_DELAY_MS,
+      maxHeapPercent: env.OVERLOAD_HEAP_PERCENT,
+      maxRssBytes: env.OVERLOAD_RSS_MB * 1024 * 1024,
+      retryAfterSeconds: env.OVERLOAD_RETRY_AFTER_SECONDS,
+    },
     ai: aiConfig(env, raw, problems),
     cache: {
       pageTtlSeconds: env.PAGE_CACHE_TTL_SECONDS,

@@ -22,7 +22,7 @@ export async function runWorker(config: Config, options: { concurrency?: number 
     throw new Error('inkstone worker needs REDIS_URL; without Redis, `inkstone serve` runs jobs itself.');
   }
   const log = pino({ level: config.logLevel, base: { pid: process.pid, process: 'worker' } });
-  const { handle } = await openDatabase(config.database);
+  const { handle } = await openDatabase(config.database, { log });
   const redis = createRedisClient(config.redis.url);
   try {
     await connectRedis(redis, config.redis.url);

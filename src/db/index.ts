@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect } from 'kysely';
+import { Kysely, type LogEvent, PostgresAdapter, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { DATABASE_DEFAULTS } from '../config-schema.js';
 import type { DatabaseConfig } from '../config.js';
@@ -16,7 +16,46 @@ export interface DbHandle {
   dialect: Dialect;
   /** Checks the database answers; throws with a readable message when it does not. */
   ping(): Promise<void>;
+  /** PostgreSQL's pool, for gauges; SQLite has one connection and no pool (undefined). */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  /** Connections open, busy or idle. */
+  total: number;
+  idle: number;
+  /** Queries waiting for a connection: above 0 for long, the pool is too small or queries too slow. */
+  waiting: number;
+  max: number;
+}
+
+export interface DbOptions {
+  /** Where slow queries are reported (the app's logger); without it they are not. */
+  log?: { warn(object: object, message: string): void };
+}
+
+// Enough of a statement to recognise it; a generated IN (...) list can run to pages.
+const SLOW_SQL_MAX_CHARS = 1000;
+
+/**
+ * Kysely's query log, keeping only queries slower than `thresholdMs`. Only the SQL text goes
+ * to the log, never the parameters: they hold password hashes, emails and session ids.
+ */
+function slowQueryLog(thresholdMs: number, dialect: Dialect, log: NonNullable<DbOptions['log']>) {
+  return (event: LogEvent) => {
+    if (event.queryDurationMillis < thresholdMs) return;
+    const sql = event.query.sql.replace(/\s+/g, ' ').slice(0, SLOW_SQL_MAX_CHARS);
+    log.warn(
+      {
+        sql,
+        ms: Math.round(event.queryDurationMillis),
+        dialect,
+        ...(event.level === 'error' ? { failed: true } : {}),
+      },
+      'slow query',
+    );
+  };
 }
 
 // Kysely's SQLite driver prepares every query afresh; a CPU profile of the AI pipeline showed
@@ -38,8 +77,12 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
   }) as SQLite.Database['prepare'];
 }
 
-export function createDb(config: DatabaseConfig): DbHandle {
+export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHandle {
   const limits = { ...DATABASE_DEFAULTS, ...config.limits };
+  const log = (dialect: Dialect) =>
+    options.log && limits.slowQueryMs > 0
+      ? { log: slowQueryLog(limits.slowQueryMs, dialect, options.log) }
+      : {};
   if (config.kind === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
     const sqlite = new SQLite(config.file);
@@ -50,13 +93,17 @@ export function createDb(config: DatabaseConfig): DbHandle {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
     cachePreparedStatements(sqlite);
-    const db = new Kysely<Database>({ dialect: new FifoSqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({
+      dialect: new FifoSqliteDialect({ database: sqlite }),
+      ...log('sqlite'),
+    });
     return {
       db,
       dialect: 'sqlite',
       ping: async () => {
         sqlite.prepare('select 1').get();
       },
+      poolStats: () => undefined,
       close: () => db.destroy(),
     };
   }
@@ -76,7 +123,7 @@ export function createDb(config: DatabaseConfig): DbHandle {
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener Node would crash the process. The next query reconnects.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log('postgres') });
   return {
     db,
     dialect: 'postgres',
@@ -90,6 +137,12 @@ export function createDb(config: DatabaseConfig): DbHandle {
         });
       }
     },
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: limits.poolMax,
+    }),
     close: () => db.destroy(),
   };
 }

@@ -1,6 +1,6 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { DatabaseConfig } from '../config.js';
-import { createDb, type Db, type DbHandle } from './index.js';
+import { createDb, type Db, type DbHandle, type DbOptions } from './index.js';
 import * as init from './migrations/0001-init.js';
 import * as generations from './migrations/0002-generations.js';
 import * as aiJobs from './migrations/0003-ai-jobs.js';
@@ -29,8 +29,11 @@ export async function migrateToLatest(db: Db, schema?: string): Promise<string[]
  * what the server and the CLI both do before anything else. A failure closes the pool, so
  * a failed start does not leave the process hanging on open connections.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<{ handle: DbHandle; applied: string[] }> {
-  const handle = createDb(config);
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: DbOptions = {},
+): Promise<{ handle: DbHandle; applied: string[] }> {
+  const handle = createDb(config, options);
   try {
     await handle.ping();
     const applied = await migrateToLatest(handle.db, config.kind === 'postgres' ? config.schema : undefined);

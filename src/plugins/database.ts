@@ -21,7 +21,7 @@ export const databasePlugin = fp<DatabasePluginOptions>(
   async (app, { database }) => {
     let handle = database;
     if (!handle) {
-      handle = (await openDatabase(app.config.database)).handle;
+      handle = (await openDatabase(app.config.database, { log: app.log })).handle;
       const opened = handle;
       app.addHook('onClose', () => opened.close());
     }
