@@ -1,15 +1,17 @@
 // npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--duration S]
 //                      [--connections N] [--out FILE]
 //
-// Uncached pages under load: wrk (Debian's) with 100 connections against a bare node:http
-// server sending the home page's bytes (the limit), then Inkstone's home page, a post page
-// and GET /api/v1/posts, on SQLite and on PostgreSQL (DATABASE_URL=postgres://… or the test
-// default, a schema of the run's own; skipped with the reason when unreachable). Prints a
+// Pages under load: wrk (Debian's) with 100 connections against a bare node:http server
+// sending the home page's bytes (the limit), then Inkstone's home page, a post page and
+// GET /api/v1/posts uncached, the home and post pages from the page cache, and the home page
+// signed in; on SQLite alone and on PostgreSQL (DATABASE_URL=postgres://… or the test
+// default, a schema of the run's own; skipped with the reason when unreachable) + Redis. Prints a
 // table (progress goes to stderr) and writes bench/results/pages-<date>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
+import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { ROOT } from './ai/children.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
@@ -26,6 +28,20 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
+
+/** The URL when Redis answers; otherwise undefined, said on stderr (the PostgreSQL run goes without). */
+async function reachableRedis(url: string): Promise<string | undefined> {
+  const client = createRedisClient(url);
+  try {
+    await connectRedis(client, url, 2000);
+    return url;
+  } catch (error) {
+    console.error(`Redis unreachable (${(error as Error).message}): the PostgreSQL run goes without it`);
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
 
 const problem = wrkProblem();
 if (problem) {
@@ -47,6 +63,7 @@ const options: PagesBenchOptions = {
   postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
     ? process.env.DATABASE_URL
     : 'postgres://postgres@127.0.0.1:5432/test',
+  redisUrl: await reachableRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
   ...(values.profile ? { profileDir: join(results, 'profiles') } : {}),
   log: (line) => console.error(line),
 };

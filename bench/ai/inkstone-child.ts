@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { scryptHasher } from '../../src/modules/users/password.js';
 import { toActor } from '../../src/modules/users/service.js';
 import {
+  BENCH_PASSWORD,
   cpuMs,
   type InkstoneCommand,
   type LoopDelay,
@@ -32,7 +33,7 @@ const { users } = app.services;
 const user =
   (await users.findByLogin('bench')) ??
   (await users
-    .create({ username: 'bench', email: 'bench@example.com', password: 'a long bench password' }, 'author')
+    .create({ username: 'bench', email: 'bench@example.com', password: BENCH_PASSWORD }, 'author')
     .catch(async (error: unknown) => {
       const made = await users.findByLogin('bench');
       if (!made) throw error;

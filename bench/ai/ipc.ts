@@ -72,6 +72,9 @@ export const cpuMs = () => {
   return (user + system) / 1000;
 };
 
+/** The bench author's password (username `bench`): the page bench signs in with it. */
+export const BENCH_PASSWORD = 'a long bench password';
+
 export type Ready = { type: 'ready'; url: string; token?: string; gc?: boolean };
 
 export type Command = FakeCommand | InkstoneCommand;

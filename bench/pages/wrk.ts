@@ -13,6 +13,8 @@ export interface WrkOptions {
   timeoutS: number;
   /** Run wrk on this CPU (taskset). */
   cpu?: number;
+  /** Sent with every request (a session cookie for the signed-in target). */
+  headers?: Record<string, string>;
 }
 
 export interface WrkResult {
@@ -81,6 +83,7 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
     `${options.durationS}s`,
     '--timeout',
     `${options.timeoutS}s`,
+    ...Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
     '-s',
     scriptFile,
     url,

@@ -37,6 +37,7 @@ describe('npm run bench:pages', () => {
         'api',
         'home-cached',
         'post-cached',
+        'home-signed-in',
       ]);
       for (const target of run?.targets ?? []) {
         expect(target.probe.status, target.target).toBe(200);
@@ -44,13 +45,15 @@ describe('npm run bench:pages', () => {
         const { connect, read, write, status } = target.wrk.errors;
         expect(connect + read + write + status, target.target).toBe(0);
         // An anonymous reader's pages and the API set no cookie.
-        expect(target.probe.setCookie, target.target).toEqual([]);
+        if (target.target !== 'home-signed-in') expect(target.probe.setCookie, target.target).toEqual([]);
       }
       // Inkstone's home page is the bytes the baseline sends: the same size on the wire, give or
       // take its own headers (request id, date).
       const size = (name: string) => run!.targets.find((x) => x.target === name)!.wrk.bytesPerResponse;
       expect(Math.abs(size('home') - size('baseline'))).toBeLessThan(300);
-      expect(formatReport(result)).toContain('home');
+      expect(formatReport(result)).toContain('home-signed-in');
+      // The signed-in home page is the author's own: larger than the anonymous one (their menu).
+      expect(size('home-signed-in')).toBeGreaterThan(size('home'));
     },
   );
 });
