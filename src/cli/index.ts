@@ -1,4 +1,6 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { parseWorkers, runPrimary } from '../cluster.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
@@ -12,7 +14,8 @@ import { runWorker, WORKER_USAGE } from './worker.js';
 const USAGE = `Usage: inkstone <command> [options]
 
 Commands:
-  serve                      start the web server (HOST, PORT, DATABASE_URL from the environment)
+  serve [--workers N|auto]   start the web server (HOST, PORT, DATABASE_URL from the environment);
+                             --workers forks N processes on the one port (auto: one per core)
   worker [--concurrency N]   run queued AI jobs from Redis (REDIS_URL); see inkstone worker --help
   migrate                    apply database migrations
   seed [--force]             add demo users, tagged posts and comments
@@ -36,7 +39,12 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      await startServer(loadConfig());
+      const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' } } });
+      const workers = values.workers === undefined ? undefined : parseWorkers(values.workers);
+      const config = loadConfig();
+      // A forked worker runs this same command line, and serves.
+      if (workers !== undefined && cluster.isPrimary) return runPrimary(config, workers);
+      await startServer(config);
       return -1;
     }
     case 'worker': {

@@ -1,11 +1,63 @@
 import {
+  CompiledQuery,
   type DatabaseConnection,
   type Driver,
   type QueryCompiler,
+  type QueryResult,
   SqliteDialect,
   type SqliteDialectConfig,
   type TransactionSettings,
 } from 'kysely';
+
+// Waits between tries of a statement that found the database locked by another process, after
+// SQLite's own busy_timeout wait: about 1.3 s more in all, then the error goes up (503).
+const BUSY_RETRY_DELAYS_MS = [10, 20, 40, 80, 150, 300, 700];
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Runs `run` again while SQLite answers SQLITE_BUSY, with a growing, jittered wait that leaves
+ * the event loop free. busy_timeout already makes SQLite wait for the lock, but not in every
+ * case (a deferred transaction that read and then wants to write gets SQLITE_BUSY at once, to
+ * avoid a deadlock), and its wait can run out under several `serve --workers` processes.
+ */
+export async function retryWhileBusy<T>(
+  run: () => Promise<T>,
+  delays: readonly number[] = BUSY_RETRY_DELAYS_MS,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const delay = delays[attempt];
+      if (delay === undefined || !isBusy(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+    }
+  }
+}
+
+/**
+ * The connection, with a locked database retried for statements outside a transaction. Inside
+ * one, a statement is not retried alone: the transaction began IMMEDIATE, so it already holds
+ * the write lock and only its COMMIT can still meet a busy database (retried, as SQLite allows).
+ */
+class RetryingConnection implements DatabaseConnection {
+  inTransaction = false;
+
+  constructor(private readonly inner: DatabaseConnection) {}
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.inTransaction) return this.inner.executeQuery<R>(query);
+    return retryWhileBusy(() => this.inner.executeQuery<R>(query));
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
 
 /**
  * Hands SQLite's one connection to queries in the order they asked for it.
@@ -40,6 +92,8 @@ class FifoLock {
 /** Kysely's driver for everything but the order in which the connection is handed out. */
 class FifoSqliteDriver implements Driver {
   private readonly lock = new FifoLock();
+  // SQLite's one connection, the same object every time (Kysely's driver hands out one too).
+  private connection?: RetryingConnection;
 
   constructor(private readonly inner: Driver) {}
 
@@ -50,7 +104,8 @@ class FifoSqliteDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.lock();
     // Only one caller at a time gets here, so the inner driver's own mutex is always free.
-    return this.inner.acquireConnection();
+    this.connection ??= new RetryingConnection(await this.inner.acquireConnection());
+    return this.connection;
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -61,16 +116,26 @@ class FifoSqliteDriver implements Driver {
     }
   }
 
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.inner.beginTransaction(connection, settings);
+  // IMMEDIATE: the write lock is taken at BEGIN, where busy_timeout and the retry apply, rather
+  // than at the first write, where another process's commit would fail the transaction with
+  // SQLITE_BUSY at once. Within a process queries already run one at a time, so this costs
+  // nothing here; a read-only transaction does take the write lock (the app's transactions write).
+  async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    (connection as RetryingConnection).inTransaction = true;
   }
 
-  commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.commitTransaction(connection);
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await retryWhileBusy(() => (connection as RetryingConnection).executeQuery(CompiledQuery.raw('commit')));
+    (connection as RetryingConnection).inTransaction = false;
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.rollbackTransaction(connection);
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+    } finally {
+      (connection as RetryingConnection).inTransaction = false;
+    }
   }
 
   savepoint(
