@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryPageIndex } from '../../src/cache/purge.js';
+import { loadConfig } from '../../src/config.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { createSecondApp, createTestApp, createUser, signedIn } from '../helpers/app.js';
 import {
@@ -224,6 +225,35 @@ describe('the purge hook, PURGE style (nginx ngx_cache_purge, Varnish)', () => {
       ['/', post.url, '/tags/tea', '/tags/tea?page=1'].sort(),
     );
     expect(lines.filter((line) => line.message.startsWith('Page purge'))).toEqual([]);
+  });
+});
+
+describe('the purge settings', () => {
+  it('are off by default, parse the header, and refuse a bad URL or header without quoting the secret', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).cache.purge).toBeUndefined();
+    expect(
+      loadConfig({
+        NODE_ENV: 'test',
+        PAGE_PURGE_URL: 'http://127.0.0.1:8080',
+        PAGE_PURGE_HEADER: 'Authorization: Bearer a:b',
+      }).cache.purge,
+    ).toEqual({
+      url: 'http://127.0.0.1:8080',
+      style: 'json',
+      header: { name: 'Authorization', value: 'Bearer a:b' },
+    });
+    expect(() => loadConfig({ NODE_ENV: 'test', PAGE_PURGE_URL: 'ftp://cdn' })).toThrow(/PAGE_PURGE_URL/);
+    expect(() =>
+      loadConfig({ NODE_ENV: 'test', PAGE_PURGE_URL: 'http://x', PAGE_PURGE_STYLE: 'ban' }),
+    ).toThrow(/PAGE_PURGE_STYLE/);
+    let message = '';
+    try {
+      loadConfig({ NODE_ENV: 'test', PAGE_PURGE_URL: 'http://x', PAGE_PURGE_HEADER: 'no colon s3cret' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/PAGE_PURGE_HEADER must be `Name: value`/);
+    expect(message).not.toContain('s3cret');
   });
 });
 
