@@ -35,7 +35,7 @@ export interface Instance {
   /** Everything it wrote (JSON log lines) so far. */
   output(): string;
   /** Its request log: the `incoming request` lines, as Fastify's pino writes them. */
-  requests(): { url: string; remoteAddress: string; reqId: string }[];
+  requests(): { url: string; remoteAddress: string; remotePort: number; reqId: string }[];
   stop(): Promise<void>;
 }
 
@@ -68,10 +68,28 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
       .split('\n')
       .filter((line) => line.includes('"incoming request"'))
       .map((line) => {
-        const entry = JSON.parse(line) as { reqId: string; req: { url: string; remoteAddress: string } };
-        return { url: entry.req.url, remoteAddress: entry.req.remoteAddress, reqId: entry.reqId };
+        const entry = JSON.parse(line) as {
+          reqId: string;
+          req: { url: string; remoteAddress: string; remotePort: number };
+        };
+        const { url, remoteAddress, remotePort } = entry.req;
+        return { url, remoteAddress, remotePort, reqId: entry.reqId };
       });
   return { url, port, output: () => output, requests, stop: () => stop(child) };
+}
+
+/**
+ * What `read` gives once `done` accepts it, or after `ms` whatever it gives then: an
+ * instance's log line reaches this process through a pipe, often after its response.
+ */
+export async function settled<T>(read: () => T, done: (value: T) => boolean, ms = 2000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = read();
+  }
+  return value;
 }
 
 /** Whether nginx can run here; false (loudly) on a laptop without it, an error under CI. */
@@ -134,7 +152,8 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   # Which instance answered each request, for the test to count.
-  log_format upstreams '$request_method $request_uri $status $upstream_addr $upstream_cache_status';
+  # The instances last: a request that tried two names both ("127.0.0.1:1, 127.0.0.1:2").
+  log_format upstreams '$request_method $request_uri $status $upstream_cache_status $upstream_addr';
   access_log ${dir}/access.log upstreams;
   include ${dir}/inkstone.conf;
 }
@@ -197,8 +216,14 @@ export async function startNginx(instances: string[], options: { port?: number }
       .split('\n')
       .filter(Boolean)
       .map((line) => {
-        const [method, uri, status, upstream, cache] = line.split(' ');
-        return { method: method!, uri: uri!, status: Number(status), upstream: upstream!, cache: cache! };
+        const [method, uri, status, cache, ...upstream] = line.split(' ');
+        return {
+          method: method!,
+          uri: uri!,
+          status: Number(status),
+          cache: cache!,
+          upstream: upstream.join(' '),
+        };
       });
   return {
     url: `http://127.0.0.1:${port}`,
