@@ -99,7 +99,7 @@ export interface PagesBenchResult {
 }
 
 /** Inkstone's environment as `inkstone serve` in production would have it, nothing inherited. */
-function inkstoneEnv(databaseUrl: string, pageCacheSeconds = 0, redisUrl?: string): NodeJS.ProcessEnv {
+export function inkstoneEnv(databaseUrl: string, pageCacheSeconds = 0, redisUrl?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [variable] of variablesOf(EnvSchema)) delete env[variable];
   return {

@@ -15,6 +15,8 @@ export interface WrkOptions {
   cpu?: number;
   /** Sent with every request (a session cookie for the signed-in target). */
   headers?: Record<string, string>;
+  /** Paths to request in turn instead of the URL's own (the soak's mix of pages). */
+  paths?: string[];
 }
 
 export interface WrkResult {
@@ -45,7 +47,27 @@ done = function(summary, latency, requests)
 end
 `;
 
-let scriptFile: string | undefined;
+const scriptFiles = new Map<string, string>();
+
+/** The report script, with a request() that cycles through `paths` when there are any. */
+function scriptFor(paths: string[] | undefined): string {
+  const key = JSON.stringify(paths ?? []);
+  let file = scriptFiles.get(key);
+  if (file) return file;
+  const rotate = paths?.length
+    ? `local paths = {${paths.map((x) => JSON.stringify(x)).join(', ')}}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format(nil, paths[i])
+end
+`
+    : '';
+  file = join(mkdtempSync(join(tmpdir(), 'inkstone-wrk-')), 'report.lua');
+  writeFileSync(file, rotate + SCRIPT);
+  scriptFiles.set(key, file);
+  return file;
+}
 
 /** null when wrk is installed, else the sentence to print instead of the benchmark. */
 export function wrkProblem(): string | null {
@@ -70,10 +92,7 @@ interface Raw {
 const ms = (us: number) => Math.round(us) / 1000;
 
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
-  if (!scriptFile) {
-    scriptFile = join(mkdtempSync(join(tmpdir(), 'inkstone-wrk-')), 'report.lua');
-    writeFileSync(scriptFile, SCRIPT);
-  }
+  const scriptFile = scriptFor(options.paths);
   const args = [
     '-t',
     String(options.threads),
