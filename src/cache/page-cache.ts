@@ -57,13 +57,12 @@ export function etagOf(body: string): string {
 
 /**
  * The full-page cache for anonymous readers, keyed by path and query. Writes invalidate by
- * tag on every instance. A page rendered while a write on this instance invalidated it is not
- * stored (it may show what was there before the write); across instances that window is
- * bounded by the TTL.
+ * tag on every instance. A page carries the mark taken at its lookup, before its render read
+ * anything: it is stored and served only while none of its tags was invalidated since, on any
+ * instance (src/cache/tag-clock.ts says why no interleaving of a render and another
+ * instance's write serves the old page).
  */
 export class PageCache implements PageInvalidator {
-  private invalidations = 0;
-
   constructor(
     private readonly store: CacheNamespace,
     private readonly log: { error(object: object, message: string): void },
@@ -73,6 +72,9 @@ export class PageCache implements PageInvalidator {
   ) {}
 
   async get(key: string): Promise<CachedPage | undefined> {
+    // Another instance's write could go unnoticed: the hot layer, which serves without
+    // asking, must hold nothing (and refuses what the lookup under way would give it).
+    if (!this.store.inSync()) this.hot?.invalidateAll();
     try {
       return await this.store.get<CachedPage>(key);
     } catch (error) {
@@ -81,27 +83,36 @@ export class PageCache implements PageInvalidator {
     }
   }
 
-  /** A mark to hand back to `set`: whether an invalidation came while the page was rendered. */
+  /** The birth mark of a page about to be rendered: take it before the render reads anything. */
   mark(): number {
-    return this.invalidations;
+    return this.store.mark();
   }
 
-  async set(key: string, page: CachedPage, options: { ttlMs: number; tags: string[]; mark: number }) {
-    if (options.ttlMs <= 0) return;
+  /** false: not stored (a tag of the page was invalidated after `mark`, or the TTL is 0). */
+  async set(
+    key: string,
+    page: CachedPage,
+    options: { ttlMs: number; tags: string[]; mark: number },
+  ): Promise<boolean> {
+    if (options.ttlMs <= 0) return false;
     // Sent as shareable whether or not it is kept here: a shared cache in front may hold it.
     this.listener?.stored(key, options.tags, options.ttlMs);
-    if (options.mark !== this.invalidations) return;
     try {
-      await this.store.set(key, page, { ttlMs: options.ttlMs, tags: options.tags });
+      return await this.store.set(key, page, {
+        ttlMs: options.ttlMs,
+        tags: options.tags,
+        born: options.mark,
+      });
     } catch (error) {
       this.log.error({ err: error }, 'Page cache write failed');
+      return false;
     }
   }
 
   async invalidate(tags: string[]): Promise<void> {
-    this.invalidations++;
     this.hot?.invalidateAll();
     try {
+      // Refused here from its first, synchronous step, whatever Redis does.
       await this.store.deleteByTag(tags);
     } catch (error) {
       // The write itself succeeded; readers may see the old page until its TTL ends.

@@ -235,6 +235,8 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
     const { a, b } = await twoInstances();
     const admin = await createUser(a, 'admin');
     const written = await writePost(a, admin, { title: 'Written on A' });
+    // B stores a page only once it has A's invalidations: until then it renders each time.
+    await busDelivered();
     await warm(b, '/', written.url);
     await a.services.posts.update(
       written.id,
@@ -263,6 +265,7 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
     const { a, b } = await twoInstances(own.url);
     const admin = await createUser(a, 'admin');
     const written = await writePost(a, admin, { title: 'Before the outage' });
+    await busDelivered();
     await warm(b, '/');
 
     await own.stop();
