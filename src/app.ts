@@ -11,6 +11,7 @@ import { registerDocs } from './http/docs.js';
 import { createFrontDoor } from './http/front-door.js';
 import { registerInputGuard } from './http/input-guard.js';
 import { pagesPlugin } from './http/pages.js';
+import { loadShedding } from './http/pressure.js';
 import { registerRequestContext } from './http/request-context.js';
 import { registerFingerprintedAssets } from './http/static-assets.js';
 import { adminPages } from './modules/admin/pages.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
   /** Collaborators to swap (a clock, a password hasher, …); see createServices. */
   overrides?: ServiceOverrides;
   logger?: boolean | { level: string };
+  /** Tests: false makes the app shed load as if overloaded (see src/http/pressure.ts). */
+  healthy?: () => boolean;
 }
 
 export async function buildApp({
@@ -56,6 +59,7 @@ export async function buildApp({
   database,
   overrides,
   logger,
+  healthy,
 }: AppOptions): Promise<FastifyInstance> {
   // Anonymous page-cache hits are answered before Fastify (src/http/front-door.ts); the
   // services, and so the hot page store, exist by the time the server takes requests.
@@ -103,6 +107,9 @@ export async function buildApp({
 
   await app.register(cookie, { secret: config.sessionSecret });
   await app.register(formbody, { bodyLimit: config.bodyLimit });
+  // After the cookie parser (it reads the session cookie) and before every route (it adds a
+  // check after the page-cache lookup to cacheable ones).
+  await app.register(loadShedding, { config: config.pressure, ...(healthy ? { healthy } : {}) });
   // Pages link fingerprinted names, kept a year (src/http/static-assets.ts); plain names still
   // work, cached briefly since a deploy changes what they hold. Hashed now, at start-up.
   await app.register(fastifyStatic, {

@@ -172,19 +172,25 @@ const Http = Type.Object({
     default: 10_000,
     description: 'on SIGTERM or SIGINT, exit anyway after this many ms if requests are still open',
   }),
-  OVERLOAD_EVENT_LOOP_DELAY_MS: Type.Integer({
-    minimum: 0,
-    maximum: 60_000,
-    default: 1000,
-    description:
-      'overload: above this mean event-loop delay, expensive requests get 503 (cached pages still served); `0` = off',
-  }),
-  OVERLOAD_HEAP_PERCENT: Type.Integer({
-    minimum: 0,
-    maximum: 100,
-    default: 90,
-    description: "overload: the same above this share of V8's heap limit in use; `0` = off",
-  }),
+  // Off in tests unless set: a suite that blocks the loop on purpose must not make another
+  // suite's requests in the same process answer 503.
+  OVERLOAD_EVENT_LOOP_DELAY_MS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      defaultText: '`1000` (`0` in tests)',
+      description:
+        'overload: above this mean event-loop delay, expensive requests get 503 (cached pages still served); `0` = off',
+    }),
+  ),
+  OVERLOAD_HEAP_PERCENT: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 100,
+      defaultText: '`90` (`0` in tests)',
+      description: "overload: the same above this share of V8's heap limit in use; `0` = off",
+    }),
+  ),
   OVERLOAD_RSS_MB: Type.Integer({
     minimum: 0,
     maximum: 1_048_576,

@@ -318,8 +318,8 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     pressure: {
-      maxEventLoopDelayMs: env.OVERLOAD_EVENT_LOOP_DELAY_MS,
-      maxHeapPercent: env.OVERLOAD_HEAP_PERCENT,
+      maxEventLoopDelayMs: env.OVERLOAD_EVENT_LOOP_DELAY_MS ?? (env.NODE_ENV === 'test' ? 0 : 1000),
+      maxHeapPercent: env.OVERLOAD_HEAP_PERCENT ?? (env.NODE_ENV === 'test' ? 0 : 90),
       maxRssBytes: env.OVERLOAD_RSS_MB * 1024 * 1024,
       retryAfterSeconds: env.OVERLOAD_RETRY_AFTER_SECONDS,
     },
