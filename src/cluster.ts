@@ -35,6 +35,11 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   if (applied.length) log.info({ applied }, `Applied migrations: ${applied.join(', ')}`);
 
   const stopHub = config.redis ? undefined : startCacheHub(cluster, config.cache);
+  if (!config.redis && workers > 1) {
+    log.warn(
+      'No REDIS_URL: login attempts and AI limits are counted per worker, and an AI job can be followed only on the worker that runs it (another takes it for lost); see README, "serve --workers"',
+    );
+  }
   const crashes: number[] = [];
   let everListened = false;
   let stopping = false;

@@ -56,6 +56,8 @@ function call(
       },
     );
     req.on('error', reject);
+    // A request that hangs fails the test with the cluster's output, not the test's timeout.
+    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
     req.end(payload);
   });
 }
@@ -115,6 +117,9 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
       AI_PROVIDER: 'none',
       PAGE_CACHE_TTL_SECONDS: '300',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      // Load shedding is not under test, and a worker booting on a busy machine would trip it.
+      OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
+      OVERLOAD_HEAP_PERCENT: '0',
     };
     delete env.REDIS_URL;
     primary = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--workers', '2'], {
@@ -226,7 +231,9 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
 
     const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
     primary.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const timer = setTimeout(() => console.error(`no exit 10 s after SIGTERM: ${output}`), 10_000);
+    expect(await exited, output).toBe(0);
+    clearTimeout(timer);
     expect(now.map(Number).filter(alive)).toEqual([]);
   }, 120_000);
 });
