@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryPageIndex } from '../../src/cache/purge.js';
+import { MemoryPageIndex, PagePurger, RedisPageIndex } from '../../src/cache/purge.js';
 import { loadConfig } from '../../src/config.js';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { createSecondApp, createTestApp, createUser, signedIn } from '../helpers/app.js';
@@ -13,6 +14,7 @@ import {
   freePort,
   REDIS_URL,
   redisAvailable,
+  startOwnRedis,
   testPrefix,
 } from '../helpers/redis.js';
 import { actorOf, type TestUser, writePost } from './fixtures.js';
@@ -320,5 +322,40 @@ describe.skipIf(!(await redisAvailable()))('the purge hook on two instances over
     expect(body.urls.sort()).toEqual(['/', post.url, '/tags/tea'].map((path) => `${SITE}${path}`).sort());
     // Taken: the tags' sets are gone, so the next write sends only what is served after it.
     expect(await direct.exists(`${env.REDIS_PREFIX}purge:post:${post.id}`)).toBe(0);
+  });
+
+  it('logs a Redis outage once, sends nothing it cannot know, and follows again once Redis is back', async () => {
+    const own = await startOwnRedis();
+    if (!own) return;
+    cleanup.push(() => own.stop());
+    const endpoint = await purgeEndpoint();
+    cleanup.push(endpoint.close);
+    const client = await connectTestRedis(own.url);
+    cleanup.push(() => closeRedis(client));
+    const { lines, log } = recordingLog();
+    const prefix = testPrefix();
+    const hook = new PagePurger({
+      config: { url: endpoint.url, style: 'json' },
+      index: new RedisPageIndex(client, { prefix, maxAgeMs: 90_000 }),
+      publicUrl: SITE,
+      staleMs: 30_000,
+      log,
+    });
+    await own.stop();
+    for (const path of ['/', '/posts/a', '/tags/tea']) hook.stored(path, ['site', 'posts'], 60_000);
+    hook.invalidated(['posts']);
+    await hook.idle();
+    const outage = lines.filter((line) => line.message.startsWith('Page purge index unreachable'));
+    expect(outage).toHaveLength(1);
+    expect(endpoint.received).toEqual([]);
+
+    await own.start();
+    // ioredis reconnects on its own (within ~2 s).
+    for (let i = 0; i < 50 && client.status !== 'ready'; i++) await sleep(100);
+    hook.stored('/', ['site', 'posts'], 60_000);
+    hook.invalidated(['posts']);
+    await hook.idle();
+    expect(JSON.parse(endpoint.received[0]!.body)).toEqual({ urls: [`${SITE}/`], tags: ['posts'] });
+    expect(lines.filter((line) => line.message.startsWith('Page purge index unreachable'))).toHaveLength(1);
   });
 });
