@@ -52,7 +52,8 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Compiling the sources through tsx takes a few seconds, and far longer on a busy machine.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`inkstone serve exited (${child.exitCode}): ${output}`);
     const ok = await fetch(`${url}/healthz`).then(
@@ -60,7 +61,7 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`inkstone serve did not answer within 30 s: ${output}`);
+    if (Date.now() > deadline) throw new Error(`inkstone serve did not answer within 60 s: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const requests = () =>
