@@ -137,6 +137,8 @@ export class PagePurger implements PageCacheListener {
   private readonly pending = new Set<Promise<void>>();
   private readonly base: string;
   private indexDown = false;
+  // Purges under way (index writes are counted in `pending` only: they never wait on the endpoint).
+  private purges = 0;
 
   constructor(private readonly options: PurgerOptions) {
     this.base = options.publicUrl.replace(/\/+$/, '');
@@ -148,11 +150,12 @@ export class PagePurger implements PageCacheListener {
   }
 
   invalidated(tags: string[]): void {
-    if (this.pending.size >= MAX_PENDING) {
+    if (this.purges >= MAX_PENDING) {
       this.options.log.error({ tags }, 'Page purge dropped: too many purges under way');
       return;
     }
-    this.track(this.purge(tags));
+    this.purges++;
+    this.track(this.purge(tags).finally(() => this.purges--));
   }
 
   /** Resolves once every purge and index write begun so far has ended (tests, shutdown). */

@@ -230,6 +230,30 @@ describe('the purge hook, PURGE style (nginx ngx_cache_purge, Varnish)', () => {
   });
 });
 
+describe('the purger on its own', () => {
+  it('keeps at most 100 purges under way and drops, with a log line, what comes past that', async () => {
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const { lines, log } = recordingLog();
+    const hook = new PagePurger({
+      config: { url: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`, style: 'json' },
+      index: new MemoryPageIndex(),
+      publicUrl: SITE,
+      staleMs: 0,
+      log,
+    });
+    for (let i = 0; i < 101; i++) {
+      hook.stored(`/p${i}`, [`t${i}`], 60_000);
+      hook.invalidated([`t${i}`]);
+    }
+    expect(lines.map((line) => line.message)).toEqual(['Page purge dropped: too many purges under way']);
+    hanging.closeAllConnections();
+    hanging.close();
+    await hook.idle();
+    expect(lines.filter((line) => line.message === 'Page purge failed')).toHaveLength(100);
+  });
+});
+
 describe('the purge settings', () => {
   it('are off by default, parse the header, and refuse a bad URL or header without quoting the secret', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).cache.purge).toBeUndefined();
