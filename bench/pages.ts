@@ -1,5 +1,5 @@
 // npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--duration S]
-//                      [--connections N] [--out FILE]
+//                      [--connections N] [--workers N|auto|0] [--out FILE]
 //
 // Pages under load: wrk (Debian's) with 100 connections against a bare node:http server
 // sending the home page's bytes (the limit), then Inkstone's home page, a post page and
@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
+import { parseWorkers } from '../src/cluster.js';
 import { ROOT } from './ai/children.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     'sqlite-only': { type: 'boolean', default: false },
     duration: { type: 'string' },
     connections: { type: 'string', default: '100' },
+    // The cluster targets' worker count (auto: one per core); 0 leaves them out.
+    workers: { type: 'string', default: 'auto' },
     out: { type: 'string' },
   },
 });
@@ -55,6 +58,7 @@ const durationS = Number(values.duration ?? (values.quick ? 3 : 10));
 const options: PagesBenchOptions = {
   databases: values['sqlite-only'] ? ['sqlite'] : ['sqlite', 'postgres'],
   connections: Number(values.connections),
+  clusterWorkers: values.workers === '0' ? 0 : parseWorkers(values.workers),
   threads: 1,
   durationS,
   warmupS: values.quick ? 1 : 3,

@@ -21,7 +21,7 @@ export function formatReport(result: PagesBenchResult): string {
       const { errors, latencyMs } = x.wrk;
       const other = errors.connect + errors.read + errors.write + errors.status;
       lines.push(
-        `${pad(run.database, 9)}${pad(x.target, 16)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(x.cpuMsPerRequest.toFixed(3), 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
+        `${pad(run.database, 9)}${pad(x.target, 16)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(Number.isFinite(x.cpuMsPerRequest) ? x.cpuMsPerRequest.toFixed(3) : '-', 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
       );
     }
     for (const x of run.targets.filter((t) => t.missed.length))

@@ -13,6 +13,7 @@ import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, round } from '../ai/stats.js';
 import { type DatabaseKind, prepareDatabase } from './database.js';
+import { type Server, spawnServer } from './servers.js';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
 
 export interface PagesBenchOptions {
@@ -25,6 +26,11 @@ export interface PagesBenchOptions {
   /** Pin wrk to CPU 0 and the server under test to CPU 1 (taskset), when there are two. */
   pin: boolean;
   postgresUrl: string;
+  /**
+   * Also `inkstone serve --workers 1` and `--workers N` (N: this, e.g. the core count) from the
+   * page cache, and a bare node:cluster of N as the limit for the latter; 0: not measured.
+   */
+  clusterWorkers: number;
   /** Redis for the PostgreSQL run's Inkstones (L2 and bus, as a deployment of several would); absent: none. */
   redisUrl?: string;
   /** Inkstone under --cpu-prof; the profiles go here and a summary per target into the result. */
@@ -38,7 +44,19 @@ export interface PagesBenchOptions {
  * saturated single-threaded server on this machine.
  */
 export type TargetName =
-  'baseline' | 'home' | 'busy-baseline' | 'post' | 'api' | 'home-cached' | 'post-cached' | 'home-signed-in';
+  | 'baseline'
+  | 'home'
+  | 'busy-baseline'
+  | 'post'
+  | 'api'
+  | 'home-cached'
+  | 'post-cached'
+  | 'home-signed-in'
+  | 'home-cached-w1'
+  | 'post-cached-w1'
+  | 'bare-cluster'
+  | 'home-cached-wauto'
+  | 'post-cached-wauto';
 
 /**
  * The issue's targets, per kind of target: cached anonymous pages ≥ 0.8× the bare server
@@ -54,6 +72,11 @@ export const GOALS: Partial<
   'home-signed-in': { ratio: 0.25, p99OverP50: 3 },
   'home-cached': { ratio: 0.8, p99OverBare: 1.5 },
   'post-cached': { ratio: 0.8, p99OverBare: 1.5 },
+  'home-cached-w1': { ratio: 0.8, p99OverBare: 1.5 },
+  'post-cached-w1': { ratio: 0.8, p99OverBare: 1.5 },
+  // Against the bare cluster with as many workers.
+  'home-cached-wauto': { ratio: 0.8, p99OverBare: 1.5 },
+  'post-cached-wauto': { ratio: 0.8, p99OverBare: 1.5 },
 };
 
 export interface TargetResult {
@@ -218,6 +241,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       warmupS: options.warmupS,
       timeoutS: options.timeoutS,
       pin: options.pin,
+      clusterWorkers: options.clusterWorkers,
     },
     runs,
     pass: verdicts.length > 0 && verdicts.every(Boolean),
@@ -239,7 +263,7 @@ async function runDatabase(
   }
   const profileDir = options.profileDir && join(options.profileDir, `${database}-${Date.now()}`);
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const children: Child<InkstoneCommand>[] = [];
+  const children: Server[] = [];
   const cpu = pinned ? 1 : undefined;
   // PostgreSQL + Redis is the scaled-out deployment; SQLite the embedded one, with nothing else.
   const redisUrl = database === 'postgres' ? options.redisUrl : undefined;
@@ -304,7 +328,9 @@ async function runDatabase(
     const post = await postPath(base);
     const targets: {
       target: TargetName;
-      child: () => Promise<Child<InkstoneCommand>>;
+      child: () => Promise<Server>;
+      /** The bare server the ratio is against (default: the single one). */
+      against?: 'bare-cluster';
       path: string;
       signedIn?: boolean;
     }[] = [
@@ -318,10 +344,54 @@ async function runDatabase(
       // The page cache is on but a session bypasses it: the render a signed-in author gets.
       { target: 'home-signed-in', child: withCache, path: '/', signedIn: true },
     ];
+    const workers = options.clusterWorkers;
+    if (workers > 0) {
+      // As users run it: the CLI's cluster, the page cache on, not pinned (a cluster spreads).
+      const cli = (n: number) => {
+        let server: Server | undefined;
+        return async () => {
+          if (!server) {
+            server = await spawnServer(
+              `inkstone serve --workers ${n}`,
+              'src/cli/index.ts',
+              ['serve', '--workers', String(n)],
+              inkstoneEnv(prepared.url, 60, redisUrl),
+            );
+            children.push(server);
+          }
+          return server;
+        };
+      };
+      const one = cli(1);
+      const many = cli(workers);
+      const bareCluster = async () => {
+        const server = await spawnServer(
+          `bare node:cluster × ${workers}`,
+          'bench/pages/bare-cluster.ts',
+          [],
+          {
+            ...process.env,
+            BARE_WORKERS: String(workers),
+            BARE_BODY_FILE: bodyFile,
+            BARE_CONTENT_TYPE: home.type,
+          },
+        );
+        children.push(server);
+        return server;
+      };
+      targets.push(
+        { target: 'home-cached-w1', child: one, path: '/' },
+        { target: 'post-cached-w1', child: one, path: post },
+        { target: 'bare-cluster', child: bareCluster, path: '/' },
+        { target: 'home-cached-wauto', child: many, path: '/', against: 'bare-cluster' },
+        { target: 'post-cached-wauto', child: many, path: post, against: 'bare-cluster' },
+      );
+    }
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
     let baselineP99 = NaN;
-    for (const { target, child: start, path, signedIn } of targets) {
+    const bareCluster = { rps: NaN, p99: NaN };
+    for (const { target, child: start, path, signedIn, against } of targets) {
       const child = await start();
       const url = `${child.ready.url}${path}`;
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
@@ -344,13 +414,18 @@ async function runDatabase(
         baselineRps = result.requestsPerSecond;
         baselineP99 = result.latencyMs.p99;
       }
+      if (target === 'bare-cluster') {
+        bareCluster.rps = result.requestsPerSecond;
+        bareCluster.p99 = result.latencyMs.p99;
+      }
+      const bare = against === 'bare-cluster' ? bareCluster : { rps: baselineRps, p99: baselineP99 };
       const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
       const p99OverP50 = round(result.latencyMs.p99 / (result.latencyMs.p50 || NaN), 2);
-      const ratio = round(result.requestsPerSecond / baselineRps, 3);
+      const ratio = round(result.requestsPerSecond / bare.rps, 3);
       const missed = missedGoals(target, {
         ratio,
         p99OverP50,
-        p99OverBare: result.latencyMs.p99 / baselineP99,
+        p99OverBare: result.latencyMs.p99 / bare.p99,
       });
       if (first.status !== 200) missed.push(`first GET answered ${first.status}`);
       // The busy bare server is a control: its timeouts are the finding, not a failure.

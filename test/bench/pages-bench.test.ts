@@ -13,12 +13,13 @@ const problem = wrkProblem();
 describe('npm run bench:pages', () => {
   it.skipIf(problem !== null && !CI)(
     'measures every target against the bare server',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       expect(problem).toBeNull();
       const result = await runPagesBench({
         databases: ['sqlite'],
         connections: 10,
+        clusterWorkers: 2,
         threads: 1,
         durationS: 1,
         warmupS: 1,
@@ -38,6 +39,11 @@ describe('npm run bench:pages', () => {
         'home-cached',
         'post-cached',
         'home-signed-in',
+        'home-cached-w1',
+        'post-cached-w1',
+        'bare-cluster',
+        'home-cached-wauto',
+        'post-cached-wauto',
       ]);
       for (const target of run?.targets ?? []) {
         expect(target.probe.status, target.target).toBe(200);
