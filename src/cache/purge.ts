@@ -163,6 +163,13 @@ export class PagePurger implements PageCacheListener {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /** On shutdown: purges under way may finish, for at most `ms` (a hanging endpoint must not hold the exit). */
+  async close(ms = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
   private track(work: Promise<void>) {
     const tracked = work.catch((error: unknown) => {
       this.options.log.error({ err: error }, 'Page purge failed');

@@ -28,6 +28,8 @@ export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
     app.addHook('onClose', async () => {
       await services.ai.close();
       await services.jobQueue?.close();
+      // Before the cache and Redis close: a write's purge just begun still reaches the CDN.
+      await services.pagePurger?.close();
       await cache.close();
     });
   },
