@@ -75,7 +75,13 @@ describe.skipIf(!dialects.includes('postgres'))('PostgreSQL', () => {
     expect(lines).toEqual([
       {
         message: 'slow query',
-        object: { sql: 'select pg_sleep(1)', ms: expect.any(Number), dialect: 'postgres', failed: true },
+        object: {
+          sql: 'select pg_sleep(1)',
+          ms: expect.any(Number),
+          dialect: 'postgres',
+          failed: true,
+          pool: { total: 1, idle: 0, waiting: 0, max: 10 },
+        },
       },
     ]);
     expect(lines[0]!.object.ms).toBeGreaterThanOrEqual(140);

@@ -41,8 +41,15 @@ const SLOW_SQL_MAX_CHARS = 1000;
 /**
  * Kysely's query log, keeping only queries slower than `thresholdMs`. Only the SQL text goes
  * to the log, never the parameters: they hold password hashes, emails and session ids.
+ * Kysely times the query on its connection, not the wait for one; the pool's state at that
+ * moment (PostgreSQL) tells whether requests were also queueing for connections.
  */
-function slowQueryLog(thresholdMs: number, dialect: Dialect, log: NonNullable<DbOptions['log']>) {
+function slowQueryLog(
+  thresholdMs: number,
+  dialect: Dialect,
+  log: NonNullable<DbOptions['log']>,
+  poolStats: () => PoolStats | undefined,
+) {
   return (event: LogEvent) => {
     if (event.queryDurationMillis < thresholdMs) return;
     const sql = event.query.sql.replace(/\s+/g, ' ').slice(0, SLOW_SQL_MAX_CHARS);
@@ -52,6 +59,7 @@ function slowQueryLog(thresholdMs: number, dialect: Dialect, log: NonNullable<Db
         ms: Math.round(event.queryDurationMillis),
         dialect,
         ...(event.level === 'error' ? { failed: true } : {}),
+        ...(dialect === 'postgres' ? { pool: poolStats() } : {}),
       },
       'slow query',
     );
@@ -79,9 +87,9 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
 
 export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHandle {
   const limits = { ...DATABASE_DEFAULTS, ...config.limits };
-  const log = (dialect: Dialect) =>
+  const log = (dialect: Dialect, poolStats: () => PoolStats | undefined = () => undefined) =>
     options.log && limits.slowQueryMs > 0
-      ? { log: slowQueryLog(limits.slowQueryMs, dialect, options.log) }
+      ? { log: slowQueryLog(limits.slowQueryMs, dialect, options.log, poolStats) }
       : {};
   if (config.kind === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
@@ -123,7 +131,16 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener Node would crash the process. The next query reconnects.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log('postgres') });
+  const poolStats = (): PoolStats => ({
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+    max: limits.poolMax,
+  });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    ...log('postgres', poolStats),
+  });
   return {
     db,
     dialect: 'postgres',
@@ -137,12 +154,7 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
         });
       }
     },
-    poolStats: () => ({
-      total: pool.totalCount,
-      idle: pool.idleCount,
-      waiting: pool.waitingCount,
-      max: limits.poolMax,
-    }),
+    poolStats,
     close: () => db.destroy(),
   };
 }
