@@ -318,7 +318,7 @@ describe.skipIf(!available)(`nginx in front of two inkstone serve processes (${d
     // The hook sends its PURGE requests after the write has answered.
     for (const path of [post.url, '/']) {
       let body = '';
-      for (let i = 0; i < 40 && !body.includes('Title after the purge'); i++) {
+      for (let i = 0; i < 100 && !body.includes('Title after the purge'); i++) {
         if (i > 0) await sleep(50);
         body = (await page(`${nginx.url}${path}`)).body;
       }
@@ -329,6 +329,26 @@ describe.skipIf(!available)(`nginx in front of two inkstone serve processes (${d
       (lines) => lines.some((line) => line.uri === post.url),
     );
     expect(purges.filter((line) => line.uri === post.url)[0]?.status).toBe(204);
+  });
+
+  it("replaces nginx's copy of a post unpublished through B with its 404", async () => {
+    const { token } = await author();
+    const post = await publish(a.url, token, 'Soon a draft again');
+    await page(`${nginx.url}${post.url}`);
+    expect((await page(`${nginx.url}${post.url}`)).headers.get('x-cache-status')).toMatch(/^(HIT|UPDATING)$/);
+    expect((await api(b.url, token, 'POST', `/api/v1/posts/${post.id}/unpublish`)).status).toBe(200);
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      if (i > 0) await sleep(50);
+      status = (await page(`${nginx.url}${post.url}`)).status;
+    }
+    expect(status).toBe(404);
+    // The refresh found the page gone: the PURGE says 404, which the hook takes as done.
+    const purges = await settled(
+      () => nginx.log().filter((line) => line.method === 'PURGE' && line.uri === post.url),
+      (lines) => lines.length > 0,
+    );
+    expect(purges.map((line) => line.status)).toEqual([404]);
   });
 
   // Last: it stops B.

@@ -153,8 +153,9 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   # Which instance answered each request, for the test to count.
-  # The instances last: a request that tried two names both ("127.0.0.1:1, 127.0.0.1:2").
-  log_format upstreams '$request_method $request_uri $status $upstream_cache_status $upstream_addr';
+  # $request, the request line as sent: error_page turns a PURGE's $request_method into GET.
+  # Tabs between fields: one that tried two instances names both ("127.0.0.1:1, 127.0.0.1:2").
+  log_format upstreams '$request\t$status\t$upstream_cache_status\t$upstream_addr';
   access_log ${dir}/access.log upstreams;
   include ${dir}/inkstone.conf;
 }
@@ -165,7 +166,7 @@ export interface Nginx {
   url: string;
   port: number;
   dir: string;
-  /** The access log: method, URI, status, the instance(s) tried, the cache status. */
+  /** The access log: method and URI as sent, status, the cache status, the instance(s) tried. */
   log(): { method: string; uri: string; status: number; upstream: string; cache: string }[];
   output(): string;
   stop(): Promise<void>;
@@ -217,14 +218,9 @@ export async function startNginx(instances: string[], options: { port?: number }
       .split('\n')
       .filter(Boolean)
       .map((line) => {
-        const [method, uri, status, cache, ...upstream] = line.split(' ');
-        return {
-          method: method!,
-          uri: uri!,
-          status: Number(status),
-          cache: cache!,
-          upstream: upstream.join(' '),
-        };
+        const [request, status, cache, upstream] = line.split('\t') as [string, string, string, string];
+        const [method, uri] = request.split(' ') as [string, string];
+        return { method, uri, status: Number(status), cache, upstream };
       });
   return {
     url: `http://127.0.0.1:${port}`,
