@@ -131,13 +131,12 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
   }
   const counters = new CacheCounters(lru, redis !== undefined || shared !== undefined);
   const logger = errorLogger(counters, options.log) as BentoLogger;
+  // Workers of a cluster without Redis share a clock whose epochs the primary gives.
   const clock: TagClock = redis
     ? await RedisTagClock.create(redis, `${base}:`, { error: () => counters.errors.bus++ })
-    : new LocalTagClock();
-  // Workers of a cluster without Redis each have their own clock, so an entry another worker
-  // stored is judged by bentocache's tags as well, which the cluster's bus carries (with the
-  // window described above: a render overtaken by another worker's write; see README).
-  const nativeTags = shared !== undefined;
+    : shared
+      ? await shared.clock()
+      : new LocalTagClock();
   const origin = clock instanceof LocalTagClock ? String(process.pid) : undefined;
   // The store's name is the bus channel's suffix: with the prefix in it, sites (and tests)
   // sharing a Redis do not clear each other's L1.
@@ -192,7 +191,7 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
           return false;
         }
         const stored: Stored<T> = { v: value, b: born, t: tags, ...(origin ? { o: origin } : {}) };
-        await ns.set({ key, value: stored, ttl: opts.ttlMs, ...(nativeTags ? { tags } : {}) });
+        await ns.set({ key, value: stored, ttl: opts.ttlMs });
         counts.writes++;
         return true;
       };
@@ -241,7 +240,6 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
         async deleteByTag(tags) {
           const names = tagged(tags);
           await clock.invalidate(names);
-          if (nativeTags) await ns.deleteByTag({ tags: names });
         },
         inSync: () => clock.connected,
       };

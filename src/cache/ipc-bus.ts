@@ -9,6 +9,7 @@ import type {
 } from 'bentocache/types';
 import { BaseDriver } from 'bentocache/drivers/base_driver';
 import { MemoryDriver } from 'bentocache/drivers/memory';
+import type { TagClock } from './tag-clock.js';
 
 /**
  * The cache shared by the workers of `inkstone serve --workers N` when there is no Redis:
@@ -28,8 +29,9 @@ import { MemoryDriver } from 'bentocache/drivers/memory';
 /** Set by the primary in its workers' environment: only then is a hub on the other end. */
 export const CLUSTER_ENV = 'INKSTONE_CLUSTER_WORKER';
 
-// An L2 answer that takes longer is treated as a failed L2 read (bentocache then serves L1 and
-// opens its breaker): the primary answers from memory, so this only trips when it is stuck.
+// An answer that takes longer is treated as a failed call (an L2 read: bentocache serves L1
+// and opens its breaker; a tag read: the entry is not served): the primary answers from
+// memory, so this only trips when it is stuck.
 const REQUEST_TIMEOUT_MS = 1000;
 
 type L2Op =
@@ -37,22 +39,31 @@ type L2Op =
   | { op: 'set'; key: string; value: string; ttl?: number }
   | { op: 'deleteMany'; keys: string[] }
   | { op: 'clear'; prefix: string };
+type TagOp = { op: 'tag-read'; tags: string[] } | { op: 'tag-invalidate'; tags: string[]; from: string };
+type Op = L2Op | TagOp;
 
-interface L2Request {
-  inkstone: 'cache-l2';
+interface CallMessage {
+  inkstone: 'cache-call';
   id: string;
-  call: L2Op;
+  call: Op;
 }
-interface L2Reply {
-  inkstone: 'cache-l2-reply';
+interface ReplyMessage {
+  inkstone: 'cache-reply';
   id: string;
-  result?: string | boolean | null;
+  result?: string | boolean | number | number[] | null;
 }
 interface BusMessage {
   inkstone: 'cache-bus';
   channel: string;
   busId: string;
   payload: unknown;
+}
+/** An invalidation, sent by the primary to every worker (its sender too) in epoch order. */
+interface EpochMessage {
+  inkstone: 'tag-epoch';
+  epoch: number;
+  tags: string[];
+  from: string;
 }
 
 type Serializable = Parameters<BusDriver['publish']>[1];
@@ -62,20 +73,31 @@ function isMessage<T extends { inkstone: string }>(message: unknown, kind: T['in
   return typeof message === 'object' && message !== null && (message as T).inkstone === kind;
 }
 
-function send(message: L2Request | BusMessage): void {
-  if (!process.send || !process.connected) throw new Error('The cluster primary is gone');
-  process.send(message);
+/** A worker's end of the channel to its primary: the cluster's IPC channel (tests: a fake). */
+export interface Port {
+  send(message: CallMessage | BusMessage): void;
+  on(listener: (message: unknown) => void): void;
+  off(listener: (message: unknown) => void): void;
 }
 
-/** One per worker process: L2 calls in flight, matched to their replies by id. */
-class L2Channel {
-  private readonly pending = new Map<string, (reply: L2Reply) => void>();
+const processPort: Port = {
+  send(message) {
+    if (!process.send || !process.connected) throw new Error('The cluster primary is gone');
+    process.send(message);
+  },
+  on: (listener) => process.on('message', listener),
+  off: (listener) => process.off('message', listener),
+};
+
+/** One per worker process: calls to the primary in flight, matched to their replies by id. */
+class Channel {
+  private readonly pending = new Map<string, (reply: ReplyMessage) => void>();
   private readonly prefix = `${process.pid}:${randomUUID().slice(0, 8)}:`;
   private next = 0;
 
-  constructor() {
-    process.on('message', (message: unknown) => {
-      if (!isMessage<L2Reply>(message, 'cache-l2-reply')) return;
+  constructor(readonly port: Port) {
+    port.on((message: unknown) => {
+      if (!isMessage<ReplyMessage>(message, 'cache-reply')) return;
       const resolve = this.pending.get(message.id);
       if (resolve) {
         this.pending.delete(message.id);
@@ -84,7 +106,7 @@ class L2Channel {
     });
   }
 
-  call(call: L2Op): Promise<L2Reply['result']> {
+  call(call: Op): Promise<ReplyMessage['result']> {
     const id = this.prefix + this.next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -98,7 +120,7 @@ class L2Channel {
         resolve(reply.result);
       });
       try {
-        send({ inkstone: 'cache-l2', id, call });
+        this.port.send({ inkstone: 'cache-call', id, call });
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -108,7 +130,8 @@ class L2Channel {
   }
 }
 
-let channel: L2Channel | undefined;
+let processChannel: Channel | undefined;
+const channel = () => (processChannel ??= new Channel(processPort));
 
 /** bentocache's L2 contract, each call answered by the primary's store. */
 class IpcL2Driver extends BaseDriver implements L2CacheDriver {
@@ -116,7 +139,7 @@ class IpcL2Driver extends BaseDriver implements L2CacheDriver {
 
   constructor(
     config: DriverCommonOptions,
-    private readonly channel: L2Channel,
+    private readonly channel: Channel,
   ) {
     super(config);
   }
@@ -172,6 +195,8 @@ class IpcBusTransport implements BusDriver {
     void this.handlers.get(message.channel)?.(message.payload as Serializable);
   };
 
+  constructor(private readonly port: Port) {}
+
   setId(id: string): BusDriver {
     this.id = id;
     return this;
@@ -181,64 +206,207 @@ class IpcBusTransport implements BusDriver {
   onReconnect(): void {}
 
   async publish(channel: string, payload: Serializable): Promise<void> {
-    send({ inkstone: 'cache-bus', channel, busId: this.id, payload });
+    this.port.send({ inkstone: 'cache-bus', channel, busId: this.id, payload });
   }
 
   async subscribe<T extends Serializable>(
     channel: string,
     handler: (payload: T) => void | Promise<void>,
   ): Promise<void> {
-    if (this.handlers.size === 0) process.on('message', this.listener);
+    if (this.handlers.size === 0) this.port.on(this.listener);
     this.handlers.set(channel, handler as Handler);
   }
 
   async unsubscribe(channel: string): Promise<void> {
     this.handlers.delete(channel);
-    if (this.handlers.size === 0) process.off('message', this.listener);
+    if (this.handlers.size === 0) this.port.off(this.listener);
   }
 
   async disconnect(): Promise<void> {
     this.handlers.clear();
-    process.off('message', this.listener);
+    this.port.off(this.listener);
+  }
+}
+
+// A worker keeps every tag it has seen (a post, a user, a few more): past this many, it
+// forgets them all and asks the primary again for what it needs.
+const MAX_KNOWN_TAGS = 100_000;
+
+/**
+ * The tag clock (src/cache/tag-clock.ts) of a cluster without Redis: the primary gives the
+ * epochs, as Redis's script does between instances, so a render that another worker's write
+ * overtook is refused on every worker.
+ *
+ * The primary handles one message at a time: an invalidation raises its epoch, records it for
+ * the tags, sends it to every worker (in epoch order, the sender too) and then answers the
+ * sender. IPC keeps each worker's messages in order, so a worker has applied the invalidation
+ * before its own call returns, and the others get it before the sender can answer its
+ * request. `now()` moves only with those messages, so a worker that has seen epoch N has
+ * applied every invalidation up to N. A tag this worker has not seen yet is read from the
+ * primary. The channel cannot drop and come back: a worker whose primary is gone exits.
+ */
+export class IpcTagClock implements TagClock {
+  private view = 0;
+  private readonly epochs = new Map<string, number>();
+  /** Invalidated here but not yet confirmed by the primary (a call that timed out): refused. */
+  private readonly pending = new Set<string>();
+  private readonly listeners: (() => void)[] = [];
+  private readonly id = randomUUID();
+  readonly connected = true;
+  private readonly listener = (message: unknown) => {
+    if (!isMessage<EpochMessage>(message, 'tag-epoch')) return;
+    for (const tag of message.tags) {
+      this.raise(tag, message.epoch);
+      this.pending.delete(tag);
+    }
+    if (message.epoch > this.view) this.view = message.epoch;
+    if (message.from !== this.id) for (const listener of this.listeners) listener();
+  };
+
+  private constructor(private readonly channel: Channel) {
+    channel.port.on(this.listener);
+  }
+
+  static async create(to: Channel): Promise<IpcTagClock> {
+    const clock = new IpcTagClock(to);
+    // The epoch given last, as the birth of what is read from now on (epochs sent meanwhile
+    // have raised the view already: the larger wins).
+    const epoch = (await to.call({ op: 'tag-read', tags: [] })) as number;
+    if (epoch > clock.view) clock.view = epoch;
+    return clock;
+  }
+
+  now(): number {
+    return this.view;
+  }
+
+  check(tags: readonly string[], born: number): boolean | undefined {
+    let known = true;
+    for (const tag of tags) {
+      if (this.pending.has(tag)) return false;
+      const epoch = this.epochs.get(tag);
+      if (epoch === undefined) known = false;
+      else if (epoch > born) return false;
+    }
+    return known ? true : undefined;
+  }
+
+  async verify(tags: readonly string[], born: number): Promise<boolean> {
+    const known = this.check(tags, born);
+    if (known !== undefined) return known;
+    const unknown = tags.filter((tag) => !this.epochs.has(tag));
+    try {
+      const epochs = (await this.channel.call({ op: 'tag-read', tags: unknown })) as number[];
+      unknown.forEach((tag, i) => this.raise(tag, epochs[i] ?? 0));
+    } catch {
+      return false;
+    }
+    return this.check(tags, born) === true;
+  }
+
+  async invalidate(tags: readonly string[]): Promise<void> {
+    if (tags.length === 0) return;
+    // Refused here from now on; the primary's message (before its answer) lifts it.
+    for (const tag of tags) this.pending.add(tag);
+    // A late answer (the call timed out) changes nothing: the primary still sends the epoch,
+    // and until then the tags stay refused here. A primary that is gone ends this worker.
+    await this.channel.call({ op: 'tag-invalidate', tags: [...tags], from: this.id }).catch(() => undefined);
+  }
+
+  onRemote(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.channel.port.off(this.listener);
+  }
+
+  private raise(tag: string, epoch: number) {
+    // A tag never invalidated reads as epoch 0, and is known from then on.
+    const known = this.epochs.get(tag);
+    if (known !== undefined && known >= epoch) return;
+    if (this.epochs.size >= MAX_KNOWN_TAGS) this.epochs.clear();
+    this.epochs.set(tag, epoch);
   }
 }
 
 export interface ClusterCacheLayers {
   l2: CreateDriverResult<L2CacheDriver>;
   bus: CreateBusDriverResult;
+  /** The tag clock the workers share (its epochs given by the primary). */
+  clock(): Promise<TagClock>;
 }
 
 /**
- * The L2 and bus for a worker of `inkstone serve --workers N`; undefined in any other process
- * (a single server, a test, a worker of someone else's cluster with no hub in its primary).
+ * The L2, bus and tag clock of a worker of `inkstone serve --workers N`; undefined in any
+ * other process (a single server, a test, a worker of someone else's cluster with no hub in
+ * its primary). `port`: tests wire workers to a CacheHub without processes.
  */
-export function clusterCacheLayers(): ClusterCacheLayers | undefined {
-  if (process.env[CLUSTER_ENV] !== '1' || !process.send) return undefined;
+export function clusterCacheLayers(port?: Port): ClusterCacheLayers | undefined {
+  if (!port && (process.env[CLUSTER_ENV] !== '1' || !process.send)) return undefined;
+  const shared = port ? new Channel(port) : channel();
   return {
     l2: {
       options: {},
-      factory: (config: DriverCommonOptions) => new IpcL2Driver(config, (channel ??= new L2Channel())),
+      factory: (config: DriverCommonOptions) => new IpcL2Driver(config, shared),
     },
     // Messages that fail to send (the primary restarting a moment) are retried a while.
     bus: {
       options: { retryQueue: { enabled: true, maxSize: 1000 } },
-      factory: () => new IpcBusTransport(),
+      factory: () => new IpcBusTransport(shared.port),
     },
+    clock: () => IpcTagClock.create(shared),
   };
 }
 
+type HubMessage = ReplyMessage | BusMessage | EpochMessage;
+
 /**
- * The primary's side: relays bus messages between workers and answers L2 calls from one
- * store in memory, bounded in bytes like the workers' L1.
+ * The primary's side: relays bus messages between workers, answers L2 calls from one store in
+ * memory (bounded in bytes like the workers' L1) and gives the tag clock's epochs.
  */
-export function startCacheHub(cluster: Cluster, options: { memoryMaxBytes: number }): () => void {
-  const store = new MemoryDriver({
-    maxSize: options.memoryMaxBytes,
-    maxEntrySize: 4 * 1024 * 1024,
-    maxItems: 100_000,
-  });
-  const answer = (call: L2Op): L2Reply['result'] => {
+export class CacheHub {
+  private readonly store: MemoryDriver;
+  private epoch = 0;
+  // One number per tag ever invalidated (posts, users, a few site-wide ones): small.
+  private readonly tagEpochs = new Map<string, number>();
+
+  constructor(options: { memoryMaxBytes: number }) {
+    this.store = new MemoryDriver({
+      maxSize: options.memoryMaxBytes,
+      maxEntrySize: 4 * 1024 * 1024,
+      maxItems: 100_000,
+    });
+  }
+
+  /** A worker's message; `reply` answers it, `broadcast` sends to the others (or to all). */
+  receive(
+    message: unknown,
+    reply: (message: HubMessage) => void,
+    broadcast: (message: HubMessage, includeSender: boolean) => void,
+  ): void {
+    if (isMessage<BusMessage>(message, 'cache-bus')) {
+      broadcast(message, false);
+      return;
+    }
+    if (!isMessage<CallMessage>(message, 'cache-call')) return;
+    const { call } = message;
+    if (call.op === 'tag-invalidate') {
+      const epoch = ++this.epoch;
+      for (const tag of call.tags) this.tagEpochs.set(tag, epoch);
+      // To every worker before the answer: see IpcTagClock.
+      broadcast({ inkstone: 'tag-epoch', epoch, tags: call.tags, from: call.from }, true);
+      reply({ inkstone: 'cache-reply', id: message.id, result: epoch });
+      return;
+    }
+    reply({ inkstone: 'cache-reply', id: message.id, result: this.answer(call) });
+  }
+
+  private answer(call: Exclude<Op, { op: 'tag-invalidate' }>): ReplyMessage['result'] {
+    const { store } = this;
     switch (call.op) {
+      case 'tag-read':
+        return call.tags.length === 0 ? this.epoch : call.tags.map((tag) => this.tagEpochs.get(tag) ?? 0);
       case 'get':
         return store.get(call.key) ?? null;
       case 'pull':
@@ -254,16 +422,22 @@ export function startCacheHub(cluster: Cluster, options: { memoryMaxBytes: numbe
         else store.clear();
         return true;
     }
-  };
+  }
+}
+
+/** The hub on the cluster's IPC channel, in the primary. Returns a function that detaches it. */
+export function startCacheHub(cluster: Cluster, options: { memoryMaxBytes: number }): () => void {
+  const hub = new CacheHub(options);
   const onMessage = (worker: Worker, message: unknown) => {
-    if (isMessage<L2Request>(message, 'cache-l2')) {
-      const reply: L2Reply = { inkstone: 'cache-l2-reply', id: message.id, result: answer(message.call) };
-      if (worker.isConnected()) worker.send(reply);
-    } else if (isMessage<BusMessage>(message, 'cache-bus')) {
-      for (const other of Object.values(cluster.workers ?? {})) {
-        if (other && other !== worker && other.isConnected()) other.send(message);
-      }
-    }
+    hub.receive(
+      message,
+      (answer) => worker.isConnected() && worker.send(answer),
+      (sent, includeSender) => {
+        for (const other of Object.values(cluster.workers ?? {})) {
+          if (other && (includeSender || other !== worker) && other.isConnected()) other.send(sent);
+        }
+      },
+    );
   };
   cluster.on('message', onMessage);
   return () => cluster.off('message', onMessage);
