@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config.js';
 import { createDb, type DbHandle, type Dialect } from '../src/db/index.js';
 import { availableDialects, POSTGRES_URL } from './helpers/db.js';
 
-// The slow-query log (DATABASE_SLOW_QUERY_MS) on both dialects, and PostgreSQL's pool gauges.
+// The slow-query log (DATABASE_SLOW_QUERY_MS) on both dialects, and the pool gauges.
 
 let handle: DbHandle | undefined;
 afterEach(async () => {
@@ -101,9 +101,19 @@ describe.skipIf(!dialects.includes('postgres'))('PostgreSQL', () => {
 });
 
 describe('SQLite', () => {
-  it('has no pool to report', () => {
-    open('sqlite', {});
-    expect(handle!.poolStats()).toBeUndefined();
+  it('reports its one connection as a pool of one: busy or idle, and the queries waiting for it', async () => {
+    const { db } = open('sqlite', {});
+    const stats = () => handle!.poolStats();
+    expect(stats()).toEqual({ total: 1, idle: 1, waiting: 0, max: 1 });
+    let queued: Promise<unknown>[] = [];
+    await db.transaction().execute(async (trx) => {
+      await sql`select 1`.execute(trx);
+      // The transaction holds the connection; these two queue behind it.
+      queued = [sql`select 2`.execute(db), sql`select 3`.execute(db)];
+      await expect.poll(stats, { interval: 5 }).toEqual({ total: 1, idle: 0, waiting: 2, max: 1 });
+    });
+    await Promise.all(queued);
+    expect(stats()).toEqual({ total: 1, idle: 1, waiting: 0, max: 1 });
   });
 });
 

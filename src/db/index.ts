@@ -16,8 +16,8 @@ export interface DbHandle {
   dialect: Dialect;
   /** Checks the database answers; throws with a readable message when it does not. */
   ping(): Promise<void>;
-  /** PostgreSQL's pool, for gauges; SQLite has one connection and no pool (undefined). */
-  poolStats(): PoolStats | undefined;
+  /** The pool, for gauges; SQLite's one connection counts as a pool of one. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -42,13 +42,13 @@ const SLOW_SQL_MAX_CHARS = 1000;
  * Kysely's query log, keeping only queries slower than `thresholdMs`. Only the SQL text goes
  * to the log, never the parameters: they hold password hashes, emails and session ids.
  * Kysely times the query on its connection, not the wait for one; the pool's state at that
- * moment (PostgreSQL) tells whether requests were also queueing for connections.
+ * moment tells whether requests were also queueing for connections.
  */
 function slowQueryLog(
   thresholdMs: number,
   dialect: Dialect,
   log: NonNullable<DbOptions['log']>,
-  poolStats: () => PoolStats | undefined,
+  poolStats: () => PoolStats,
 ) {
   return (event: LogEvent) => {
     if (event.queryDurationMillis < thresholdMs) return;
@@ -59,7 +59,7 @@ function slowQueryLog(
         ms: Math.round(event.queryDurationMillis),
         dialect,
         ...(event.level === 'error' ? { failed: true } : {}),
-        ...(dialect === 'postgres' ? { pool: poolStats() } : {}),
+        pool: poolStats(),
       },
       'slow query',
     );
@@ -87,7 +87,7 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
 
 export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHandle {
   const limits = { ...DATABASE_DEFAULTS, ...config.limits };
-  const log = (dialect: Dialect, poolStats: () => PoolStats | undefined = () => undefined) =>
+  const log = (dialect: Dialect, poolStats: () => PoolStats) =>
     options.log && limits.slowQueryMs > 0
       ? { log: slowQueryLog(limits.slowQueryMs, dialect, options.log, poolStats) }
       : {};
@@ -101,17 +101,19 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
     cachePreparedStatements(sqlite);
-    const db = new Kysely<Database>({
-      dialect: new FifoSqliteDialect({ database: sqlite }),
-      ...log('sqlite'),
-    });
+    const dialect = new FifoSqliteDialect({ database: sqlite });
+    const poolStats = (): PoolStats => {
+      const { held, waiting } = dialect.stats();
+      return { total: 1, idle: held ? 0 : 1, waiting, max: 1 };
+    };
+    const db = new Kysely<Database>({ dialect, ...log('sqlite', poolStats) });
     return {
       db,
       dialect: 'sqlite',
       ping: async () => {
         sqlite.prepare('select 1').get();
       },
-      poolStats: () => undefined,
+      poolStats,
       close: () => db.destroy(),
     };
   }

@@ -87,11 +87,16 @@ class FifoLock {
     if (next) next();
     else this.held = false;
   }
+
+  /** For the pool gauges: whether a query has the connection, and how many wait for it. */
+  stats(): { held: boolean; waiting: number } {
+    return { held: this.held, waiting: this.waiting.length };
+  }
 }
 
 /** Kysely's driver for everything but the order in which the connection is handed out. */
 class FifoSqliteDriver implements Driver {
-  private readonly lock = new FifoLock();
+  readonly lock = new FifoLock();
   // SQLite's one connection, the same object every time (Kysely's driver hands out one too).
   private connection?: RetryingConnection;
 
@@ -169,11 +174,19 @@ class FifoSqliteDriver implements Driver {
 
 /** SqliteDialect with a first-come, first-served connection (see FifoLock). */
 export class FifoSqliteDialect extends SqliteDialect {
+  private driver?: FifoSqliteDriver;
+
   constructor(config: SqliteDialectConfig) {
     super(config);
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(super.createDriver());
+    this.driver = new FifoSqliteDriver(super.createDriver());
+    return this.driver;
+  }
+
+  /** The one connection as a pool of one: busy or idle, and the queries waiting for it. */
+  stats(): { held: boolean; waiting: number } {
+    return this.driver?.lock.stats() ?? { held: false, waiting: 0 };
   }
 }
