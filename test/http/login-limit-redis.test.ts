@@ -76,7 +76,8 @@ describe.skipIf(!(await redisAvailable()))('sign-in limits on two instances shar
   });
 
   it('count one address across both instances, whichever accounts it tries', async () => {
-    const { a, b } = await twoInstances({ REDIS_URL, LOGIN_MAX_PER_IP: '3' });
+    const { a, b, prefix } = await twoInstances({ REDIS_URL, LOGIN_MAX_PER_IP: '3' });
+    cleanup.push(() => deleteKeys(direct, prefix));
     const statuses = [];
     for (const [i, app] of [a, b, a, b].entries()) {
       statuses.push((await signIn(app, `nobody${i}`, 'guess', '203.0.113.7')).statusCode);
@@ -87,7 +88,8 @@ describe.skipIf(!(await redisAvailable()))('sign-in limits on two instances shar
   });
 
   it('let no more than the limit through when guesses arrive on both at the same moment', async () => {
-    const { a, b } = await twoInstances({ REDIS_URL, LOGIN_MAX_PER_ACCOUNT: '5' });
+    const { a, b, prefix } = await twoInstances({ REDIS_URL, LOGIN_MAX_PER_ACCOUNT: '5' });
+    cleanup.push(() => deleteKeys(direct, prefix));
     const user = await createUser(a, 'reader');
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => signIn(i % 2 ? b : a, user.username, `guess ${i}`)),
@@ -99,6 +101,7 @@ describe.skipIf(!(await redisAvailable()))('sign-in limits on two instances shar
 
   it('clear the account on a success on either instance, and keep the session working on both', async () => {
     const { a, b, prefix } = await twoInstances({ REDIS_URL, LOGIN_MAX_PER_ACCOUNT: '3' });
+    cleanup.push(() => deleteKeys(direct, prefix));
     const user = await createUser(a, 'reader');
     for (const app of [a, b]) expect((await signIn(app, user.username, 'wrong one!')).statusCode).toBe(401);
     const onB = new Client(b);
@@ -117,6 +120,20 @@ describe.skipIf(!(await redisAvailable()))('sign-in limits on two instances shar
     const again = [];
     for (const app of [a, b, a, b]) again.push((await signIn(app, user.username, 'wrong again')).statusCode);
     expect(again).toEqual([401, 401, 401, 429]);
+  });
+
+  it('give a counter found without an expiry (written by hand, say) a window instead of refusing forever', async () => {
+    const { a, prefix } = await twoInstances({
+      REDIS_URL,
+      LOGIN_MAX_PER_ACCOUNT: '2',
+      LOGIN_WINDOW_SECONDS: '60',
+    });
+    cleanup.push(() => deleteKeys(direct, prefix));
+    await direct.set(`${prefix}login:account:login:ghost`, '5');
+    const refused = await signIn(a, 'ghost', 'guess');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('60');
+    expect(await direct.pttl(`${prefix}login:account:login:ghost`)).toBeGreaterThan(55_000);
   });
 
   it('with Redis down, limit each instance on its own (nobody locked out, no unlimited guessing) and warn once', async () => {
