@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
 import { HotPages } from './cache/hot-pages.js';
 import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
+import { clusterPageIndex } from './cache/ipc-bus.js';
 import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
@@ -141,7 +142,8 @@ function createPurger(config: Config, clock: Clock, overrides: ServiceOverrides)
         maxAgeMs: pageTtlSeconds * 1000 + staleMs,
         now,
       })
-    : new MemoryPageIndex(now);
+    : // In a cluster without Redis, the primary keeps it for every worker (src/cache/ipc-bus.ts).
+      (clusterPageIndex() ?? new MemoryPageIndex(now));
   const log = overrides.log ?? console;
   return new PagePurger({ config: purge, index, publicUrl: config.publicUrl, staleMs, log, now });
 }

@@ -9,6 +9,7 @@ import type {
 } from 'bentocache/types';
 import { BaseDriver } from 'bentocache/drivers/base_driver';
 import { MemoryDriver } from 'bentocache/drivers/memory';
+import { MemoryPageIndex, type PageIndex } from './purge.js';
 import type { TagClock } from './tag-clock.js';
 
 /**
@@ -40,7 +41,9 @@ type L2Op =
   | { op: 'deleteMany'; keys: string[] }
   | { op: 'clear'; prefix: string };
 type TagOp = { op: 'tag-read'; tags: string[] } | { op: 'tag-invalidate'; tags: string[]; from: string };
-type Op = L2Op | TagOp;
+type IndexOp =
+  { op: 'index-add'; key: string; tags: string[]; expiresAt: number } | { op: 'index-take'; tags: string[] };
+type Op = L2Op | TagOp | IndexOp;
 
 interface CallMessage {
   inkstone: 'cache-call';
@@ -50,7 +53,7 @@ interface CallMessage {
 interface ReplyMessage {
   inkstone: 'cache-reply';
   id: string;
-  result?: string | boolean | number | number[] | null;
+  result?: string | boolean | number | number[] | string[] | null;
 }
 interface BusMessage {
   inkstone: 'cache-bus';
@@ -359,17 +362,36 @@ export function clusterCacheLayers(port?: Port): ClusterCacheLayers | undefined 
   };
 }
 
+/**
+ * The purge hook's index of pages by tag (src/cache/purge.ts), kept in the primary: the worker
+ * that writes also purges the pages the others served. Undefined outside a cluster worker.
+ */
+export function clusterPageIndex(port?: Port): PageIndex | undefined {
+  if (!port && (process.env[CLUSTER_ENV] !== '1' || !process.send)) return undefined;
+  const to = port ? new Channel(port) : channel();
+  return {
+    async add(key, tags, expiresAt) {
+      await to.call({ op: 'index-add', key, tags, expiresAt });
+    },
+    async take(tags) {
+      return (await to.call({ op: 'index-take', tags })) as string[];
+    },
+  };
+}
+
 type HubMessage = ReplyMessage | BusMessage | EpochMessage;
 
 /**
  * The primary's side: relays bus messages between workers, answers L2 calls from one store in
- * memory (bounded in bytes like the workers' L1) and gives the tag clock's epochs.
+ * memory (bounded in bytes like the workers' L1), gives the tag clock's epochs and keeps the
+ * purge hook's page index.
  */
 export class CacheHub {
   private readonly store: MemoryDriver;
   private epoch = 0;
   // One number per tag ever invalidated (posts, users, a few site-wide ones): small.
   private readonly tagEpochs = new Map<string, number>();
+  private readonly pageIndex = new MemoryPageIndex();
 
   constructor(options: { memoryMaxBytes: number }) {
     this.store = new MemoryDriver({
@@ -391,6 +413,15 @@ export class CacheHub {
     }
     if (!isMessage<CallMessage>(message, 'cache-call')) return;
     const { call } = message;
+    if (call.op === 'index-add' || call.op === 'index-take') {
+      // The memory index answers at once (its promises are only for Redis's sake).
+      const done =
+        call.op === 'index-add'
+          ? this.pageIndex.add(call.key, call.tags, call.expiresAt).then(() => true)
+          : this.pageIndex.take(call.tags);
+      void done.then((result) => reply({ inkstone: 'cache-reply', id: message.id, result }));
+      return;
+    }
     if (call.op === 'tag-invalidate') {
       const epoch = ++this.epoch;
       for (const tag of call.tags) this.tagEpochs.set(tag, epoch);
@@ -402,7 +433,7 @@ export class CacheHub {
     reply({ inkstone: 'cache-reply', id: message.id, result: this.answer(call) });
   }
 
-  private answer(call: Exclude<Op, { op: 'tag-invalidate' }>): ReplyMessage['result'] {
+  private answer(call: L2Op | Extract<TagOp, { op: 'tag-read' }>): ReplyMessage['result'] {
     const { store } = this;
     switch (call.op) {
       case 'tag-read':

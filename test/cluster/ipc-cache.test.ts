@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppCache, createCache } from '../../src/cache/cache.js';
-import { CacheHub, clusterCacheLayers, type Port } from '../../src/cache/ipc-bus.js';
+import { CacheHub, clusterCacheLayers, clusterPageIndex, type Port } from '../../src/cache/ipc-bus.js';
 
 // The workers' shared cache without processes: two caches, each on a port wired to one CacheHub
 // as node:cluster wires workers to their primary (each side's messages delivered in order, a
@@ -107,6 +107,20 @@ describe('the cluster cache without Redis (bus, L2 and tag clock through the pri
       true,
     );
     expect(await pagesB.get('/')).toBe('home after');
+  });
+
+  it("keeps the purge hook's page index for both: the worker that writes purges the pages the other served", async () => {
+    const primary = new FakePrimary();
+    const a = clusterPageIndex(primary.worker())!;
+    const b = clusterPageIndex(primary.worker())!;
+    const later = Date.now() + 60_000;
+    await a.add('/', ['posts', 'site'], later);
+    await a.add('/tag/x', ['posts'], later);
+    await b.add('/about', ['site'], Date.now() - 1);
+    expect((await b.take(['posts'])).sort()).toEqual(['/', '/tag/x']);
+    expect(await a.take(['posts'])).toEqual([]);
+    // The expired page is not purged; '/' is still filed under 'site'.
+    expect(await a.take(['site'])).toEqual(['/']);
   });
 
   it('tells the other worker (onRemoteInvalidation) and not the one that wrote', async () => {
