@@ -116,6 +116,25 @@ describe('load shedding', () => {
     expect((await anon(app, '/healthz')).statusCode).toBe(200);
   });
 
+  it('sheds while the event loop lags behind (a mean delay over the threshold), and stops after', async () => {
+    // Well above what an idle loop shows on a busy machine, well below what the backlog makes.
+    const { app } = await overloadableApp({ OVERLOAD_EVENT_LOOP_DELAY_MS: '100' });
+    // A backlog, as a flood of renders makes one: each turn of the loop busy for 300 ms.
+    const busy = setInterval(() => {
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+    }, 1);
+    try {
+      await pressure(app, true);
+      expect(app.memoryUsage().eventLoopDelay).toBeGreaterThan(100);
+      expectShed(await anon(app, '/api/v1/posts'));
+    } finally {
+      clearInterval(busy);
+    }
+    await pressure(app, false);
+    expect((await anon(app, '/api/v1/posts')).statusCode).toBe(200);
+  });
+
   it('sheds nothing with the production thresholds on an idle process', async () => {
     const { app } = await overloadableApp({
       OVERLOAD_EVENT_LOOP_DELAY_MS: '1000',
