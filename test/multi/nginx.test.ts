@@ -166,6 +166,15 @@ describe.skipIf(!available)(`nginx in front of two inkstone serve processes (${d
     }
   });
 
+  it('does not queue concurrent requests for a URL it may not store', async () => {
+    // With proxy_cache_lock, each would wait for the one before it, polling every 500 ms.
+    const url = `${nginx.url}/healthz?together=${randomBytes(4).toString('hex')}`;
+    const started = Date.now();
+    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(url)).status));
+    expect(statuses).toEqual(Array(20).fill(200));
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   it("passes on the address nginx saw, not one the client claims, and nginx's request id", async () => {
     const probe = `ip-${randomBytes(4).toString('hex')}`;
     // From 127.0.0.2: nginx sees that, while the instances see nginx connect from 127.0.0.1.
