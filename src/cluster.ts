@@ -57,7 +57,8 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   });
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     if (stopping) {
-      if (code !== 0) exitCode = 1;
+      // Our SIGTERM ends a worker still booting (no handler yet) by the signal: that is a stop.
+      if (code !== null && code !== 0) exitCode = 1;
       if (Object.keys(cluster.workers ?? {}).length === 0) done(exitCode);
       return;
     }

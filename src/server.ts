@@ -2,15 +2,33 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
+import { createDb, type DbHandle } from './db/index.js';
+
+/** The database as a worker of `serve --workers N` opens it: checked, and already migrated. */
+async function openMigrated(config: Config): Promise<DbHandle> {
+  const handle = createDb(config.database);
+  try {
+    await handle.ping();
+    return handle;
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
 
 /** Builds the app, listens, and closes gracefully on SIGINT/SIGTERM. */
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  const app = await buildApp({ config });
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  // The primary migrated before forking: N workers starting at once do not each run the migrator.
+  const database = worker ? await openMigrated(config) : undefined;
+  const app = await buildApp({ config, ...(database ? { database } : {}) }).catch(async (error: unknown) => {
+    await database?.close();
+    throw error;
+  });
   // Slow or stalled clients must not hold sockets forever.
   app.server.requestTimeout = config.http.requestTimeoutMs;
   app.server.headersTimeout = config.http.headersTimeoutMs;
   app.server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
-  const worker = cluster.isWorker ? cluster.worker : undefined;
   if (worker) {
     // Which worker of `serve --workers N` answered, for whoever checks the balancing (and the
     // tests). Set on the raw server, ahead of Fastify: a hook added here would miss the routes
@@ -29,6 +47,8 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
     force.unref();
     await app.close();
+    // Opened here rather than by the app (a worker's), so closed here, after everything that uses it.
+    await database?.close();
     process.exit(0);
   };
   const onSigint = () => void close('SIGINT');
