@@ -64,7 +64,7 @@ export interface CacheOptions {
   log: { error(object: object, message: string): void };
 }
 
-/** What is stored: the value, its birth and its tags (namespaced), for the check on a hit. */
+/** What is stored: the value, its birth and its tags, for the check on a hit. */
 interface Stored<T> {
   v: T;
   b: number;
@@ -164,7 +164,11 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
     namespace(space) {
       const ns = bento.namespace(space);
       const counts = counters.space(space);
-      const tagged = (tags: string[]) => tags.map((tag) => `${space}:${tag}`);
+      // Tags are one set for every namespace: a write invalidates what it shows, wherever it
+      // is cached, in one epoch. Two namespaces invalidated one after the other would let an
+      // instance that has heard only the second (a page's) render from the first's old entry
+      // (a cached query) under a birth that makes the page valid.
+      const tagged = (tags: string[]) => tags;
       const fills = new Map<string, { born: number; tags: string[]; value: Promise<unknown> }>();
 
       const get = async <T>(key: string): Promise<T | undefined> => {
