@@ -5,11 +5,10 @@ import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
 import { ROLES } from '../modules/access/permissions.js';
-import { startServer } from '../server.js';
-import { createServices } from '../services.js';
-import { formatBytes, pullModel } from './model-pull.js';
-import { seedDemo } from './seed.js';
-import { runWorker, WORKER_USAGE } from './worker.js';
+import type { Services } from '../services.js';
+
+// The app, its services and the other commands are imported by the command that needs them:
+// the primary of `serve --workers N` only migrates, forks and relays, and so stays small.
 
 const USAGE = `Usage: inkstone <command> [options]
 
@@ -25,8 +24,9 @@ Commands:
 
 Configuration comes from environment variables; see .env.example.`;
 
-async function withServices<T>(run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const { createServices } = await import('../services.js');
   const { handle } = await openDatabase(config.database);
   try {
     return await run(createServices(handle, config));
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig();
       // A forked worker runs this same command line, and serves.
       if (workers !== undefined && cluster.isPrimary) return runPrimary(config, workers);
+      const { startServer } = await import('../server.js');
       await startServer(config);
       return -1;
     }
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: { concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       });
+      const { runWorker, WORKER_USAGE } = await import('./worker.js');
       if (values.help) {
         console.log(WORKER_USAGE);
         return 0;
@@ -71,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'seed': {
       const { values } = parseArgs({ args: rest, options: { force: { type: 'boolean', default: false } } });
+      const { seedDemo } = await import('./seed.js');
       const summary = await withServices((services) => seedDemo(services, { force: values.force }));
       console.log(summary);
       return 0;
@@ -115,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
       });
       if (positionals.length !== 1)
         throw new Error('model pull needs one URL: inkstone model pull <url> [--to DIR]');
+      const { formatBytes, pullModel } = await import('./model-pull.js');
       const { path, bytes, seconds } = await pullModel(positionals[0]!, { to: values.to });
       console.log(
         `Saved ${path} (${formatBytes(bytes)} in ${seconds.toFixed(1)} s). Use it with AI_MODEL_PATH=${path}`,
