@@ -13,18 +13,19 @@ import { MemoryPageIndex, type PageIndex } from './purge.js';
 import type { TagClock } from './tag-clock.js';
 
 /**
- * The cache shared by the workers of `inkstone serve --workers N` when there is no Redis:
- * the primary process plays Redis's two parts, over the cluster's IPC channel.
+ * The cache shared by the workers of `inkstone serve --workers N` when there is no Redis: the
+ * primary process plays Redis's parts, over the cluster's IPC channel.
  *
- * - a bus (worker → primary → every other worker): a write in one worker clears the entry in
- *   every other worker's L1, as Redis pub/sub does between instances;
- * - an L2 held in the primary's memory. A bus alone is not enough: bentocache invalidates a tag
- *   by writing the tag's timestamp under a key and sends only the key's name on the bus, so a
- *   worker that receives it marks its copy stale and then needs somewhere to read the new
- *   timestamp from. Without an L2 it keeps its old one and serves the invalidated page.
+ * - the tag clock's epochs (IpcTagClock, below): a write's invalidation reaches every worker
+ *   before the write is answered, and a render another worker's write overtook is refused;
+ * - an L2 in the primary's memory, bounded like an L1 (CACHE_MEMORY_MAX_MB): a page one worker
+ *   rendered serves the others. Workers read it only on an L1 miss, so a hit costs no IPC;
+ * - bentocache's bus (worker → primary → every other worker): an entry written again in one
+ *   worker is marked stale in the others' L1, which then read the L2;
+ * - the purge hook's index of pages by tag.
  *
- * Workers read the L2 only on an L1 miss (or after the bus marked an entry stale), so a hit
- * costs no IPC. The primary's memory is bounded like an L1 (CACHE_MEMORY_MAX_MB).
+ * (A bus alone would not do: bentocache's own tags write the tag's time under a key and send
+ * only the key's name, which a worker without an L2 cannot read back.)
  */
 
 /** Set by the primary in its workers' environment: only then is a hub on the other end. */
