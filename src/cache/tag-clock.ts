@@ -130,6 +130,14 @@ export class RedisTagClock implements TagClock {
   private readonly listeners: (() => void)[] = [];
   private readonly id = randomUUID();
   private generation = 0;
+  /**
+   * Entries born before this are refused: set when the channel comes back after a drop, as
+   * what was stored before may have missed invalidations that Redis itself no longer has
+   * (a Redis restarted empty) or has not had yet (another instance's outage writes, sent
+   * again when it reconnects).
+   */
+  private floor = 0;
+  private dropped = false;
   /** Makes each invalidation's message unique, so its echo is recognised. */
   private sent = 0;
   private subscribed = false;
@@ -173,6 +181,7 @@ export class RedisTagClock implements TagClock {
   }
 
   check(tags: readonly string[], born: number): boolean | undefined {
+    if (born < this.floor) return false;
     if (!this.subscribed) return undefined;
     let known = true;
     for (const tag of tags) {
@@ -323,6 +332,7 @@ export class RedisTagClock implements TagClock {
   private down() {
     if (!this.subscribed) return;
     this.subscribed = false;
+    this.dropped = true;
     this.generation++;
     this.epochs.clear();
     this.notify();
@@ -332,7 +342,17 @@ export class RedisTagClock implements TagClock {
     if (this.closed) return;
     try {
       await this.subscriber.subscribe(this.keys.channel);
+      if (this.dropped) {
+        // Births from now on are above everything stored before the drop. Safe as a birth:
+        // the epochs are forgotten below, so each tag is read again from Redis.
+        const [seconds, micros] = await this.redis.time();
+        this.floor = Number(seconds) * 1_000_000 + Number(micros);
+        if (this.floor > this.view) this.view = this.floor;
+        this.dropped = false;
+      }
     } catch {
+      // The command connection is not back yet: try again shortly.
+      if (!this.closed) setTimeout(() => void this.up(), RETRY_MS).unref();
       return;
     }
     this.generation++;

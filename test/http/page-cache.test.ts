@@ -279,6 +279,10 @@ describe.skipIf(!(await redisAvailable()))('the page cache on two instances over
     );
     expect((await anon(a, '/')).body).toContain('During the outage');
     expect((await anon(b, written.url)).statusCode).toBe(200);
+    // B cannot hear A's invalidations now, so it renders rather than serve what it stored.
+    await busDelivered();
+    expect((await anon(b, '/')).body).toContain('During the outage');
+    expect((await anon(b, '/')).body).toContain('During the outage');
     expect(performance.now() - started).toBeLessThan(2000);
 
     await own.start();
