@@ -403,6 +403,13 @@ const Cache = Type.Object({
     default: 30,
     description: '`stale-while-revalidate` for shared caches (a CDN or nginx) in front of Inkstone',
   }),
+  QUERY_CACHE_TTL_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400,
+    default: 60,
+    description:
+      'seconds the hot reads (post lists, posts, profiles, sessions) are cached between writes; `0` = off',
+  }),
   CACHE_MEMORY_MAX_MB: Type.Integer({
     minimum: 1,
     maximum: 65_536,

@@ -52,6 +52,8 @@ export interface CacheConfig {
   pageTtlSeconds: number;
   /** stale-while-revalidate for shared caches in front. */
   pageStaleSeconds: number;
+  /** Seconds the hot reads are cached (src/cache/query-cache.ts); 0: no query cache. */
+  queryTtlSeconds: number;
   /** Bytes the in-process L1 may hold. */
   memoryMaxBytes: number;
   /** Set when PAGE_PURGE_URL is: where writes tell a shared cache in front what changed. */
@@ -327,6 +329,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     cache: {
       pageTtlSeconds: env.PAGE_CACHE_TTL_SECONDS,
       pageStaleSeconds: env.PAGE_CACHE_STALE_SECONDS,
+      queryTtlSeconds: env.QUERY_CACHE_TTL_SECONDS,
       memoryMaxBytes: env.CACHE_MEMORY_MAX_MB * 1024 * 1024,
       purge: purgeConfig(env, problems),
     },

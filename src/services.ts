@@ -4,6 +4,7 @@ import { HotPages } from './cache/hot-pages.js';
 import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
 import { clusterPageIndex } from './cache/ipc-bus.js';
 import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
+import { QueryCache } from './cache/query-cache.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
@@ -70,8 +71,19 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     overrides.cache && config.cache.pageTtlSeconds > 0
       ? createPageCache(overrides.cache, config, overrides.log ?? console, pagePurger)
       : undefined;
-  const pages = pageCache ?? noPageCache;
-  const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages });
+  // The hot reads (src/cache/query-cache.ts), invalidated by the page cache's tags.
+  const queries =
+    overrides.cache && config.cache.queryTtlSeconds > 0
+      ? new QueryCache(overrides.cache.namespace('queries'), {
+          ttlMs: config.cache.queryTtlSeconds * 1000,
+          now: () => clock.now().getTime(),
+          log: overrides.log ?? console,
+        })
+      : undefined;
+  // Tags are one set for every namespace of the cache module: the page cache's invalidation
+  // reaches the cached queries in the same epoch; with no page cache, the query cache's does.
+  const pages = pageCache ?? queries ?? noPageCache;
+  const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages, queries });
   const settings = new SettingsService(
     new SettingsRepository(db),
     pages,
@@ -83,8 +95,9 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     settings,
     limiter: createLoginLimiter(config, clock, overrides),
     clock,
+    queries,
   });
-  const posts = new PostsService(new PostsRepository(db, handle.dialect), clock, pages);
+  const posts = new PostsService(new PostsRepository(db, handle.dialect), clock, pages, queries);
   const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock, pages });
   const { ai, limiter } = createAi(handle, config, clock, overrides);
   const repo = new JobsRepository(db);

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ExpiringMap } from '../../cache/expiring-map.js';
+import { pageTags } from '../../cache/page-cache.js';
+import { type QueryReader, queryTags } from '../../cache/query-cache.js';
 import { type Clock, isoNow } from '../../clock.js';
 import type { ApiTokenRow } from '../../db/types.js';
 import { AppError, fieldError, forbidden, notFound, tooManyRequests } from '../../errors.js';
@@ -39,6 +41,8 @@ export class AuthService {
   // otherwise cost a query per call. Revoking here drops it at once; on another instance a
   // revoked token works at most TOKEN_TTL_MS longer.
   private readonly tokens: ExpiringMap<string, Pick<ApiTokenRow, 'id' | 'user_id' | 'last_used_at'>>;
+  // When this process last recorded a token's use (a cached row's last_used_at is as of its fill).
+  private readonly touched: ExpiringMap<number, string>;
 
   constructor(
     private readonly deps: {
@@ -47,10 +51,21 @@ export class AuthService {
       settings: Pick<SettingsService, 'get'>;
       limiter: LoginLimiter;
       clock: Clock;
+      /**
+       * Sessions and API tokens by their hash, invalidated on every instance by a sign-out,
+       * a password change, a revocation or the user's tag (role, name). Absent: a session is
+       * a query per request, a token is remembered in this process for TOKEN_TTL_MS.
+       */
+      queries?: QueryReader;
     },
   ) {
     this.tokens = new ExpiringMap({
       ttlMs: TOKEN_TTL_MS,
+      maxEntries: 10_000,
+      now: () => deps.clock.now().getTime(),
+    });
+    this.touched = new ExpiringMap({
+      ttlMs: TOUCH_EVERY_MS,
       maxEntries: 10_000,
       now: () => deps.clock.now().getTime(),
     });
@@ -112,17 +127,35 @@ export class AuthService {
   }
 
   async resolveSession(token: string): Promise<Actor | null> {
-    const session = await this.deps.repo.getSession(sha256(token));
-    if (!session) return null;
-    if (session.expires_at <= isoNow(this.deps.clock)) {
-      await this.deps.repo.deleteSession(session.id);
-      return null;
-    }
-    return this.deps.users.getActor(session.user_id);
+    const id = sha256(token);
+    const load = async (): Promise<{ actor: Actor; expiresAt: string } | null> => {
+      const session = await this.deps.repo.getSession(id);
+      if (!session) return null;
+      if (session.expires_at <= isoNow(this.deps.clock)) {
+        await this.deps.repo.deleteSession(session.id);
+        return null;
+      }
+      const actor = await this.deps.users.getActor(session.user_id);
+      return actor && { actor, expiresAt: session.expires_at };
+    };
+    const { queries } = this.deps;
+    // Keyed by the secret's hash: only its holder can ask for the entry.
+    const found = queries
+      ? await queries.get('session', id, load, {
+          keep: (value) => value !== null,
+          tags: (value) => (value ? [queryTags.sessions(value.actor.id), pageTags.user(value.actor.id)] : []),
+          // Past this moment a hit is a miss, and the fill finds the session expired.
+          until: (value) => (value ? Date.parse(value.expiresAt) : null),
+        })
+      : await load();
+    return found?.actor ?? null;
   }
 
   async logout(token: string): Promise<void> {
-    await this.deps.repo.deleteSession(sha256(token));
+    const id = sha256(token);
+    const session = this.deps.queries && (await this.deps.repo.getSession(id));
+    await this.deps.repo.deleteSession(id);
+    if (session) await this.deps.queries?.invalidate([queryTags.sessions(session.user_id)]);
   }
 
   /** Changes the password and signs out every other session of the user. */
@@ -132,6 +165,8 @@ export class AuthService {
     await this.deps.users.changePassword(actor.id, current, next, (trx) =>
       this.deps.repo.deleteOtherSessions(actor.id, keep, trx),
     );
+    // The kept session is read again too: it is one query, once.
+    await this.deps.queries?.invalidate([queryTags.sessions(actor.id)]);
   }
 
   toApiToken(row: ApiTokenRow): ApiToken {
@@ -169,29 +204,46 @@ export class AuthService {
     requireUser(actor);
     const deleted = await this.deps.repo.deleteToken(id, actor.id);
     this.tokens.deleteWhere((token) => token.id === id);
+    await this.deps.queries?.invalidate([queryTags.tokens(actor.id)]);
     if (!deleted) throw notFound('Token');
   }
 
   async resolveToken(token: string): Promise<Actor | null> {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
-    const hash = sha256(token);
-    let row = this.tokens.get(hash);
-    if (!row) {
-      const stored = await this.deps.repo.getTokenByHash(hash);
-      if (!stored) return null;
-      row = { id: stored.id, user_id: stored.user_id, last_used_at: stored.last_used_at };
-      this.tokens.set(hash, row);
-    }
+    const row = await this.tokenRow(sha256(token));
+    if (!row) return null;
     const actor = await this.deps.users.getActor(row.user_id);
     if (!actor) return null;
     // Recording use is bookkeeping: a failure here must not fail the request. To the minute
     // is enough for "last used", and a script calling the API in a loop should not cost a
     // database write per request.
     const now = this.deps.clock.now();
-    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOUCH_EVERY_MS) {
+    const last = this.touched.get(row.id) ?? row.last_used_at;
+    if (!last || now.getTime() - Date.parse(last) >= TOUCH_EVERY_MS) {
       row.last_used_at = now.toISOString();
+      this.touched.set(row.id, row.last_used_at);
       void this.deps.repo.touchToken(row.id, row.last_used_at).catch(() => {});
     }
     return actor;
+  }
+
+  private async tokenRow(hash: string): Promise<Pick<ApiTokenRow, 'id' | 'user_id' | 'last_used_at'> | null> {
+    const load = async () => {
+      const stored = await this.deps.repo.getTokenByHash(hash);
+      return stored ? { id: stored.id, user_id: stored.user_id, last_used_at: stored.last_used_at } : null;
+    };
+    if (this.deps.queries) {
+      // A revocation on any instance drops it at once (the owner's tokens tag).
+      return this.deps.queries.get('session', `token:${hash}`, load, {
+        keep: (row) => row !== null,
+        tags: (row) => (row ? [queryTags.tokens(row.user_id)] : []),
+      });
+    }
+    let row = this.tokens.get(hash) ?? null;
+    if (!row) {
+      row = await load();
+      if (row) this.tokens.set(hash, row);
+    }
+    return row;
   }
 }

@@ -1,4 +1,5 @@
-import { noPageCache, type PageInvalidator, postPageTags } from '../../cache/page-cache.js';
+import { noPageCache, type PageInvalidator, pageTags, postPageTags } from '../../cache/page-cache.js';
+import { noQueryCache, type QueryReader } from '../../cache/query-cache.js';
 import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { toPage } from '../../db/paging.js';
@@ -40,6 +41,8 @@ export class PostsService {
     private repo: PostsRepository,
     private clock: Clock = systemClock,
     private pages: PageInvalidator = noPageCache,
+    /** Published posts, lists and tags: the same for every reader, so cached once for all. */
+    private queries: QueryReader = noQueryCache,
   ) {}
 
   /** Until the next scheduled post goes public: lists are cached no longer (no write marks it). */
@@ -48,6 +51,12 @@ export class PostsService {
     const at = await this.repo.nextScheduledAt(now);
     return at ? Date.parse(at) - Date.parse(now) : null;
   }
+
+  /** When the next scheduled post goes public (ms on the clock): a cached list is wrong from then. */
+  private readonly nextScheduled = async (): Promise<number | null> => {
+    const at = await this.repo.nextScheduledAt(this.now());
+    return at ? Date.parse(at) : null;
+  };
 
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
     const page = query.page ?? 1;
@@ -68,16 +77,43 @@ export class PostsService {
         throw forbidden('Only your own drafts and scheduled posts can be listed.');
       }
     }
-    if (status === 'published') filter.visibleAt = now;
-    else if (status !== 'all') filter.status = status;
-    const { rows, total } = await this.repo.list({ ...filter, limit: perPage, offset: (page - 1) * perPage });
-    return this.page(rows, page, perPage, total);
+    const load = async () => {
+      const { rows, total } = await this.repo.list({
+        ...filter,
+        limit: perPage,
+        offset: (page - 1) * perPage,
+      });
+      return this.page(rows, page, perPage, total);
+    };
+    if (status !== 'published') {
+      // Drafts and scheduled posts: per actor, and rarely read. Never cached.
+      if (status !== 'all') filter.status = status;
+      return load();
+    }
+    filter.visibleAt = now;
+    // What every reader sees: keyed by everything in the filter but the time, which the
+    // entry's `until` covers (it ends when the next scheduled post goes public).
+    const key = JSON.stringify([page, perPage, query.tag ?? null, query.author ?? null]);
+    return this.queries.get('list', key, load, {
+      tags: (list) => [pageTags.lists, ...authorTags(list.items)],
+      until: this.nextScheduled,
+    });
   }
 
   /** A post by id (number) or slug (string); a draft or scheduled post is 404 to those who cannot manage it. */
   async get(idOrSlug: number | string, actor: Actor | null): Promise<Post> {
-    const row =
-      typeof idOrSlug === 'number' ? await this.repo.get(idOrSlug) : await this.repo.getBySlug(idOrSlug);
+    const byId = typeof idOrSlug === 'number';
+    const row = await this.queries.get(
+      'post',
+      byId ? `id:${idOrSlug}` : `slug:${idOrSlug}`,
+      async () => (byId ? await this.repo.get(idOrSlug) : await this.repo.getBySlug(idOrSlug)) ?? null,
+      {
+        // Only what anyone may read: a draft or a scheduled post is read from the database
+        // each time, for those who may manage it. A write to the post invalidates its tag.
+        keep: (found) => found !== null && isVisible(found, this.now()),
+        tags: (found) => (found ? [pageTags.post(found.id), pageTags.user(found.author_id)] : []),
+      },
+    );
     if (!row || (!isVisible(row, this.now()) && !canManagePost(actor, { authorId: row.author_id })))
       throw notFound('Post');
     return this.toApi(row);
@@ -213,12 +249,20 @@ export class PostsService {
   }
 
   listTags(): Promise<Tag[]> {
-    return this.repo.listTags({ now: this.now() });
+    return this.queries.get('tags', 'all', () => this.repo.listTags({ now: this.now() }), {
+      tags: () => [pageTags.lists],
+      until: this.nextScheduled,
+    });
   }
 
   /** A tag with at least one visible post; 404 otherwise, so empty tag pages are not indexed. */
   async getTag(slug: string): Promise<Tag> {
-    const tag = await this.repo.getTag(slug, { now: this.now() });
+    const tag = await this.queries.get(
+      'tags',
+      `slug:${slug}`,
+      async () => (await this.repo.getTag(slug, { now: this.now() })) ?? null,
+      { tags: () => [pageTags.lists], until: this.nextScheduled },
+    );
     if (!tag || tag.count === 0) throw notFound('Tag');
     return tag;
   }
@@ -283,6 +327,10 @@ export class PostsService {
     return toPage(items, page, perPage, total);
   }
 }
+
+const authorTags = (posts: { author: { id: number } }[]) => [
+  ...new Set(posts.map((post) => pageTags.user(post.author.id))),
+];
 
 const slugTaken = () =>
   conflict('Another post already uses this slug.', { slug: 'Another post already uses this slug.' });

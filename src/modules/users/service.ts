@@ -1,6 +1,7 @@
 import { noPageCache, type PageInvalidator, pageTags } from '../../cache/page-cache.js';
 import { randomBytes } from 'node:crypto';
 import { ExpiringMap } from '../../cache/expiring-map.js';
+import type { QueryReader } from '../../cache/query-cache.js';
 import { type Clock, isoNow } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Db } from '../../db/index.js';
@@ -14,6 +15,12 @@ import { LIMITS, type NewUser, type ProfileUpdate, type User, type UserList } fr
 
 export function toActor(user: Pick<User, 'id' | 'username' | 'displayName' | 'role'>): Actor {
   return { id: user.id, username: user.username, displayName: user.displayName, role: user.role };
+}
+
+/** Whether the viewer sees the user's email (their own profile, or an admin's view). */
+function seesEmail(viewer: Actor | null | undefined, id?: number, username?: string): boolean {
+  if (!viewer) return false;
+  return viewer.id === id || viewer.username === username || can(viewer, 'user:manage');
 }
 
 /** How long an instance may act on a role or name changed on another instance. */
@@ -48,6 +55,11 @@ export class UsersService {
       clock: Clock;
       /** A user's name and role show on their posts, comments and author page. */
       pages?: PageInvalidator;
+      /**
+       * Public profiles and actors, invalidated by a user's tag on every instance (then the
+       * actor map below is not used). Absent: profiles are read each time.
+       */
+      queries?: QueryReader;
     },
   ) {
     this.actors = new ExpiringMap({
@@ -122,19 +134,52 @@ export class UsersService {
   }
 
   async get(id: number, viewer?: Actor | null): Promise<User> {
+    if (!seesEmail(viewer, id)) return this.profile(`id:${id}`, () => this.deps.repo.get(id));
     const row = await this.deps.repo.get(id);
     if (!row) throw notFound('User');
     return this.toApi(row, viewer);
   }
 
   async getByUsername(username: string, viewer?: Actor | null): Promise<User> {
-    const row = await this.deps.repo.getByUsername(username.toLowerCase());
+    const name = username.toLowerCase();
+    if (!seesEmail(viewer, undefined, name)) {
+      return this.profile(`name:${name}`, () => this.deps.repo.getByUsername(name));
+    }
+    const row = await this.deps.repo.getByUsername(name);
     if (!row) throw notFound('User');
     return this.toApi(row, viewer);
   }
 
+  /** A profile as anyone sees it (no email): from the query cache when there is one. */
+  private async profile(key: string, load: () => Promise<UserRecord | undefined>): Promise<User> {
+    const read = async () => {
+      const row = await load();
+      return row ? this.toApi(row) : null;
+    };
+    const user = this.deps.queries
+      ? await this.deps.queries.get('profile', key, read, {
+          keep: (found) => found !== null,
+          tags: (found) => (found ? [pageTags.user(found.id)] : []),
+        })
+      : await read();
+    if (!user) throw notFound('User');
+    return user;
+  }
+
   /** The user as an Actor (for sessions and tokens), or null if the account is gone. */
   async getActor(id: number): Promise<Actor | null> {
+    if (this.deps.queries) {
+      // A role or name change on any instance drops it at once (the user's tag).
+      return this.deps.queries.get(
+        'profile',
+        `actor:${id}`,
+        async () => {
+          const row = await this.deps.repo.get(id);
+          return row ? toActor(this.toApi(row)) : null;
+        },
+        { keep: (actor) => actor !== null, tags: () => [pageTags.user(id)] },
+      );
+    }
     const cached = this.actors.get(id);
     if (cached) return cached;
     const row = await this.deps.repo.get(id);
