@@ -117,8 +117,8 @@ export interface TagClockEvents {
  *
  * Redis away: an invalidation here still refuses this instance's entries of those tags at
  * once (the tag is held as invalidated "now" until Redis takes the epoch; the write itself
- * succeeds), and is sent again when Redis is back. While the channel is down, an entry is
- * served only if its tags' epochs can be read from Redis; otherwise the page is rendered.
+ * succeeds), and is sent again when Redis is back. While the channel is down nothing stored
+ * is served (pages are rendered), and when it is back only what is born after.
  */
 export class RedisTagClock implements TagClock {
   private view = 0;
@@ -197,12 +197,10 @@ export class RedisTagClock implements TagClock {
     const known = this.check(tags, born);
     if (known !== undefined) return known;
     try {
-      if (!this.subscribed) {
-        // Nothing here can be trusted: read every tag, keep none of it.
-        if (tags.some((tag) => this.pending.has(tag))) return false;
-        const epochs = await this.read(tags);
-        return epochs.every((epoch) => epoch <= born);
-      }
+      // The channel is down: invalidations may be missed, and Redis itself may not have them
+      // (restarted empty, or another instance's outage writes not sent yet), so nothing
+      // stored is trusted until the channel is back (and then only what is born after).
+      if (!this.subscribed) return false;
       await Promise.all(tags.filter((tag) => !this.epochs.has(tag)).map((tag) => this.load(tag)));
     } catch {
       return false;

@@ -5,7 +5,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeRedis } from '../../src/plugins/redis.js';
 import { createSecondApp, createTestApp, createUser } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
-import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
+import {
+  connectTestRedis,
+  deleteKeys,
+  REDIS_URL,
+  redisAvailable,
+  startOwnRedis,
+  testPrefix,
+} from '../helpers/redis.js';
 import { actorOf, writePost } from './fixtures.js';
 
 // A render that a write overtook is never served: the page a reader started rendering before
@@ -123,4 +130,43 @@ describe.skipIf(!(await redisAvailable()))('a render overtaken by a write on ano
       expect((await anon(b, post.url)).headers['x-page-cache']).toBe('hit');
     },
   );
+
+  it('after Redis restarts empty, B does not serve what it stored before a write Redis never heard of', async () => {
+    const own = await startOwnRedis();
+    if (!own) return;
+    cleanup.push(() => own.stop());
+    const env = { REDIS_URL: own.url, REDIS_PREFIX: testPrefix(), PAGE_CACHE_TTL_SECONDS: '60' };
+    const first = await createTestApp('sqlite', env);
+    cleanup.push(() => first.close());
+    const b = await createSecondApp(first, env);
+    cleanup.push(() => b.close());
+    const a = first.app;
+    const admin = await createUser(a, 'admin');
+    const post = await writePost(a, admin, { title: 'Before the outage' });
+    await busDelivered();
+    await anon(b, '/');
+    expect((await anon(b, '/')).headers['x-page-cache']).toBe('hit');
+
+    await own.stop();
+    await a.services.posts.update(
+      post.id,
+      { version: post.version, title: 'During the outage' },
+      actorOf(admin),
+    );
+    // A's connection to Redis is gone for good (a partitioned or dead instance): its
+    // invalidation, waiting to be sent again, never reaches Redis.
+    a.redis!.disconnect();
+    await own.start();
+    // B reconnects (ioredis retries within ~2 s); until then it renders every request. Its
+    // page stored before the outage is never served again: every answer is the new title,
+    // and once B hears the channel again it stores the new render.
+    let cachedAgain = false;
+    for (let i = 0; i < 40 && !cachedAgain; i++) {
+      const page = await anon(b, '/');
+      expect(page.body, `request ${i}`).toContain('During the outage');
+      cachedAgain = page.headers['x-page-cache'] === 'hit';
+      await sleep(150);
+    }
+    expect(cachedAgain).toBe(true);
+  });
 });
