@@ -42,8 +42,8 @@ export interface FillOptions {
 export interface AppCache {
   namespace(name: string): CacheNamespace;
   /**
-   * Called when another instance's invalidation arrives (a tag invalidated, a key deleted or
-   * cleared) or may have been missed, so layers above bentocache's L1 can drop what they hold.
+   * Called when another instance's tag invalidation arrives or may have been missed (the
+   * channel was down), so layers above bentocache's L1 can drop what they hold.
    */
   onRemoteInvalidation(listener: () => void): void;
   /** Hits, misses, fills, evictions and bytes per namespace and layer; Redis errors. */
@@ -249,12 +249,9 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
       };
     },
     onRemoteInvalidation(listener) {
+      // Tags are the tag clock's (src/cache/tag-clock.ts), not bentocache's: another instance's
+      // invalidation arrives on its channel.
       clock.onRemote(listener);
-      // Another instance storing a page ('set' of a plain key) changes nothing here; a tag's
-      // invalidation time is a 'set' of a tag key (bentocache's `___bc:t:` prefix).
-      bento.on('bus:message:received', ({ message }) => {
-        if (message.type !== 'set' || message.keys.some((key) => key.includes('___bc:t:'))) listener();
-      });
     },
     stats: () => counters.snapshot(),
     async close() {
