@@ -82,7 +82,8 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
       : undefined;
   // Tags are one set for every namespace of the cache module: the page cache's invalidation
   // reaches the cached queries in the same epoch; with no page cache, the query cache's does.
-  const pages = pageCache ?? queries ?? noPageCache;
+  const pages = queries ? queries.invalidator(pageCache) : (pageCache ?? noPageCache);
+  if (queries) overrides.cache?.onRemoteInvalidation(() => queries.dropHot());
   const users = new UsersService({ repo: new UsersRepository(db), hasher, clock, pages, queries });
   const settings = new SettingsService(
     new SettingsRepository(db),

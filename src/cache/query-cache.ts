@@ -23,6 +23,15 @@ export type QueryKind = keyof typeof QUERY_KINDS;
 /** Each entry's TTL is spread over ±this share, so entries filled together do not expire together. */
 const JITTER = 0.1;
 
+/**
+ * Kinds whose values are small (a list has excerpts, not bodies) and read on nearly every
+ * request: kept as objects in a synchronous layer above bentocache, whose L1 hit still costs a
+ * JSON parse of the value (a tenth of a cached API list's CPU time).
+ */
+const HOT_KINDS: ReadonlySet<QueryKind> = new Set(['list', 'tags', 'profile', 'session']);
+/** Entries of the hot layer; past this, the oldest stored goes. */
+const HOT_MAX_ENTRIES = 2000;
+
 /** Tags of the query cache that no page carries: the sessions and API tokens of one user. */
 export const queryTags = {
   sessions: (userId: number) => `sessions:${userId}`,
@@ -47,6 +56,19 @@ interface Entry<T> {
   u: number;
 }
 
+/** A value of the hot layer and what it was valid under. */
+interface Hot {
+  value: unknown;
+  /** The tag clock's mark when the value was known valid: any invalidation since moves it. */
+  mark: number;
+  /** This layer's own epoch then (local writes and remote invalidations move it). */
+  epoch: number;
+  /** On the app's clock (`until`), 0: never. */
+  until: number;
+  /** Wall-clock ms: the bentocache entry's own expiry, which this copy does not outlive. */
+  expires: number;
+}
+
 /**
  * Read models of the hot routes, in the cache module's `queries` namespace. An entry is born
  * (its mark taken) before its value is read and kept only while none of its tags was
@@ -60,7 +82,11 @@ interface Entry<T> {
 export class QueryCache implements PageInvalidator {
   // One fill per key at a time on this instance (stampede protection). A fill may be joined
   // only while no invalidation at all arrived since it began: it may have read before a write.
-  private readonly fills = new Map<string, { born: number; value: Promise<unknown> }>();
+  private readonly fills = new Map<string, { born: number; epoch: number; value: Promise<unknown> }>();
+  // Values shared by every request that reads them, so frozen: a caller that changed one
+  // would change it for the next reader (strict mode throws instead).
+  private readonly hot = new Map<string, Hot>();
+  private epoch = 0;
 
   constructor(
     private readonly store: CacheNamespace,
@@ -76,18 +102,33 @@ export class QueryCache implements PageInvalidator {
 
   async get<T>(kind: QueryKind, key: string, load: () => Promise<T>, options: QueryOptions<T>): Promise<T> {
     const id = `${kind}:${key}`;
+    const isHot = HOT_KINDS.has(kind);
+    // Taken before the read: what the read returns was valid at this mark or later.
+    const mark = this.store.mark();
+    const epoch = this.epoch;
+    if (isHot) {
+      const copy = this.hot.get(id);
+      if (copy) {
+        if (this.fresh(copy, mark)) return copy.value as T;
+        this.hot.delete(id);
+      }
+    }
     let hit: Entry<T> | undefined;
     try {
       hit = await this.store.get<Entry<T>>(id);
     } catch (error) {
       this.options.log.error({ err: error }, 'Query cache read failed; reading the database');
     }
-    if (hit && (hit.u === 0 || hit.u > this.options.now())) return hit.v;
-    const born = this.store.mark();
+    if (hit && (hit.u === 0 || hit.u > this.options.now())) {
+      // Its remaining TTL is not known here: a copy lives at most one base TTL of its kind.
+      if (isHot) this.keepHot(id, hit.v, { mark, epoch }, hit.u, this.ttlMs(kind));
+      return hit.v;
+    }
+    const born = mark;
     const running = this.fills.get(id);
-    if (running && running.born === born) return running.value as Promise<T>;
-    const value = this.fill(id, kind, born, load, options);
-    const fill = { born, value };
+    if (running && running.born === born && running.epoch === epoch) return running.value as Promise<T>;
+    const value = this.fill(id, kind, { mark: born, epoch }, load, options);
+    const fill = { born, epoch, value };
     this.fills.set(id, fill);
     void value.then(
       () => this.fills.get(id) === fill && this.fills.delete(id),
@@ -96,7 +137,28 @@ export class QueryCache implements PageInvalidator {
     return value;
   }
 
+  /**
+   * What services call after a write: this layer's copies go at once, then `next` (the page
+   * cache, whose tags are the same set) or this namespace invalidates the tags everywhere.
+   */
+  invalidator(next?: PageInvalidator): PageInvalidator {
+    if (!next) return this;
+    return {
+      invalidate: async (tags) => {
+        this.dropHot();
+        await next.invalidate(tags);
+      },
+    };
+  }
+
+  /** Every hot copy goes: a local write, or another instance's invalidation (or a missed one). */
+  dropHot(): void {
+    this.epoch++;
+    this.hot.clear();
+  }
+
   async invalidate(tags: string[]): Promise<void> {
+    this.dropHot();
     try {
       // Refused here from its first, synchronous step, whatever Redis does.
       await this.store.deleteByTag(tags);
@@ -108,7 +170,7 @@ export class QueryCache implements PageInvalidator {
   private async fill<T>(
     id: string,
     kind: QueryKind,
-    born: number,
+    birth: { mark: number; epoch: number },
     load: () => Promise<T>,
     options: QueryOptions<T>,
   ): Promise<T> {
@@ -124,11 +186,48 @@ export class QueryCache implements PageInvalidator {
       ttlMs = Math.min(ttlMs, left);
     }
     try {
-      await this.store.set<Entry<T>>(id, { v: value, u: until }, { ttlMs, tags: options.tags(value), born });
+      const stored = await this.store.set<Entry<T>>(
+        id,
+        { v: value, u: until },
+        { ttlMs, tags: options.tags(value), born: birth.mark },
+      );
+      if (stored && HOT_KINDS.has(kind)) this.keepHot(id, value, birth, until, ttlMs);
     } catch (error) {
       this.options.log.error({ err: error }, 'Query cache write failed');
     }
     return value;
+  }
+
+  private fresh(copy: Hot, mark: number): boolean {
+    return (
+      copy.mark === mark &&
+      copy.epoch === this.epoch &&
+      this.store.inSync() &&
+      (copy.until === 0 || copy.until > this.options.now()) &&
+      copy.expires > Date.now()
+    );
+  }
+
+  private keepHot(
+    id: string,
+    value: unknown,
+    { mark, epoch }: { mark: number; epoch: number },
+    until: number,
+    ttlMs: number,
+  ): void {
+    // Only if nothing was invalidated since the read began: it may predate that write.
+    if (mark !== this.store.mark() || epoch !== this.epoch || !this.store.inSync()) return;
+    if (this.hot.size >= HOT_MAX_ENTRIES) {
+      const oldest = this.hot.keys().next();
+      if (!oldest.done) this.hot.delete(oldest.value);
+    }
+    this.hot.set(id, {
+      value: deepFreeze(value),
+      mark,
+      epoch: this.epoch,
+      until,
+      expires: Date.now() + ttlMs,
+    });
   }
 
   private ttlMs(kind: QueryKind): number {
@@ -136,6 +235,14 @@ export class QueryCache implements PageInvalidator {
     const spread = ((this.options.random ?? Math.random)() * 2 - 1) * JITTER;
     return Math.max(1, Math.round(base * (1 + spread)));
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** No query cache (QUERY_CACHE_TTL_SECONDS=0, or no cache module): every read goes to the database. */

@@ -220,9 +220,9 @@ export class AuthService {
     const now = this.deps.clock.now();
     const last = this.touched.get(row.id) ?? row.last_used_at;
     if (!last || now.getTime() - Date.parse(last) >= TOUCH_EVERY_MS) {
-      row.last_used_at = now.toISOString();
-      this.touched.set(row.id, row.last_used_at);
-      void this.deps.repo.touchToken(row.id, row.last_used_at).catch(() => {});
+      const at = now.toISOString();
+      this.touched.set(row.id, at);
+      void this.deps.repo.touchToken(row.id, at).catch(() => {});
     }
     return actor;
   }
