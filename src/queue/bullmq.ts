@@ -192,15 +192,32 @@ export class JobWorkers {
       this.log.info({}, 'handing running jobs back to the queue');
       this.worker.cancelAllJobs('handed back');
     }, graceMs);
+    // BullMQ's close waits on Redis (its blocking connection, the lock renewal); with Redis
+    // gone it never returns. After the grace and a little more, disconnect and stop waiting.
+    const closing = this.worker.close().then(
+      () => 'closed' as const,
+      () => 'closed' as const,
+    );
+    let giveUp: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      giveUp = setTimeout(() => resolve('late'), graceMs + CLOSE_MARGIN_MS);
+    });
     try {
-      await this.worker.close();
+      if ((await Promise.race([closing, late])) === 'late') {
+        this.log.warn({}, 'the job workers did not stop in time (Redis unreachable?); disconnecting');
+        void this.worker.close(true).catch(() => {});
+      }
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
       this.subscriber.disconnect();
       this.connection.disconnect();
     }
   }
 }
+
+/** How long past the jobs' grace a close waits for BullMQ before disconnecting under it. */
+const CLOSE_MARGIN_MS = 1000;
 
 async function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
