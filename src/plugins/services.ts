@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin';
-import { createCache } from '../cache/cache.js';
+import { type AppCache, createCache } from '../cache/cache.js';
 import { createServices, type ServiceOverrides, type Services } from '../services.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** The cache module, for its statistics (`cache.stats()`; the metrics read them). */
+    cache: AppCache;
   }
 }
 
@@ -24,6 +26,7 @@ export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
       ...overrides,
     });
     app.decorate('services', services);
+    app.decorate('cache', cache);
     // Generations in flight end with the app, and in-process models free their memory.
     app.addHook('onClose', async () => {
       await services.ai.close();

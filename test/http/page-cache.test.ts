@@ -69,6 +69,8 @@ describe.each(await availableDialects())('the page cache on %s', (dialect) => {
 
     const second = await anon(app, written.url);
     expect(second.headers['x-page-cache']).toBe('hit');
+    // The app's cache statistics (for the metrics) saw the miss and the hit.
+    expect(app.cache.stats().namespaces.pages?.l1).toMatchObject({ hits: 1, misses: 1 });
     expect(second.body).toBe(first.body);
     expect(second.headers.etag).toBe(etag);
     expect(second.headers['content-type']).toBe('text/html; charset=utf-8');
