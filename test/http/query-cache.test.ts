@@ -300,4 +300,32 @@ describe.skipIf(!(await redisAvailable()))(`query cache on two instances sharing
     await arrives();
     expect(await me(onB)).toBeNull();
   });
+  it('refuses on B a token revoked on A and the sessions a password change on A ended', async () => {
+    const { a, b } = await twoInstances();
+    const user = await createUser(a, 'reader');
+    const onA = await new Client(a).login(user.username, user.password);
+    const other = await new Client(a).login(user.username, user.password);
+    const otherOnB = new Client(b);
+    otherOnB.cookies.set('inkstone_session', other.cookies.get('inkstone_session')!);
+    const made = await onA.api('POST', '/api/v1/tokens', { name: 'script' });
+    const { token, record } = made.json() as { token: string; record: { id: number } };
+    const bearerOnB = () =>
+      b.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 2; i++) {
+      expect((await bearerOnB()).statusCode).toBe(200);
+      expect(await me(otherOnB)).not.toBeNull();
+    }
+
+    expect((await onA.api('DELETE', `/api/v1/tokens/${record.id}`)).statusCode).toBeLessThan(300);
+    await arrives();
+    expect((await bearerOnB()).statusCode).toBe(401);
+
+    const changed = await onA.api('PUT', '/api/v1/auth/password', {
+      currentPassword: user.password,
+      newPassword: 'another horse battery',
+    });
+    expect(changed.statusCode).toBeLessThan(300);
+    await arrives();
+    expect(await me(otherOnB)).toBeNull();
+  });
 });

@@ -27,7 +27,7 @@ async function setup(options: { random?: () => number } = {}) {
   let now = 1_000_000;
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
   const queries = new QueryCache(spy, { ttlMs: 60_000, now: clock.now, log, ...options });
-  return { queries, ttls, clock };
+  return { queries, ttls, clock, store };
 }
 
 /** A loader that counts its calls and returns what `value` says at the time. */
@@ -158,6 +158,20 @@ describe('QueryCache', () => {
     expect(fourth).not.toBe(third);
     await queries.invalidate(['posts']);
     expect((await read()).items[0]!.version).toBe(2);
+    expect(load.calls).toBe(2);
+  });
+
+  it('serves no hot copy once the tag clock moved, even by an invalidation that bypassed it', async () => {
+    const { queries, store } = await setup();
+    let version = 1;
+    const load = counted(() => ({ version }));
+    const read = () => queries.get('list', 'home', load, tagged(['posts']));
+    const first = await read();
+    expect(await read()).toBe(first);
+    version = 2;
+    // Another namespace's invalidation (the page cache's, the settings'): tags are one set.
+    await store.deleteByTag(['posts']);
+    expect(await read()).toEqual({ version: 2 });
     expect(load.calls).toBe(2);
   });
 
