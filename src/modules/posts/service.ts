@@ -47,16 +47,24 @@ export class PostsService {
 
   /** Until the next scheduled post goes public: lists are cached no longer (no write marks it). */
   async msUntilNextScheduled(): Promise<number | null> {
-    const now = this.now();
-    const at = await this.repo.nextScheduledAt(now);
-    return at ? Date.parse(at) - Date.parse(now) : null;
+    const at = await this.nextScheduled();
+    return at === null ? null : at - this.clock.now().getTime();
   }
 
-  /** When the next scheduled post goes public (ms on the clock): a cached list is wrong from then. */
-  private readonly nextScheduled = async (): Promise<number | null> => {
-    const at = await this.repo.nextScheduledAt(this.now());
-    return at ? Date.parse(at) : null;
-  };
+  /**
+   * When the next scheduled post goes public (ms on the clock): a cached list is wrong from
+   * then. Asked on every list fill and page store; scheduling a post invalidates `posts`.
+   */
+  private readonly nextScheduled = (): Promise<number | null> =>
+    this.queries.get(
+      'tags',
+      'next-scheduled',
+      async () => {
+        const at = await this.repo.nextScheduledAt(this.now());
+        return at ? Date.parse(at) : null;
+      },
+      { tags: () => [pageTags.lists], until: (at) => at },
+    );
 
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
     const page = query.page ?? 1;
