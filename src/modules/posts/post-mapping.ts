@@ -1,7 +1,8 @@
+import { toPage } from '../../db/paging.js';
 import type { IsoTime } from '../../db/types.js';
 import type { PostRecord, PostSummaryRecord } from './post-query.js';
 import { apiStatus } from './publication.js';
-import type { Post, PostSummary } from './schemas.js';
+import type { Post, PostList, PostSummary } from './schemas.js';
 
 export const postUrl = (slug: string) => `/posts/${encodeURIComponent(slug)}`;
 
@@ -24,4 +25,20 @@ export function toPostApi(row: PostRecord | PostSummaryRecord, now: IsoTime): Po
     tags: row.tags.map((tag) => ({ name: tag.name, slug: tag.slug })),
   };
   return 'body' in row ? { ...summary, body: row.body, bodyHtml: row.body_html } : summary;
+}
+
+/** One page of a post list as the API shows it. */
+export function toPostList(
+  rows: PostSummaryRecord[],
+  page: number,
+  perPage: number,
+  total: number,
+  now: IsoTime,
+): PostList {
+  return toPage(
+    rows.map((row) => toPostApi(row, now)),
+    page,
+    perPage,
+    total,
+  );
 }

@@ -2,15 +2,14 @@ import { noPageCache, type PageInvalidator, pageTags, postPageTags } from '../..
 import { noQueryCache, type QueryReader } from '../../cache/query-cache.js';
 import { type Clock, isoNow, systemClock } from '../../clock.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { toPage } from '../../db/paging.js';
 import type { IsoTime } from '../../db/types.js';
 import { conflict, fieldError, forbidden, notFound, unauthorized } from '../../errors.js';
 import { type Actor, authorize, can, canManagePost } from '../access/permissions.js';
-import type { SitemapEntry } from './feeds.js';
 import { deriveExcerpt, renderMarkdown } from './markdown.js';
 import { cleanBody, cleanExcerpt, cleanSlug, cleanTags, cleanTitle, parseTime } from './post-input.js';
 import type { PostFilter, PostRecord, PostSummaryRecord } from './post-query.js';
-import { postUrl, toPostApi } from './post-mapping.js';
+import { PostCatalog } from './catalog.js';
+import { toPostApi, toPostList } from './post-mapping.js';
 import { isVisible, publication, statusAt } from './publication.js';
 import type { PostPatch, PostsRepository } from './repository.js';
 import {
@@ -21,16 +20,10 @@ import {
   type PostListQuery,
   type PostSummary,
   type PostUpdate,
-  QUERY_MAX,
-  type Tag,
 } from './schemas.js';
 import { slugify } from './slug.js';
 
-export interface SearchOptions {
-  perPage?: number;
-  tag?: string;
-  author?: string;
-}
+export type { SearchOptions } from './catalog.js';
 
 // How often create() picks a new derived slug when another request took it between the
 // check and the insert; beyond a few tries something else is wrong.
@@ -43,28 +36,19 @@ export class PostsService {
     private pages: PageInvalidator = noPageCache,
     /** Published posts, lists and tags: the same for every reader, so cached once for all. */
     private queries: QueryReader = noQueryCache,
-  ) {}
-
-  /** Until the next scheduled post goes public: lists are cached no longer (no write marks it). */
-  async msUntilNextScheduled(): Promise<number | null> {
-    const at = await this.nextScheduled();
-    return at === null ? null : at - this.clock.now().getTime();
+  ) {
+    this.catalog = new PostCatalog(repo, clock, queries);
   }
 
-  /**
-   * When the next scheduled post goes public (ms on the clock): a cached list is wrong from
-   * then. Asked on every list fill and page store; scheduling a post invalidates `posts`.
-   */
-  private readonly nextScheduled = (): Promise<number | null> =>
-    this.queries.get(
-      'tags',
-      'next-scheduled',
-      async () => {
-        const at = await this.repo.nextScheduledAt(this.now());
-        return at ? Date.parse(at) : null;
-      },
-      { tags: () => [pageTags.lists], until: (at) => at },
-    );
+  /** Tags, search, feeds, the sitemap and the scheduling horizon (src/modules/posts/catalog.ts). */
+  private readonly catalog: PostCatalog;
+  private readonly nextScheduled = () => this.catalog.nextScheduled();
+  msUntilNextScheduled = () => this.catalog.msUntilNextScheduled();
+  search = (...args: Parameters<PostCatalog['search']>) => this.catalog.search(...args);
+  listTags = () => this.catalog.listTags();
+  getTag = (slug: string) => this.catalog.getTag(slug);
+  recent = (limit?: number, tagSlug?: string) => this.catalog.recent(limit, tagSlug);
+  sitemapEntries = () => this.catalog.sitemapEntries();
 
   async list(query: PostListQuery, actor: Actor | null): Promise<PostList> {
     const page = query.page ?? 1;
@@ -233,59 +217,6 @@ export class PostsService {
     await this.pages.invalidate(postPageTags(current, null));
   }
 
-  /** Visible posts matching `q`, best match first. */
-  async search(
-    q: string,
-    page: number,
-    _actor: Actor | null,
-    options: SearchOptions = {},
-  ): Promise<PostList> {
-    const query = q.trim();
-    if (!query) throw fieldError('q', 'Type something to search for.');
-    if (Array.from(query).length > QUERY_MAX)
-      throw fieldError('q', `Search for at most ${QUERY_MAX} characters.`);
-    const perPage = Math.min(Math.max(options.perPage ?? 10, 1), PER_PAGE_MAX);
-    const current = Math.max(1, page);
-    const { rows, total } = await this.repo.search(query, {
-      now: this.now(),
-      authorUsername: options.author,
-      tagSlug: options.tag,
-      limit: perPage,
-      offset: (current - 1) * perPage,
-    });
-    return this.page(rows, current, perPage, total);
-  }
-
-  listTags(): Promise<Tag[]> {
-    return this.queries.get('tags', 'all', () => this.repo.listTags({ now: this.now() }), {
-      tags: () => [pageTags.lists],
-      until: this.nextScheduled,
-    });
-  }
-
-  /** A tag with at least one visible post; 404 otherwise, so empty tag pages are not indexed. */
-  async getTag(slug: string): Promise<Tag> {
-    const tag = await this.queries.get(
-      'tags',
-      `slug:${slug}`,
-      async () => (await this.repo.getTag(slug, { now: this.now() })) ?? null,
-      { tags: () => [pageTags.lists], until: this.nextScheduled },
-    );
-    if (!tag || tag.count === 0) throw notFound('Tag');
-    return tag;
-  }
-
-  /** The newest visible posts with bodies, for the Atom feed. */
-  async recent(limit = 20, tagSlug?: string): Promise<Post[]> {
-    const rows = await this.repo.listRecent(this.now(), Math.min(Math.max(limit, 1), 100), tagSlug);
-    return rows.map((row) => this.toApi(row));
-  }
-
-  async sitemapEntries(): Promise<SitemapEntry[]> {
-    const rows = await this.repo.listForSitemap(this.now());
-    return rows.map((row) => ({ loc: postUrl(row.slug), lastmod: row.updated_at }));
-  }
-
   toApi(row: PostRecord): Post;
   toApi(row: PostSummaryRecord): PostSummary;
   toApi(row: PostRecord | PostSummaryRecord): Post | PostSummary {
@@ -331,8 +262,7 @@ export class PostsService {
   }
 
   private page(rows: PostSummaryRecord[], page: number, perPage: number, total: number): PostList {
-    const items = rows.map((row) => this.toApi(row));
-    return toPage(items, page, perPage, total);
+    return toPostList(rows, page, perPage, total, this.now());
   }
 }
 
