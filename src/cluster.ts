@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { CLUSTER_ENV, startCacheHub } from './cache/ipc-bus.js';
+import { startJobsHub } from './cluster-jobs.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/migrate.js';
 
@@ -35,9 +36,11 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   if (applied.length) log.info({ applied }, `Applied migrations: ${applied.join(', ')}`);
 
   const stopHub = config.redis ? undefined : startCacheHub(cluster, config.cache);
+  // AI jobs run in the worker that took them; the primary tells the others where (cluster-jobs.ts).
+  const stopJobs = config.redis ? undefined : startJobsHub(cluster);
   if (!config.redis && workers > 1) {
     log.warn(
-      'No REDIS_URL: login attempts and AI limits are counted per worker, and an AI job can be followed only on the worker that runs it (another takes it for lost); see README, "serve --workers"',
+      'No REDIS_URL: login attempts and AI limits are counted per worker, and AI jobs run in the worker that took them (a worker that dies loses its jobs); see README, "serve --workers"',
     );
   }
   const crashes: number[] = [];
@@ -107,5 +110,6 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   log.info(`Forked ${workers} worker${workers === 1 ? '' : 's'}`);
   const code = await finished;
   stopHub?.();
+  stopJobs?.();
   return code;
 }

@@ -3,6 +3,7 @@ import type { AppCache } from './cache/cache.js';
 import { HotPages } from './cache/hot-pages.js';
 import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
 import { clusterPageIndex } from './cache/ipc-bus.js';
+import { clusterJobPeers } from './cluster-jobs.js';
 import { MemoryPageIndex, PagePurger, RedisPageIndex } from './cache/purge.js';
 import { QueryCache } from './cache/query-cache.js';
 import { type Clock, systemClock } from './clock.js';
@@ -120,6 +121,8 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     clock,
     log: overrides.log,
     durable,
+    // Without Redis, the workers of `serve --workers N` find each other's jobs through the primary.
+    peers: durable ? undefined : clusterJobPeers(),
   });
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Clock, isoNow } from '../../clock.js';
+import type { JobPeers } from '../../cluster-jobs.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { AiJobRow, JobStatus } from '../../db/types.js';
 import { AppError, conflict, fieldError, notFound } from '../../errors.js';
@@ -83,6 +84,15 @@ export interface DurableJobs {
 // deadline is 2 s).
 const JUST_SUBMITTED_MS = 10_000;
 
+// As long as AiService keeps a finished generation for a resume (its RESUME_MS).
+const RESUME_WINDOW_MS = 60_000;
+
+// A cancel relayed to the worker running the job waits this long for its end to be written.
+const CANCEL_WAIT_MS = 5000;
+
+const INTERRUPTED = 'interrupted: the server restarted before the job finished';
+const WORKER_LOST = 'interrupted: the worker running the job stopped before it finished';
+
 const QUEUE_DOWN = 'The job queue is unavailable (Redis is not answering); try again shortly.';
 
 /**
@@ -91,7 +101,10 @@ const QUEUE_DOWN = 'The job queue is unavailable (Redis is not answering); try a
  * needs to keep a connection open, then reported to an optional signed webhook.
  * With `durable` (Redis): queued in BullMQ and run by a worker, possibly on another machine
  * (see job-runner.ts). Without: run in this process at once, and a job dies with the process
- * (it is reported as failed, "interrupted", when next read).
+ * (it is reported as failed, "interrupted", when next read). With `peers` (the workers of
+ * `serve --workers N` without Redis, src/cluster-jobs.ts): the primary knows which worker runs
+ * a job, so any worker reads, cancels and follows it, and only a dead worker's jobs are
+ * interrupted.
  */
 export class JobsService {
   /** Each running job's end (its final status written), so cancel() can wait for it. */
@@ -107,8 +120,24 @@ export class JobsService {
       clock: Clock;
       log?: { warn(object: object, message: string): void };
       durable?: DurableJobs;
+      peers?: JobPeers;
     },
-  ) {}
+  ) {
+    deps.peers?.serve({
+      cancel: (id) => this.cancelHere(id),
+      log: (id) => this.runningHere(id)?.broadcast.log,
+      follow: (id, lastEventId, signal) =>
+        this.runningHere(id)?.broadcast.subscribe(signal, lastEventId, { passive: true }),
+    });
+  }
+
+  /** Generations of jobs this process runs (or ran, within the resume window), by job id. */
+  private readonly generations = new Map<string, string>();
+
+  private runningHere(id: string): Generation | undefined {
+    const generation = this.generations.get(id);
+    return generation === undefined ? undefined : this.deps.ai.find(generation);
+  }
 
   async submit(
     input: JobInput,
@@ -135,6 +164,16 @@ export class JobsService {
     });
     const now = isoNow(this.deps.clock);
     const id = randomUUID();
+    // Claimed before the row exists: a worker that reads the row finds its owner registered.
+    const { peers } = this.deps;
+    if (peers) {
+      try {
+        await peers.claim(id);
+      } catch (error) {
+        this.deps.ai.cancel(generation.id);
+        throw error;
+      }
+    }
     try {
       await this.deps.repo.create({
         id,
@@ -151,15 +190,22 @@ export class JobsService {
       });
     } catch (error) {
       // The same key submitted twice at once: the other request made the job.
+      peers?.release(id);
       if (idempotencyKey && isUniqueViolation(error)) {
         const existing = await this.deps.repo.getByIdempotencyKey(actor.id, idempotencyKey);
         if (existing) return { job: await this.sameJob(existing, hash, actor), created: false };
       }
       throw error;
     }
+    this.generations.set(id, generation.id);
     const finished = this.finish(id, generation)
       .catch((error: unknown) => this.deps.log?.warn({ err: error, job: id }, 'job follow-up failed'))
-      .finally(() => this.finishing.delete(id));
+      .finally(() => {
+        this.finishing.delete(id);
+        // After its end is written: a worker that then finds it unclaimed reads that end.
+        peers?.release(id);
+        this.forgetLater(id);
+      });
     this.finishing.set(id, finished);
     return { job: await this.get(id, actor), created: true };
   }
@@ -223,14 +269,37 @@ export class JobsService {
       return this.get(id, actor);
     }
     // Stopping the generation ends follow() with 'cancelled'; a generation not running here
-    // (the process restarted) is simply marked.
+    // (the process restarted) is simply marked. In a cluster, the worker running it stops it.
     const running = this.deps.ai.find(job.generation_id);
     if (running && this.deps.ai.cancel(job.generation_id)) {
       await this.finishing.get(id);
+    } else if (!running && this.deps.peers && (await this.deps.peers.cancel(id).catch(() => false))) {
+      // Its worker has written the end (or is about to, past the wait).
     } else {
-      await this.deps.repo.setStatus(id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
+      await this.deps.repo.finish(id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
     }
     return this.get(id, actor);
+  }
+
+  /** A cancel relayed from another worker, for a job running here. */
+  private async cancelHere(id: string): Promise<void> {
+    const generation = this.generations.get(id);
+    if (generation === undefined || !this.deps.ai.cancel(generation)) {
+      await this.deps.repo.finish(id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.finishing.get(id),
+      new Promise((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Kept as long as the generation is (its resume window), so it can still be followed here. */
+  private forgetLater(id: string): void {
+    const timer = setTimeout(() => this.generations.delete(id), RESUME_WINDOW_MS);
+    timer.unref();
   }
 
   /**
@@ -287,12 +356,24 @@ export class JobsService {
     lastEventId: number,
   ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined> {
     const durable = this.deps.durable;
-    if (!durable) return undefined;
+    if (!durable) return this.relayFromPeer(id, lastEventId);
     const job = await this.deps.repo.get(id);
     if (job && FINISHED.has(job.status) && (await durable.events.lastId(id).catch(() => -1)) < 0) {
       return undefined;
     }
     return (signal) => durable.events.subscribe(id, signal, lastEventId);
+  }
+
+  /** A job running in another worker of the cluster: its events through the primary. */
+  private async relayFromPeer(
+    id: string,
+    lastEventId: number,
+  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined> {
+    const { peers } = this.deps;
+    if (!peers || this.runningHere(id)) return undefined;
+    const job = await this.deps.repo.get(id);
+    if (!job || this.deps.ai.find(job.generation_id)) return undefined;
+    return peers.follow(id, lastEventId);
   }
 
   async list(actor: Actor | null, options: { all: boolean; limit: number; offset: number }) {
@@ -326,13 +407,23 @@ export class JobsService {
     if (!job || (job.user_id !== actor.id && !can(actor, 'user:manage'))) throw notFound('Generation');
     if (FINISHED.has(job.status)) return job;
     if (this.deps.durable) return this.reconciled(this.deps.durable, job);
-    if (!this.deps.ai.find(job.generation_id)) {
-      // Running in a process that is gone: in-process jobs do not survive a restart.
-      const error = 'interrupted: the server restarted before the job finished';
-      await this.deps.repo.setStatus(id, 'failed', isoNow(this.deps.clock), error);
-      return { ...job, status: 'failed', error };
-    }
-    return job;
+    if (this.deps.ai.find(job.generation_id)) return job;
+    if (this.deps.peers) return this.located(this.deps.peers, job);
+    // Running in a process that is gone: in-process jobs do not survive a restart.
+    await this.deps.repo.setStatus(id, 'failed', isoNow(this.deps.clock), INTERRUPTED);
+    return { ...job, status: 'failed', error: INTERRUPTED };
+  }
+
+  /**
+   * A job not running in this worker: another live worker may run it. Only when the primary
+   * says none does (its worker died, or the whole server restarted) is it interrupted; with no
+   * answer it is left as it is.
+   */
+  private async located(peers: JobPeers, job: JobRecord): Promise<JobRecord> {
+    if ((await peers.whereIs(job.id)) !== 'gone') return job;
+    // Its worker writes the end before releasing it: read again, then fail it only if unended.
+    await this.deps.repo.finish(job.id, 'failed', isoNow(this.deps.clock), WORKER_LOST);
+    return (await this.deps.repo.get(job.id)) ?? job;
   }
 
   /**
@@ -357,9 +448,16 @@ export class JobsService {
   private async view(job: JobRecord): Promise<JobView> {
     const { generation } = job;
     const live = this.deps.ai.find(job.generation_id)?.broadcast.log;
-    // While it runs, the answer so far: in memory here, or in the job's stream (any worker).
+    // While it runs, the answer so far: in memory here, in the job's stream (any worker), or
+    // in the memory of the cluster's worker that runs it.
+    const unfinished = !FINISHED.has(job.status);
     const events =
-      live ?? (this.deps.durable && !FINISHED.has(job.status) ? await this.streamed(job.id) : []);
+      live ??
+      (this.deps.durable && unfinished
+        ? await this.streamed(job.id)
+        : this.deps.peers && unfinished
+          ? ((await this.deps.peers.log(job.id)) ?? [])
+          : []);
     const output = generation?.output ?? answerSoFar(events);
     const webhook = job.callback_url
       ? {
