@@ -87,6 +87,8 @@ export interface JobPort {
 // for the owner to write the job's end.
 const CALL_TIMEOUT_MS = 2000;
 const CANCEL_TIMEOUT_MS = 10_000;
+// As long as AiService keeps a finished generation for a resume (its RESUME_MS).
+const RESUME_MS = 60_000;
 
 const LOST_EVENT = {
   type: 'error',
@@ -293,6 +295,13 @@ export interface HubWorker {
 /** The primary's side: who runs which job, and the relays between workers. */
 export class JobsHub {
   private readonly owners = new Map<string, HubWorker>();
+  /**
+   * Jobs ended lately, by the worker that ran them, whose memory still holds the events for a
+   * resume (AiService's RESUME_MS): they can be followed there a while longer. Oldest first.
+   */
+  private readonly ended = new Map<string, { owner: HubWorker; until: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
   /** Asks forwarded to an owner: the primary's id → who asked, under which id. */
   private readonly asks = new Map<
     string,
@@ -325,7 +334,13 @@ export class JobsHub {
         this.owners.set(call.job, worker);
         return reply(true);
       case 'release':
-        if (this.owners.get(call.job) === worker) this.owners.delete(call.job);
+        if (this.owners.get(call.job) !== worker) return;
+        this.owners.delete(call.job);
+        this.ended.set(call.job, { owner: worker, until: this.now() + RESUME_MS });
+        for (const [job, { until }] of this.ended) {
+          if (until > this.now()) break;
+          this.ended.delete(job);
+        }
         return;
       case 'where':
         return reply(this.owners.has(call.job) ? 'running' : 'gone');
@@ -337,7 +352,10 @@ export class JobsHub {
         return;
       }
       default: {
-        const owner = this.owners.get(call.job);
+        const ended = this.ended.get(call.job);
+        const owner =
+          this.owners.get(call.job) ??
+          (call.op === 'follow' && ended && ended.until > this.now() ? ended.owner : undefined);
         if (!owner) return reply(call.op === 'log' ? null : false);
         const forwarded = `p${this.next++}`;
         const stream = call.op === 'follow' ? call.stream : undefined;
@@ -351,6 +369,7 @@ export class JobsHub {
   /** A worker died: its jobs are nobody's, its asks unanswered, its streams ended. */
   lost(worker: HubWorker): void {
     for (const [job, owner] of this.owners) if (owner === worker) this.owners.delete(job);
+    for (const [job, { owner }] of this.ended) if (owner === worker) this.ended.delete(job);
     for (const [id, ask] of this.asks) {
       if (ask.owner !== worker) continue;
       this.asks.delete(id);

@@ -176,6 +176,10 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
 
     const done = await elsewhere(owner, 'GET', `/api/v1/ai/generations/${id}`);
     expect(job(done)).toMatchObject({ status: 'completed', output: ANSWER, error: null });
+    // Ended, its events are still in the owner's memory for a while: followed from here too.
+    const again = await elsewhere(owner, 'GET', `/api/v1/ai/generations/${id}/events`);
+    expect(again.status, again.body).toBe(200);
+    expect(textOf(parseSse(again.body))).toBe(ANSWER);
   }, 30_000);
 
   it('shows the answer so far on the other worker, and cancels the job from there', async () => {

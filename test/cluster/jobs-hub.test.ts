@@ -105,6 +105,14 @@ describe('JobsHub: AI jobs across cluster workers', () => {
     await reading;
     expect(seen).toEqual(['1:two', '2:three', '3:done']);
     expect(await b.peers.follow('nobody', -1)).toBeUndefined();
+
+    // Ended and released: no longer running, but its events are followed a while longer.
+    a.peers.release('j1');
+    expect(await b.peers.whereIs('j1')).toBe('gone');
+    const replay = (await b.peers.follow('j1', 2))!(new AbortController().signal);
+    const rest = [];
+    for await (const event of replay) rest.push(event.type);
+    expect(rest).toEqual(['done']);
   });
 
   it('ends a relayed stream with an interrupted error when the owner dies, and stops the owner when the follower leaves', async () => {

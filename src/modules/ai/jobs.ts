@@ -364,7 +364,10 @@ export class JobsService {
     return (signal) => durable.events.subscribe(id, signal, lastEventId);
   }
 
-  /** A job running in another worker of the cluster: its events through the primary. */
+  /**
+   * A job running in another worker of the cluster (or ended there within the resume window):
+   * its events from that worker's memory, through the primary.
+   */
   private async relayFromPeer(
     id: string,
     lastEventId: number,
