@@ -108,3 +108,33 @@ describe('JobsService: a job not running in this process', () => {
     expect(asked).toEqual(['j1']);
   });
 });
+
+describe('JobsService: submitting while the cluster primary does not answer', () => {
+  it('is a 503 with Retry-After, and the generation it started is cancelled', async () => {
+    const cancelled: string[] = [];
+    const ai = {
+      write: async () => ({ id: 'g9' }),
+      cancel: (id: string) => cancelled.push(id) > 0,
+    } as unknown as AiService;
+    const jobs = new JobsService({
+      ai,
+      repo: {} as JobsRepository,
+      webhooks: { check: () => null } as unknown as WebhookPort,
+      webhookSecret: () => 'secret',
+      clock: { now: () => new Date('2026-01-01T00:00:01Z') },
+      peers: {
+        claim: async () => {
+          throw new Error('no answer from the primary within 2000 ms');
+        },
+        serve: () => {},
+      } as unknown as JobPeers,
+    });
+    const submitted = jobs.submit({ kind: 'titles', text: 'Tea' } as never, author);
+    await expect(submitted).rejects.toMatchObject({
+      status: 503,
+      code: 'cluster_unavailable',
+      headers: { 'retry-after': '2' },
+    });
+    expect(cancelled).toEqual(['g9']);
+  });
+});

@@ -171,7 +171,15 @@ export class JobsService {
         await peers.claim(id);
       } catch (error) {
         this.deps.ai.cancel(generation.id);
-        throw error;
+        this.deps.log?.warn({ err: error, job: id }, 'the cluster primary did not register a job');
+        // The primary is busy or restarting: a retry soon will likely be registered.
+        throw new AppError(
+          503,
+          'cluster_unavailable',
+          'The server could not register the job with its other workers; try again in a few seconds.',
+          undefined,
+          { 'retry-after': '2' },
+        );
       }
     }
     try {
