@@ -46,7 +46,8 @@ export function createFrontDoor(store: () => HotPages | undefined) {
     if (method !== 'GET' && method !== 'HEAD') return false;
     const pages = store();
     if (pages === undefined) return false;
-    const page = pages.get(request.url ?? '');
+    const url = request.url ?? '';
+    const page = pages.get(url);
     if (page === undefined) return false;
     const headers = request.headers;
     if (headers.authorization !== undefined) return false;
@@ -65,16 +66,15 @@ export function createFrontDoor(store: () => HotPages | undefined) {
     let body = page.identity;
     let raw = page.headers.identity;
     if (accepts !== undefined) {
-      if (page.br !== undefined && page.headers.br !== undefined && acceptsCoding(accepts, 'br')) {
-        body = page.br;
-        raw = page.headers.br;
-      } else if (
-        page.gzip !== undefined &&
-        page.headers.gzip !== undefined &&
-        acceptsCoding(accepts, 'gzip')
-      ) {
-        body = page.gzip;
-        raw = page.headers.gzip;
+      const coding = acceptsCoding(accepts, 'br')
+        ? 'br'
+        : acceptsCoding(accepts, 'gzip')
+          ? 'gzip'
+          : undefined;
+      const copy = coding && pages.encoded(url, page, coding);
+      if (copy) {
+        body = copy.body;
+        raw = copy.headers;
       }
     }
     // One array, so writeHead takes Node's fast path (no setHeader before it).

@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { HotPages, type HotPageInput } from '../../src/cache/hot-pages.js';
 import { acceptsCoding, etagMatches } from '../../src/http/front-door.js';
@@ -83,5 +84,31 @@ describe('etagMatches', () => {
     expect(etagMatches('W/"a"', '"a"')).toBe(true);
     expect(etagMatches('"b", "a"', '"a"')).toBe(true);
     expect(etagMatches('"b"', '"a"')).toBe(false);
+  });
+});
+
+describe('HotPages.encoded', () => {
+  it('compresses on the first request for a coding, once, and counts the bytes', () => {
+    const hot = new HotPages({ maxBytes: 1e6, now: () => 0 });
+    hot.store('/a', page('tea '.repeat(500)), hot.epoch);
+    const stored = hot.get('/a')!;
+    const before = hot.stats().bytes;
+    const br = hot.encoded('/a', stored, 'br')!;
+    expect(brotliDecompressSync(br.body).toString()).toBe('tea '.repeat(500));
+    expect(Object.fromEntries(pairs(br.headers))).toMatchObject({
+      'content-encoding': 'br',
+      'content-length': String(br.body.length),
+      etag: '"e"',
+    });
+    expect(hot.encoded('/a', stored, 'br')!.body).toBe(br.body);
+    const gz = hot.encoded('/a', stored, 'gzip')!;
+    expect(gunzipSync(gz.body).toString()).toBe('tea '.repeat(500));
+    expect(hot.stats().bytes).toBe(before + br.body.length + gz.body.length);
+  });
+
+  it('leaves a small page as it is', () => {
+    const hot = new HotPages({ maxBytes: 1e6, now: () => 0 });
+    hot.store('/a', page('short'), hot.epoch);
+    expect(hot.encoded('/a', hot.get('/a')!, 'gzip')).toBeUndefined();
   });
 });
