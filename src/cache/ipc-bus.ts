@@ -10,7 +10,7 @@ import type {
 import { BaseDriver } from 'bentocache/drivers/base_driver';
 import { MemoryDriver } from 'bentocache/drivers/memory';
 import { MemoryPageIndex, type PageIndex } from './purge.js';
-import type { TagClock } from './tag-clock.js';
+import { checkKnownEpochs, type TagClock } from './tag-clock.js';
 
 /**
  * The cache shared by the workers of `inkstone serve --workers N` when there is no Redis: the
@@ -285,14 +285,7 @@ export class IpcTagClock implements TagClock {
   }
 
   check(tags: readonly string[], born: number): boolean | undefined {
-    let known = true;
-    for (const tag of tags) {
-      if (this.pending.has(tag)) return false;
-      const epoch = this.epochs.get(tag);
-      if (epoch === undefined) known = false;
-      else if (epoch > born) return false;
-    }
-    return known ? true : undefined;
+    return checkKnownEpochs(tags, born, this.epochs, this.pending);
   }
 
   async verify(tags: readonly string[], born: number): Promise<boolean> {

@@ -32,6 +32,27 @@ export interface TagClock {
 }
 
 /** One process: a counter. Exact, and nothing to share. */
+/**
+ * An entry born at `born` with `tags`, judged by the epochs this process knows: false when a
+ * tag was invalidated after its birth (or has an invalidation under way), true when every tag
+ * is known and none was, undefined when a tag's epoch is not known here yet.
+ */
+export function checkKnownEpochs(
+  tags: readonly string[],
+  born: number,
+  epochs: ReadonlyMap<string, number>,
+  pending: ReadonlySet<string>,
+): boolean | undefined {
+  let known = true;
+  for (const tag of tags) {
+    if (pending.has(tag)) return false;
+    const epoch = epochs.get(tag);
+    if (epoch === undefined) known = false;
+    else if (epoch > born) return false;
+  }
+  return known ? true : undefined;
+}
+
 export class LocalTagClock implements TagClock {
   private epoch = 0;
   private readonly epochs = new Map<string, number>();
@@ -183,14 +204,7 @@ export class RedisTagClock implements TagClock {
   check(tags: readonly string[], born: number): boolean | undefined {
     if (born < this.floor) return false;
     if (!this.subscribed) return undefined;
-    let known = true;
-    for (const tag of tags) {
-      if (this.pending.has(tag)) return false;
-      const epoch = this.epochs.get(tag);
-      if (epoch === undefined) known = false;
-      else if (epoch > born) return false;
-    }
-    return known ? true : undefined;
+    return checkKnownEpochs(tags, born, this.epochs, this.pending);
   }
 
   async verify(tags: readonly string[], born: number): Promise<boolean> {
