@@ -31,6 +31,7 @@ import { settingsRoutes } from './modules/settings/routes.js';
 import { userPages } from './modules/users/pages.js';
 import { userRoutes } from './modules/users/routes.js';
 import { databasePlugin } from './plugins/database.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { queuePlugin } from './plugins/queue.js';
 import { redisPlugin } from './plugins/redis.js';
 import { servicesPlugin } from './plugins/services.js';
@@ -63,8 +64,11 @@ export async function buildApp({
 }: AppOptions): Promise<FastifyInstance> {
   // Anonymous page-cache hits are answered before Fastify (src/http/front-door.ts); the
   // services, and so the hot page store, exist by the time the server takes requests.
-  const built: { services?: FastifyInstance['services'] } = {};
-  const frontDoor = createFrontDoor(() => built.services?.pageCache?.hot);
+  const built: { services?: FastifyInstance['services']; metrics?: FastifyInstance['metrics'] } = {};
+  const frontDoor = createFrontDoor(
+    () => built.services?.pageCache?.hot,
+    (method, status, seconds) => built.metrics?.http.frontDoorHit(method, status, seconds),
+  );
   const app = Fastify({
     serverFactory: (handler) =>
       createServer((request, response) => {
@@ -100,6 +104,9 @@ export async function buildApp({
   await app.register(redisPlugin);
   await app.register(servicesPlugin, { overrides });
   built.services = app.services;
+  // Before every route and the request context: its hooks see them all (src/plugins/metrics.ts).
+  await app.register(metricsPlugin);
+  built.metrics = app.metrics;
   await app.register(queuePlugin);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

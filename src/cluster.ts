@@ -5,6 +5,8 @@ import { CLUSTER_ENV, startCacheHub } from './cache/ipc-bus.js';
 import { startJobsHub } from './cluster-jobs.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/migrate.js';
+import { clusterScraper } from './metrics/cluster.js';
+import { startMetricsServer } from './metrics/server.js';
 
 /** `--workers N`: a whole number of 1 or more, or `auto` for one per core. */
 export function parseWorkers(value: string): number {
@@ -41,6 +43,18 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   if (!config.redis && workers > 1) {
     log.warn(
       'No REDIS_URL: login attempts and AI limits are counted per worker, and AI jobs run in the worker that took them (a worker that dies loses its jobs); see README, "serve --workers"',
+    );
+  }
+  // METRICS_PORT: one scrape returns every worker's series, summed (src/metrics/cluster.ts).
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (config.metrics.port !== undefined) {
+    const scraper = clusterScraper(cluster);
+    metricsServer = await startMetricsServer(
+      config.host,
+      config.metrics.port,
+      () => scraper.scrape(),
+      scraper.contentType,
+      (error) => log.error({ err: error }, 'metrics scrape failed'),
     );
   }
   const crashes: number[] = [];
@@ -111,5 +125,7 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   const code = await finished;
   stopHub?.();
   stopJobs?.();
+  metricsServer?.closeAllConnections();
+  metricsServer?.close();
   return code;
 }

@@ -438,6 +438,26 @@ const Cache = Type.Object({
   ),
 });
 
+const Metrics = Type.Object({
+  METRICS_PORT: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      defaultText: 'unset → no metrics port',
+      description:
+        'serve Prometheus `/metrics` on this second port (on `HOST`); with `--workers N` the primary answers it for every worker',
+    }),
+  ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      secret: true,
+      defaultText: 'unset → not on the main port',
+      description: 'serve `/metrics` on the main port too, to requests with `Authorization: Bearer <token>`',
+    }),
+  ),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
 export const CONFIG_SECTIONS = {
   Server,
@@ -449,6 +469,7 @@ export const CONFIG_SECTIONS = {
   Redis,
   'Queue and workers': Jobs,
   Webhooks,
+  Metrics,
 };
 
 export const EnvSchema = Type.Object({
@@ -461,6 +482,7 @@ export const EnvSchema = Type.Object({
   ...Redis.properties,
   ...Jobs.properties,
   ...Webhooks.properties,
+  ...Metrics.properties,
 });
 
 /** The environment after parsing: each variable as its type, defaults applied. */

@@ -45,6 +45,8 @@ export interface Config {
   webhooks: WebhookConfig;
   /** The BullMQ queue and its workers (used when REDIS_URL is set; see src/queue/bullmq.ts). */
   jobs: JobsConfig;
+  /** Prometheus `/metrics` (src/plugins/metrics.ts): a second port, and/or the main one behind a token. */
+  metrics: { port?: number; token?: string };
 }
 
 export interface CacheConfig {
@@ -340,6 +342,10 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       webWorkerConcurrency: env.AI_WEB_WORKER_CONCURRENCY ?? env.AI_WORKER_CONCURRENCY,
       lockMs: env.AI_JOB_LOCK_MS,
       maxRestarts: env.AI_JOB_MAX_RESTARTS,
+    },
+    metrics: {
+      ...(env.METRICS_PORT !== undefined ? { port: env.METRICS_PORT } : {}),
+      ...(env.METRICS_TOKEN ? { token: env.METRICS_TOKEN } : {}),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -22,6 +22,7 @@ import { RedisEventStream } from './modules/ai/event-stream.js';
 import { JobRunner } from './modules/ai/job-runner.js';
 import { type DurableJobs, JobsService } from './modules/ai/jobs.js';
 import { JobsRepository } from './modules/ai/jobs-repository.js';
+import type { AiMetricsSink } from './modules/ai/metrics-sink.js';
 import { GenerationsRepository } from './modules/ai/repository.js';
 import { createSharedAiState, RedisFallback } from './modules/ai/redis-fallback.js';
 import { ModelRouter } from './modules/ai/router.js';
@@ -58,6 +59,8 @@ export interface Collaborators {
   redis: Redis;
   /** The cache module (src/cache/cache.ts); absent: no page cache. */
   cache: AppCache;
+  /** Where the AI pipeline reports for the metrics (src/metrics/ai.ts); absent: nowhere. */
+  aiMetrics: AiMetricsSink;
 }
 
 export type ServiceOverrides = Partial<Collaborators>;
@@ -170,7 +173,12 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
   const providers =
     overrides.providers ??
     new Map(ai.providers.map((spec) => [spec.name, createProvider(spec, overrides.log)]));
-  const dispatcher = new Dispatcher({ maxQueue: ai.limits.maxQueue, perUser: ai.limits.perUser });
+  const metrics = overrides.aiMetrics;
+  const dispatcher = new Dispatcher({
+    maxQueue: ai.limits.maxQueue,
+    perUser: ai.limits.perUser,
+    ...(metrics ? { metrics } : {}),
+  });
   const cacheOptions = { ttlMs: ai.cacheTtlMs, maxEntries: 1000 };
   const prefix = config.redis?.prefix ?? 'inkstone:';
   const shared =
@@ -200,7 +208,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
   const service = new AiService({
     config: ai,
     providers,
-    router: new ModelRouter({ config: ai, providers, dispatcher, clock }),
+    router: new ModelRouter({ config: ai, providers, dispatcher, clock, ...(metrics ? { metrics } : {}) }),
     dispatcher,
     limiter,
     cache,
@@ -208,6 +216,7 @@ function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: Ser
     clock,
     log: overrides.log,
     flights,
+    metrics,
   });
   return { ai: service, limiter };
 }

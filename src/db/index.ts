@@ -18,7 +18,16 @@ export interface DbHandle {
   ping(): Promise<void>;
   /** The pool, for gauges; SQLite's one connection counts as a pool of one. */
   poolStats(): PoolStats;
+  /** Calls `listener` after every query (the metrics' histogram); returns the unsubscribe. */
+  onQuery(listener: (event: QueryEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+/** One query as Kysely timed it: on its connection, not counting the wait for one. */
+export interface QueryEvent {
+  ms: number;
+  dialect: Dialect;
+  failed: boolean;
 }
 
 export interface PoolStats {
@@ -87,10 +96,26 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
 
 export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHandle {
   const limits = { ...DATABASE_DEFAULTS, ...config.limits };
-  const log = (dialect: Dialect, poolStats: () => PoolStats) =>
-    options.log && limits.slowQueryMs > 0
-      ? { log: slowQueryLog(limits.slowQueryMs, dialect, options.log, poolStats) }
-      : {};
+  const listeners = new Set<(event: QueryEvent) => void>();
+  const onQuery = (listener: (event: QueryEvent) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+  // Always installed: listeners come later (the metrics plugin), after Kysely is built.
+  const log = (dialect: Dialect, poolStats: () => PoolStats) => {
+    const slow =
+      options.log && limits.slowQueryMs > 0
+        ? slowQueryLog(limits.slowQueryMs, dialect, options.log, poolStats)
+        : undefined;
+    return {
+      log: (event: LogEvent) => {
+        slow?.(event);
+        if (listeners.size === 0) return;
+        const query = { ms: event.queryDurationMillis, dialect, failed: event.level === 'error' };
+        for (const listener of listeners) listener(query);
+      },
+    };
+  };
   if (config.kind === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
     const sqlite = new SQLite(config.file);
@@ -114,6 +139,7 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
         sqlite.prepare('select 1').get();
       },
       poolStats,
+      onQuery,
       close: () => db.destroy(),
     };
   }
@@ -157,6 +183,7 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
       }
     },
     poolStats,
+    onQuery,
     close: () => db.destroy(),
   };
 }

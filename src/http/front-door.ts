@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HotPages } from '../cache/hot-pages.js';
+import type { FrontDoorHit } from '../metrics/http.js';
+import { requestIdFrom } from './logging.js';
 import { FLASH_COOKIE, SESSION_COOKIE } from './request-context.js';
 
 const SESSION = `${SESSION_COOKIE}=`;
 const FLASH = `${FLASH_COOKIE}=`;
-const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /** True when the If-None-Match list names the etag (weak or strong, as Fastify's path does). */
 export function etagMatches(given: string, etag: string): boolean {
@@ -40,7 +40,7 @@ export function acceptsCoding(header: string, coding: string): boolean {
  * down the slow path too, which only costs time). The rest is what Fastify would send: the
  * request id, the ETag and a 304, and the encoding the client accepts.
  */
-export function createFrontDoor(store: () => HotPages | undefined) {
+export function createFrontDoor(store: () => HotPages | undefined, counted?: FrontDoorHit) {
   return function serve(request: IncomingMessage, response: ServerResponse): boolean {
     const method = request.method;
     if (method !== 'GET' && method !== 'HEAD') return false;
@@ -53,13 +53,14 @@ export function createFrontDoor(store: () => HotPages | undefined) {
     if (headers.authorization !== undefined) return false;
     const cookie = headers.cookie;
     if (cookie !== undefined && (cookie.includes(SESSION) || cookie.includes(FLASH))) return false;
+    const started = counted === undefined ? 0 : performance.now();
 
-    const given = headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const id = requestIdFrom(headers);
     const ifNoneMatch = headers['if-none-match'];
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, page.etag)) {
       response.writeHead(304, [...page.headers.notModified, 'x-request-id', id]);
       response.end();
+      counted?.(method, 304, (performance.now() - started) / 1000);
       return true;
     }
     const accepts = headers['accept-encoding'];
@@ -81,6 +82,8 @@ export function createFrontDoor(store: () => HotPages | undefined) {
     response.writeHead(200, [...raw, 'x-request-id', id]);
     if (method === 'HEAD') response.end();
     else response.end(body);
+    // The time to hand the page to the socket: the front door never waits for the client.
+    counted?.(method, 200, (performance.now() - started) / 1000);
     return true;
   };
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { type AppCache, createCache } from '../cache/cache.js';
+import { type AppMetrics, createMetrics } from '../metrics/index.js';
 import { createServices, type ServiceOverrides, type Services } from '../services.js';
 
 declare module 'fastify' {
@@ -7,6 +8,8 @@ declare module 'fastify' {
     services: Services;
     /** The cache module, for its statistics (`cache.stats()`; the metrics read them). */
     cache: AppCache;
+    /** The metrics registry and the series services report to (src/metrics/). */
+    metrics: AppMetrics;
   }
 }
 
@@ -19,14 +22,17 @@ export const servicesPlugin = fp<{ overrides?: ServiceOverrides }>(
       prefix: app.config.redis?.prefix ?? 'inkstone:',
       log: app.log,
     });
+    const metrics = createMetrics();
     const services = createServices(app.database, app.config, {
       log: app.log,
       cache,
+      aiMetrics: metrics.ai.sink,
       ...(app.redis ? { redis: app.redis } : {}),
       ...overrides,
     });
     app.decorate('services', services);
     app.decorate('cache', cache);
+    app.decorate('metrics', metrics);
     // Generations in flight end with the app, and in-process models free their memory.
     app.addHook('onClose', async () => {
       await services.ai.close();

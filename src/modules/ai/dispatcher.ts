@@ -1,4 +1,5 @@
 import { AppError } from '../../errors.js';
+import type { AiMetricsSink } from './metrics-sink.js';
 
 interface Slots {
   capacity: number;
@@ -11,6 +12,7 @@ export interface DispatcherOptions {
   maxQueue: number;
   /** Generations one user may have running or waiting at once. */
   perUser: number;
+  metrics?: AiMetricsSink;
 }
 
 /**
@@ -29,6 +31,7 @@ export class Dispatcher {
   /** Registers a new generation for `user`; the returned function ends it. */
   admit(user: string): () => void {
     if (this.waitingTotal >= this.options.maxQueue) {
+      this.options.metrics?.refused('queue_full');
       throw new AppError(
         503,
         'ai_queue_full',
@@ -39,6 +42,7 @@ export class Dispatcher {
     }
     const running = this.perUser.get(user) ?? 0;
     if (running >= this.options.perUser) {
+      this.options.metrics?.refused('too_many_running');
       throw new AppError(
         429,
         'ai_too_many_running',
@@ -69,8 +73,10 @@ export class Dispatcher {
     const pool = slots;
     if (pool.inFlight < pool.capacity && pool.waiting.length === 0) {
       pool.inFlight++;
+      this.options.metrics?.queueWait(provider, 0);
     } else {
       this.waitingTotal++;
+      const queuedAt = performance.now();
       try {
         await new Promise<void>((resolve, reject) => {
           const entry = { grant: resolve, signal };
@@ -87,6 +93,7 @@ export class Dispatcher {
         });
       } finally {
         this.waitingTotal--;
+        this.options.metrics?.queueWait(provider, (performance.now() - queuedAt) / 1000);
       }
     }
     let released = false;

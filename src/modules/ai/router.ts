@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../clock.js';
 import { callProvider, Timeout } from './attempt.js';
-import { CircuitBreaker } from './breaker.js';
+import { type BreakerState, CircuitBreaker } from './breaker.js';
 import type { AiConfig, AliasSpec, RouteRule } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { AiMetricsSink } from './metrics-sink.js';
 import {
   type ChatMessage,
   type GenerateParams,
@@ -70,6 +71,7 @@ export class ModelRouter {
       dispatcher: Dispatcher;
       clock: Clock;
       random?: () => number;
+      metrics?: AiMetricsSink;
     },
   ) {
     this.aliases = new Map(deps.config.aliases.map((alias) => [alias.name, alias]));
@@ -93,6 +95,11 @@ export class ModelRouter {
       this.breakers.set(provider, breaker);
     }
     return breaker;
+  }
+
+  /** Each provider's circuit, for the metrics (providers not called yet have none: closed). */
+  breakerStates(): Record<string, BreakerState> {
+    return Object.fromEntries([...this.breakers].map(([name, breaker]) => [name, breaker.state]));
   }
 
   /** The alias and its fallbacks, breadth first, each once. */
@@ -162,6 +169,11 @@ export class ModelRouter {
           break;
         }
         let produced = '';
+        const { metrics } = this.deps;
+        if (metrics) {
+          if (attempt === 0 && candidate !== alias) metrics.fallback(candidate.name);
+          metrics.attempt(candidate.provider, candidate.model);
+        }
         const cancelled = (text: string) => {
           if (gate.probe) breaker.release();
           record('cancelled', text);
@@ -242,6 +254,7 @@ export class ModelRouter {
           if (error instanceof Timeout) break;
           if (!error.retryable || attempt >= this.deps.config.retry.attempts) break;
           const delay = this.backoff(attempt, error.retryAfterMs);
+          this.deps.metrics?.retry(candidate.provider);
           hooks.notice(`${candidate.provider}: ${error.message}; retrying in ${Math.round(delay)} ms.`);
           try {
             await sleep(delay, undefined, { signal });

@@ -8,6 +8,7 @@ import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { FlightsPort } from './flights.js';
 import type { LimitDecision, UsageLimiter } from './limiter.js';
+import type { AiMetricsSink } from './metrics-sink.js';
 import { type AiKind, buildPrompt, MissingInput, type WritingInput } from './prompts.js';
 import type { ChatMessage, GenerateParams, Provider, ProviderStatus } from './providers/types.js';
 import type { GenerationsRepository } from './repository.js';
@@ -80,6 +81,7 @@ export class AiService {
       log?: Logger;
       /** Coalescing across instances (Redis); without it, identical requests coalesce per instance. */
       flights?: FlightsPort;
+      metrics?: AiMetricsSink;
     },
   ) {}
 
@@ -115,6 +117,7 @@ export class AiService {
     const user = `user:${actor.id}`;
     const decision = request.limitTaken ? TAKEN : await limiter.take(user);
     if (!decision.allowed) {
+      this.deps.metrics?.refused('rate_limited');
       throw new AppError(429, 'rate_limited', decision.reason ?? 'Too many AI requests.', undefined, {
         ...decision.headers,
         'retry-after': String(decision.retryAfterSeconds),
@@ -125,11 +128,17 @@ export class AiService {
 
     if (!request.fresh) {
       const hit = await cache.get(key).catch(() => undefined);
-      if (hit) return this.replay(hit, request, actor, params, decision.headers);
+      if (hit) {
+        this.deps.metrics?.shortcut('cached');
+        return this.replay(hit, request, actor, params, decision.headers);
+      }
       // Checked after the last await: from here to the registration below nothing yields, so
       // of many identical requests arriving together exactly one reaches the model.
       const joined = this.inFlight.get(key);
-      if (joined) return { ...joined, headers: decision.headers };
+      if (joined) {
+        this.deps.metrics?.shortcut('coalesced');
+        return { ...joined, headers: decision.headers };
+      }
     }
 
     const release = dispatcher.admit(user);
@@ -198,6 +207,11 @@ export class AiService {
     const { flights } = this.deps;
     if (flights && (await flights.relayed(id))) return (signal) => flights.follow(id, signal, lastEventId);
     return undefined;
+  }
+
+  /** What the gauges read at each scrape: the queue, the slots in use, each provider's circuit. */
+  load(): { queue: ReturnType<Dispatcher['stats']>; circuits: ReturnType<ModelRouter['breakerStates']> } {
+    return { queue: this.deps.dispatcher.stats(), circuits: this.deps.router.breakerStates() };
   }
 
   async status(): Promise<AiStatus> {
@@ -335,6 +349,15 @@ export class AiService {
       );
       const ttftMs = firstTokenAt === null ? null : firstTokenAt - started;
       const durationMs = clock.now().getTime() - started;
+      this.deps.metrics?.generation({
+        provider: result.provider,
+        model: result.model,
+        outcome: result.finishReason === 'cancelled' ? 'cancelled' : 'ok',
+        ttftSeconds: ttftMs === null ? null : ttftMs / 1000,
+        durationSeconds: durationMs / 1000,
+        tokensIn: result.usage.promptTokens,
+        tokensOut: result.usage.completionTokens,
+      });
       // Only a whole answer is cached (never an error, a cut or a cancelled one), and before
       // its last event, so that whoever asks again after reading it gets the cached copy.
       if (result.finishReason !== 'cancelled') {
@@ -390,6 +413,15 @@ export class AiService {
         partial: failure.partial.length > 0,
       });
       const last = [...failure.attempts].reverse().find((a) => a.outcome !== 'skipped');
+      this.deps.metrics?.generation({
+        provider: last?.provider ?? 'none',
+        model: last?.model ?? 'none',
+        outcome: failure.code,
+        ttftSeconds: firstTokenAt === null ? null : (firstTokenAt - started) / 1000,
+        durationSeconds: (clock.now().getTime() - started) / 1000,
+        tokensIn: 0,
+        tokensOut: 0,
+      });
       await this.record(generation.id, actor, request, params, {
         alias: last?.alias ?? alias.name,
         model: last?.model ?? null,

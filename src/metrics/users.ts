@@ -1,0 +1,47 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+const ACTIVE_WINDOW_MS = 5 * 60_000;
+const PRUNE_EVERY_MS = 60_000;
+
+/** Posts created, sign-ups, and signed-in users seen lately. */
+export function userMetrics(registry: Registry, now: () => number = Date.now) {
+  const registers = [registry];
+  const postsCreated = new Counter({
+    name: 'inkstone_posts_created_total',
+    help: 'Posts created',
+    registers,
+  });
+  const registrations = new Counter({
+    name: 'inkstone_user_registrations_total',
+    help: 'User accounts created (sign-ups, the first admin, accounts an admin made)',
+    registers,
+  });
+  // User id → when last seen. Ids never become labels: only their count is exported.
+  const seen = new Map<number, number>();
+  let prunedAt = now();
+  const prune = (at: number) => {
+    prunedAt = at;
+    for (const [id, when] of seen) if (at - when > ACTIVE_WINDOW_MS) seen.delete(id);
+  };
+  new Gauge({
+    name: 'inkstone_active_users',
+    help: 'Distinct signed-in users seen in the last 5 minutes (in a cluster, summed over workers: a user served by two counts twice)',
+    registers,
+    collect() {
+      prune(now());
+      this.set(seen.size);
+    },
+  });
+  return {
+    postCreated: () => postsCreated.inc(),
+    userRegistered: () => registrations.inc(),
+    /** A request by a signed-in user. */
+    userSeen(id: number) {
+      const at = now();
+      // Re-inserted so the map stays in the order users were last seen.
+      seen.delete(id);
+      seen.set(id, at);
+      if (at - prunedAt > PRUNE_EVERY_MS) prune(at);
+    },
+  };
+}
