@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -9,11 +8,14 @@ import type { Config } from './config.js';
 import type { DbHandle } from './db/index.js';
 import { registerDocs } from './http/docs.js';
 import { createFrontDoor } from './http/front-door.js';
+import { healthRoutes } from './http/health.js';
 import { registerInputGuard } from './http/input-guard.js';
+import { type AppLoggerOptions, appLogger, requestIdFrom } from './http/logging.js';
 import { pagesPlugin } from './http/pages.js';
 import { loadShedding } from './http/pressure.js';
 import { registerRequestContext } from './http/request-context.js';
 import { registerFingerprintedAssets } from './http/static-assets.js';
+import { registerResponseHeaders } from './http/timing.js';
 import { adminPages } from './modules/admin/pages.js';
 import { openAiRoutes } from './modules/ai/openai-routes.js';
 import { jobRoutes } from './modules/ai/jobs-routes.js';
@@ -50,7 +52,8 @@ export interface AppOptions {
   database?: DbHandle;
   /** Collaborators to swap (a clock, a password hasher, …); see createServices. */
   overrides?: ServiceOverrides;
-  logger?: boolean | { level: string };
+  /** false: no log; otherwise the level (config's when not given) and, for tests, a stream. */
+  logger?: false | AppLoggerOptions;
   /** Tests: false makes the app shed load as if overloaded (see src/http/pressure.ts). */
   healthy?: () => boolean;
 }
@@ -74,13 +77,10 @@ export async function buildApp({
       createServer((request, response) => {
         if (!frontDoor(request, response)) handler(request, response);
       }),
-    logger: logger ?? { level: config.logLevel },
+    logger: logger === false ? false : appLogger(logger ?? { level: config.logLevel }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => requestIdFrom(req.headers),
     requestIdHeader: false,
     // Requests Node cannot even parse (a raw non-ASCII URL, a broken header) still get the one error shape.
     clientErrorHandler: (error, socket) => {
@@ -108,9 +108,7 @@ export async function buildApp({
   await app.register(metricsPlugin);
   built.metrics = app.metrics;
   await app.register(queuePlugin);
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
+  registerResponseHeaders(app);
 
   await app.register(cookie, { secret: config.sessionSecret });
   await app.register(formbody, { bodyLimit: config.bodyLimit });
@@ -130,10 +128,7 @@ export async function buildApp({
   registerRequestContext(app, config, app.services.auth);
   await app.register(pagesPlugin);
 
-  app.get('/healthz', { schema: { hide: true } }, async () => {
-    await app.database.ping();
-    return { status: 'ok' };
-  });
+  await app.register(healthRoutes);
 
   await app.register(
     async (api) => {

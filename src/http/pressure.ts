@@ -23,9 +23,9 @@ export interface LoadSheddingOptions {
   checkIntervalMs?: number;
 }
 
-// Never shed: the load balancer's probe (shedding it would take the instance out and move its
+// Never shed: the load balancer's probes (shedding them would take the instance out and move its
 // load onto the others), and files that cost a read from the page cache's neighbour, the disk.
-const NEVER_SHED = ['/healthz', '/robots.txt'];
+const NEVER_SHED = ['/healthz', '/readyz', '/robots.txt'];
 const STATIC_PREFIX = '/static/';
 
 // under-pressure measures the mean event-loop delay over one-second samples from the moment it

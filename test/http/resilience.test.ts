@@ -17,9 +17,11 @@ describe('when the database goes away', () => {
   });
 
   it('answers 503 with Retry-After instead of hanging or crashing', async () => {
-    const health = await app.inject({ method: 'GET', url: '/healthz' });
-    expect(health.statusCode).toBe(503);
-    expect(health.headers['retry-after']).toBe('2');
+    // Alive (it asks nothing), not ready (src/http/health.ts).
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().checks.db.ok).toBe(false);
     const api = await app.inject({ method: 'GET', url: '/api/v1/posts' });
     expect(api.statusCode).toBe(503);
     expect(api.json().error.code).toBe('database_unavailable');

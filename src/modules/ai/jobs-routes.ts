@@ -29,6 +29,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.actor,
         request.headers['idempotency-key'],
       );
+      // Ties this request's id to the job's, whose own lines (a worker's, later) carry `job`.
+      if (created) request.log.info({ job: job.id }, 'job queued');
       // The same key and body again: the same job, as it is now.
       return reply
         .code(created ? 202 : 200)

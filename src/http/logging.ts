@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { DestinationStream, LoggerOptions } from 'pino';
+
+const GIVEN_ID = /^[\w.-]{1,64}$/;
+// W3C Trace Context: version-traceid-parentid-flags, lower-case hex. Version ff is invalid and
+// an all-zero trace id means "none" (https://www.w3.org/TR/trace-context/#traceparent-header).
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+const NO_TRACE = '0'.repeat(32);
+
+/**
+ * The request's id: the caller's X-Request-Id when it is a short plain token, else the trace id
+ * of a W3C `traceparent` (so one id follows a request through a tracing proxy into our logs),
+ * else a fresh UUID. Shared by Fastify's genReqId and the front door, so both answer alike.
+ */
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  if (typeof given === 'string' && GIVEN_ID.test(given)) return given;
+  const parent = headers.traceparent;
+  if (typeof parent === 'string') {
+    const match = TRACEPARENT.exec(parent);
+    if (match && match[1] !== 'ff' && match[2] !== NO_TRACE) return match[2]!;
+  }
+  return randomUUID();
+}
+
+// What must never reach the log, even if a serializer or a careless `log.info({ request })`
+// passes it on: credentials in headers, and the fields services name passwords, tokens and
+// prompts. Fastify's own request serializer logs neither headers nor bodies; these paths are
+// the second line. Paths are exact (no leading wildcard), which pino compiles into cheap
+// property checks.
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'password',
+  'token',
+  'prompt',
+  'messages',
+  'body',
+  '*.password',
+  '*.token',
+  '*.prompt',
+  '*.messages',
+];
+
+export interface AppLoggerOptions {
+  level: string;
+  /** Where lines go (tests capture them); standard output when not given. */
+  stream?: DestinationStream;
+}
+
+/** pino's options for the app's logger: JSON at the configured level, secrets redacted. */
+export function appLogger({
+  level,
+  stream,
+}: AppLoggerOptions): LoggerOptions & { stream?: DestinationStream } {
+  return {
+    level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    ...(stream ? { stream } : {}),
+  };
+}
