@@ -1,88 +1,27 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/index.js';
 import { openDatabase } from '../../src/db/migrate.js';
 import { toActor } from '../../src/modules/users/service.js';
 import { createServices } from '../../src/services.js';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
-import { freePort } from '../helpers/redis.js';
 import { parseSse, textOf } from '../helpers/sse.js';
+import { type Answer, type Cluster, call, startCluster } from './cli.js';
 
 // AI jobs under `inkstone serve --workers 2` without Redis: a job runs in the worker that took
 // it, and the other worker reads, follows and cancels it through the primary. Every request has
 // its connection (round-robin between the workers); x-inkstone-worker names who answered.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // 30 tokens, one every 100 ms: a job runs about 3 s.
 const ANSWER = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
 
-interface Answer {
-  status: number;
-  worker: string;
-  body: string;
-}
-
-function call(port: number, method: string, path: string, token?: string, body?: object): Promise<Answer> {
-  const payload = body && JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        agent: false,
-        headers: {
-          connection: 'close',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            worker: String(res.headers['x-inkstone-worker']),
-            body: text,
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
-    req.end(payload);
-  });
-}
-
 describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', () => {
+  let cluster: Cluster;
   let port: number;
-  let primary: ChildProcess;
-  let output = '';
   let handle: DbHandle;
   let token: string;
   let fake: FakeModelServer;
-
-  async function workers(count: number, ms: number, exclude: string[] = []): Promise<string[]> {
-    const seen = new Set<string>();
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (primary.exitCode !== null) throw new Error(`the primary exited (${primary.exitCode}): ${output}`);
-      const answer = await call(port, 'GET', '/healthz').catch(() => undefined);
-      if (answer?.status === 200 && !exclude.includes(answer.worker)) seen.add(answer.worker);
-      if (seen.size >= count) return [...seen];
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`${count} workers did not answer within ${ms} ms (saw ${[...seen]}): ${output}`);
-  }
 
   /** A request answered by a worker other than `owner` (connections go round-robin). */
   async function elsewhere(owner: string, method: string, path: string): Promise<Answer> {
@@ -90,7 +29,7 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
       // The owner answers this one, so the next connection goes to the other worker.
       const probe = await call(port, 'GET', '/healthz');
       if (probe.worker !== owner) continue;
-      const answer = await call(port, method, path, token);
+      const answer = await call(port, method, path, { token });
       if (answer.worker !== owner) return answer;
       // A GET answered by the owner is harmless; a DELETE would not test the relay.
       expect(method).toBe('GET');
@@ -99,9 +38,12 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
   }
 
   async function submit(): Promise<{ id: string; owner: string }> {
-    const created = await call(port, 'POST', '/api/v1/ai/generations', token, {
-      kind: 'titles',
-      text: `Tea ${randomBytes(4).toString('hex')}`,
+    const created = await call(port, 'POST', '/api/v1/ai/generations', {
+      token,
+      body: {
+        kind: 'titles',
+        text: `Tea ${randomBytes(4).toString('hex')}`,
+      },
     });
     expect(created.status, created.body).toBe(202);
     return { id: (JSON.parse(created.body) as { id: string }).id, owner: created.worker };
@@ -112,39 +54,18 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
 
   beforeAll(async () => {
     fake = await startFakeModelServer({ interTokenMs: 100, reply: () => ANSWER });
-    port = await freePort();
-    const file = join(inject('testDataFolder'), `cluster-jobs-${randomBytes(4).toString('hex')}.db`);
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      NODE_ENV: 'production',
-      SESSION_SECRET: randomBytes(32).toString('hex'),
+    cluster = await startCluster('cluster-jobs', 2, {
       LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: `sqlite:${file}`,
       AI_PROVIDER: 'ollama',
       AI_BASE_URL: fake.url,
       AI_REQUESTS_PER_MINUTE: '1000',
       // Every job a model call of its own (the generation cache would answer the same text).
       AI_CACHE_TTL_SECONDS: '0',
       SHUTDOWN_TIMEOUT_MS: '3000',
-      OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
-      OVERLOAD_HEAP_PERCENT: '0',
-    };
-    delete env.REDIS_URL;
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--workers', '2'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const kill = () => primary.kill('SIGKILL');
-    process.once('exit', kill);
-    primary.once('exit', () => process.off('exit', kill));
-    primary.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    primary.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await workers(2, 90_000);
+    port = cluster.port;
 
-    handle = (await openDatabase({ kind: 'sqlite', file })).handle;
+    handle = (await openDatabase({ kind: 'sqlite', file: cluster.file })).handle;
     const services = createServices(handle, loadConfig({ NODE_ENV: 'test', AI_PROVIDER: 'none' }));
     const author = toActor(
       await services.users.create(
@@ -156,7 +77,7 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
   }, 120_000);
 
   afterAll(async () => {
-    if (primary && primary.exitCode === null && primary.signalCode === null) primary.kill('SIGKILL');
+    cluster?.kill();
     await handle?.close();
     await fake?.close();
   });
@@ -192,7 +113,7 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
     const cancelled = await elsewhere(owner, 'DELETE', `/api/v1/ai/generations/${id}`);
     expect(cancelled.status, cancelled.body).toBe(204);
     for (let i = 0; i < 2; i++) {
-      const read = await call(port, 'GET', `/api/v1/ai/generations/${id}`, token);
+      const read = await call(port, 'GET', `/api/v1/ai/generations/${id}`, { token });
       expect(job(read)).toMatchObject({ status: 'cancelled' });
     }
     // The owner's model call stopped: the fake saw its client leave.
@@ -205,7 +126,7 @@ describe('AI jobs across the workers of serve --workers 2 (SQLite, no Redis)', (
     expect(job(other).status).toBe('running');
     process.kill(Number(owner), 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const read = await call(port, 'GET', `/api/v1/ai/generations/${id}`, token);
+    const read = await call(port, 'GET', `/api/v1/ai/generations/${id}`, { token });
     expect(read.worker).toBe(other.worker);
     expect(job(read)).toMatchObject({ status: 'failed' });
     expect(job(read).error).toMatch(/^interrupted: /);

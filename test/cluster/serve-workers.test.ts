@@ -1,66 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { DbHandle } from '../../src/db/index.js';
 import type { Actor } from '../../src/modules/access/permissions.js';
 import { openDatabase } from '../../src/db/migrate.js';
 import { toActor } from '../../src/modules/users/service.js';
 import { createServices, type Services } from '../../src/services.js';
-import { freePort } from '../helpers/redis.js';
+import { type Answer, type Cluster, call, startCluster } from './cli.js';
 
 // `inkstone serve --workers 2` as it runs (the CLI through tsx): a fresh SQLite file, no Redis,
 // the page cache on. Every request opens a connection of its own, so node:cluster hands them to
 // the workers in turn, and the x-inkstone-worker header says which one answered.
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Answer {
-  status: number;
-  worker: string;
-  body: string;
-}
-
-function call(
-  port: number,
-  method: string,
-  path: string,
-  options: { token?: string; body?: object } = {},
-): Promise<Answer> {
-  const payload = options.body && JSON.stringify(options.body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        agent: false,
-        headers: {
-          connection: 'close',
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-        },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, worker: String(res.headers['x-inkstone-worker']), body }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    // A request that hangs fails the test with the cluster's output, not the test's timeout.
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
-    req.end(payload);
-  });
-}
 
 const alive = (pid: number) => {
   try {
@@ -72,27 +22,13 @@ const alive = (pid: number) => {
 };
 
 describe('inkstone serve --workers 2 on SQLite without Redis', () => {
+  let cluster: Cluster;
   let port: number;
   let primary: ChildProcess;
-  let output = '';
   let handle: DbHandle;
   let services: Services;
   let token: string;
   let admin: Actor;
-
-  /** Asks until `count` different workers have answered (each is up), or fails after `ms`. */
-  async function workers(count: number, ms: number, exclude: string[] = []): Promise<string[]> {
-    const seen = new Set<string>();
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (primary.exitCode !== null) throw new Error(`the primary exited (${primary.exitCode}): ${output}`);
-      const answer = await call(port, 'GET', '/healthz').catch(() => undefined);
-      if (answer?.status === 200 && !exclude.includes(answer.worker)) seen.add(answer.worker);
-      if (seen.size >= count) return [...seen];
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`${count} workers did not answer within ${ms} ms (saw ${[...seen]}): ${output}`);
-  }
 
   /** `n` anonymous reads of a page, one connection each: both workers among them. */
   async function readAll(path: string, n = 8): Promise<Answer[]> {
@@ -104,40 +40,14 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
   }
 
   beforeAll(async () => {
-    port = await freePort();
-    const file = join(inject('testDataFolder'), `cluster-${randomBytes(4).toString('hex')}.db`);
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      NODE_ENV: 'production',
-      SESSION_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'info',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: `sqlite:${file}`,
-      AI_PROVIDER: 'none',
+    cluster = await startCluster('cluster', 2, {
       PAGE_CACHE_TTL_SECONDS: '300',
       SHUTDOWN_TIMEOUT_MS: '5000',
-      // Load shedding is not under test, and a worker booting on a busy machine would trip it.
-      OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
-      OVERLOAD_HEAP_PERCENT: '0',
-    };
-    delete env.REDIS_URL;
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--workers', '2'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    // Vitest may end its worker without afterAll: no process of ours outlives it (the workers
-    // exit with their primary's IPC channel).
-    const kill = () => primary.kill('SIGKILL');
-    process.once('exit', kill);
-    primary.once('exit', () => process.off('exit', kill));
-    primary.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    primary.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await workers(2, 90_000);
+    ({ port, primary } = cluster);
 
     // The primary migrated the file; this process is one more writer on it, for the fixtures.
-    handle = (await openDatabase({ kind: 'sqlite', file })).handle;
+    handle = (await openDatabase({ kind: 'sqlite', file: cluster.file })).handle;
     services = createServices(handle, loadConfig({ NODE_ENV: 'test', AI_PROVIDER: 'none' }));
     admin = toActor(
       await services.users.create(
@@ -149,7 +59,7 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (primary && primary.exitCode === null && primary.signalCode === null) primary.kill('SIGKILL');
+    cluster?.kill();
     await handle?.close();
   });
 
@@ -213,7 +123,7 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
       statuses.filter((s) => s !== 200 && s !== 201),
       answers.map((a) => a.body).join('\n'),
     ).toEqual([]);
-    expect(output).not.toMatch(/SQLITE_BUSY/);
+    expect(cluster.output()).not.toMatch(/SQLITE_BUSY/);
     const list = JSON.parse((await call(port, 'GET', '/api/v1/posts?tag=load&perPage=50')).body) as {
       total?: number;
       items: unknown[];
@@ -222,17 +132,17 @@ describe('inkstone serve --workers 2 on SQLite without Redis', () => {
   });
 
   it('restarts a worker that dies, and stops every process with exit 0 on SIGTERM', async () => {
-    const [victim] = await workers(2, 10_000);
+    const [victim] = await cluster.workers(2, 10_000);
     process.kill(Number(victim), 'SIGKILL');
     // A new worker boots through tsx: a few seconds on a quiet machine, far more on a busy one.
-    const now = await workers(2, 90_000, [victim!]);
+    const now = await cluster.workers(2, 90_000, [victim!]);
     expect(now).not.toContain(victim);
-    expect(output).toMatch(/Worker \d+ died \(SIGKILL\); restarting in \d+ ms/);
+    expect(cluster.output()).toMatch(/Worker \d+ died \(SIGKILL\); restarting in \d+ ms/);
 
     const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
     primary.kill('SIGTERM');
-    const timer = setTimeout(() => console.error(`no exit 10 s after SIGTERM: ${output}`), 10_000);
-    expect(await exited, output).toBe(0);
+    const timer = setTimeout(() => console.error(`no exit 10 s after SIGTERM: ${cluster.output()}`), 10_000);
+    expect(await exited, cluster.output()).toBe(0);
     clearTimeout(timer);
     expect(now.map(Number).filter(alive)).toEqual([]);
   }, 120_000);
