@@ -46,9 +46,10 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
     );
   }
   // METRICS_PORT: one scrape returns every worker's series, summed (src/metrics/cluster.ts).
+  // Also answers workers asked for /metrics on the main port (METRICS_TOKEN).
+  const scraper = clusterScraper(cluster);
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (config.metrics.port !== undefined) {
-    const scraper = clusterScraper(cluster);
     metricsServer = await startMetricsServer(
       config.host,
       config.metrics.port,

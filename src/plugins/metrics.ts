@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import fp from 'fastify-plugin';
 import { aiGauges } from '../metrics/ai.js';
 import { cacheMetrics } from '../metrics/cache.js';
-import { answerClusterScrapes } from '../metrics/cluster.js';
+import { answerClusterScrapes, scrapeThroughPrimary } from '../metrics/cluster.js';
 import { dbMetrics } from '../metrics/db.js';
 import { startMetricsServer } from '../metrics/server.js';
 
@@ -52,6 +52,10 @@ export const metricsPlugin = fp(
     });
 
     const { token, port } = app.config.metrics;
+    // Under `serve --workers N`, the main port's /metrics is the whole cluster's too (the
+    // primary asks every worker); this worker's own series if the primary does not answer.
+    const scrape = async () =>
+      (cluster.isWorker ? await scrapeThroughPrimary() : undefined) ?? (await registry.metrics());
     if (token) {
       // In a hook, not the handler: it must answer before the request context's hook runs.
       app.addHook('onRequest', async (request, reply) => {
@@ -62,10 +66,10 @@ export const metricsPlugin = fp(
             .header('www-authenticate', 'Bearer')
             .send({ error: { code: 'unauthorized', message: 'Send the METRICS_TOKEN as a Bearer token.' } });
         }
-        return reply.type(registry.contentType).send(await registry.metrics());
+        return reply.type(registry.contentType).send(await scrape());
       });
       app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) =>
-        reply.type(registry.contentType).send(await registry.metrics()),
+        reply.type(registry.contentType).send(await scrape()),
       );
     }
 

@@ -11,6 +11,7 @@ import { havePromtool, promtoolCheck, value } from './scrape.js';
 // returns both workers' series, summed.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TOKEN = 'cluster-metrics-token-0123';
 
 async function get(port: number, path: string) {
   // A connection per request: node:cluster hands each new one to the next worker.
@@ -46,7 +47,7 @@ describe('metrics of serve --workers 2', () => {
       OVERLOAD_HEAP_PERCENT: '0',
     };
     delete env.REDIS_URL;
-    delete env.METRICS_TOKEN;
+    env.METRICS_TOKEN = TOKEN;
     primary = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--workers', '2'], {
       cwd: ROOT,
       env,
@@ -96,5 +97,22 @@ describe('metrics of serve --workers 2', () => {
     expect(value(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     if (havePromtool) expect(await promtoolCheck(text)).toBe('');
     else if (process.env.CI) throw new Error('promtool is missing in CI (Debian package prometheus)');
+  });
+
+  it('answers /metrics on the main port (METRICS_TOKEN) with the whole cluster, whichever worker takes it', async () => {
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await request(`http://127.0.0.1:${port}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}`, connection: 'close' },
+      });
+      expect(response.statusCode).toBe(200);
+      answers.push({
+        worker: String(response.headers['x-inkstone-worker']),
+        text: await response.body.text(),
+      });
+    }
+    expect(new Set(answers.map((a) => a.worker)).size).toBe(2);
+    for (const { text } of answers)
+      expect(value(text, 'inkstone_db_pool_connections', { state: 'max' })).toBe(2);
   });
 });
