@@ -6,6 +6,7 @@ import { aiGauges } from '../metrics/ai.js';
 import { cacheMetrics } from '../metrics/cache.js';
 import { answerClusterScrapes, scrapeThroughPrimary } from '../metrics/cluster.js';
 import { dbMetrics } from '../metrics/db.js';
+import { timeRedisCommands } from '../metrics/redis.js';
 import { startMetricsServer } from '../metrics/server.js';
 
 const METRICS_PATH = '/metrics';
@@ -37,6 +38,7 @@ export const metricsPlugin = fp(
     const db = dbMetrics(registry, () => database.poolStats());
     const stopQueries = database.onQuery(db.query);
     aiGauges(registry, () => services.ai.load());
+    const untimeRedis = app.redis ? timeRedisCommands(registry, app.redis) : undefined;
     counted(services.posts, 'create', metrics.users.postCreated);
     counted(services.users, 'create', metrics.users.userRegistered);
 
@@ -94,9 +96,12 @@ export const metricsPlugin = fp(
         await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
       });
     }
-    app.addHook('onClose', async () => stopQueries());
+    app.addHook('onClose', async () => {
+      stopQueries();
+      untimeRedis?.();
+    });
   },
-  { name: 'metrics', dependencies: ['services'], fastify: '5.x' },
+  { name: 'metrics', dependencies: ['services', 'redis'], fastify: '5.x' },
 );
 
 /**

@@ -3,7 +3,14 @@ import { request as http } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeModelServer, type FakeModelServer } from '../fakes/model-server.js';
 import { createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
-import { freePort } from '../helpers/redis.js';
+import {
+  connectTestRedis,
+  deleteKeys,
+  freePort,
+  REDIS_URL,
+  redisAvailable,
+  testPrefix,
+} from '../helpers/redis.js';
 import { writePost } from '../http/fixtures.js';
 import { havePromtool, labelValues, promtoolCheck, value } from './scrape.js';
 
@@ -124,6 +131,30 @@ describe('metrics after real traffic', () => {
       5,
     );
     expect(value(text, 'http_requests_total', { route: '/posts/:slug', status: '200' })).toBe(1);
+  });
+});
+
+describe.skipIf(!(await redisAvailable()))('metrics with Redis', () => {
+  it('times Redis commands by name, and reads L2 cache hits', async () => {
+    const prefix = testPrefix();
+    const { app } = await start({ REDIS_URL, REDIS_PREFIX: prefix });
+    cleanup.push(async () => {
+      const client = await connectTestRedis();
+      await deleteKeys(client, prefix);
+      client.disconnect();
+    });
+    const author = await createUser(app, 'author');
+    const post = await writePost(app, author, { title: 'Over Redis' });
+    for (let i = 0; i < 2; i++) expect((await app.inject(post.url)).statusCode).toBe(200);
+    await app.redis!.ping();
+    const text = await scrape(app);
+    expect(
+      value(text, 'inkstone_redis_command_duration_seconds_count', { command: 'ping' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'inkstone_redis_command_duration_seconds_count')).toBeGreaterThan(1);
+    expect(
+      value(text, 'inkstone_cache_misses_total', { layer: 'l2', namespace: 'pages' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 });
 
