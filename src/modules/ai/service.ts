@@ -256,7 +256,9 @@ export class AiService {
     shared.relayed = true;
     void flights
       .share(key, generation.id, generation.broadcast)
-      .catch((error: unknown) => this.deps.log?.warn({ err: error }, 'could not relay a generation'));
+      .catch((error: unknown) =>
+        this.deps.log?.warn({ err: error, generation: generation.id }, 'could not relay a generation'),
+      );
     return run();
   }
 
@@ -370,7 +372,9 @@ export class AiService {
             usage: result.usage,
             finishReason: result.finishReason,
           })
-          .catch((error: unknown) => this.deps.log?.warn({ err: error }, 'generation cache write failed'));
+          .catch((error: unknown) =>
+            this.deps.log?.warn({ err: error, generation: generation.id }, 'generation cache write failed'),
+          );
       }
       settle();
       broadcast.push({
@@ -403,7 +407,7 @@ export class AiService {
           ? caught
           : new GenerationFailure(500, 'ai_failed', 'The writing assistant failed.', tokens.join(''), []);
       if (!(caught instanceof GenerationFailure))
-        this.deps.log?.error({ err: caught }, 'AI generation failed');
+        this.deps.log?.error({ err: caught, generation: generation.id }, 'AI generation failed');
       settle();
       broadcast.push({
         type: 'error',
