@@ -237,3 +237,55 @@ describe('AI metrics against the fake model server', () => {
     expect(value(text, 'inkstone_ai_circuit_state', { provider: 'main' })).toBe(0);
   });
 });
+
+describe('AI failure metrics against the fake model server', () => {
+  let fake: FakeModelServer;
+  beforeAll(async () => {
+    fake = await startFakeModelServer({ ttftMs: 1, interTokenMs: 1, parallel: 4 });
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('counts retries, failures by code, an open circuit, coalesced and rate-limited requests', async () => {
+    const { app } = await start({
+      AI_PROVIDER: 'ollama',
+      AI_BASE_URL: fake.url,
+      AI_RETRIES: '1',
+      AI_RETRY_MAX_DELAY_MS: '100',
+      AI_BREAKER_FAILURES: '2',
+      AI_REQUESTS_PER_MINUTE: '5',
+    });
+    const { client } = await signedIn(app, 'author');
+    const write = (text: string) => client.api('POST', '/api/v1/ai/write', { kind: 'titles', text });
+
+    fake.set({ faults: [{ type: 'status500Once' }] });
+    await write('A first post about tea, retried once.');
+    let text = await scrape(app);
+    expect(value(text, 'inkstone_ai_retries_total', { provider: 'main' })).toBe(1);
+    expect(value(text, 'inkstone_inference_total', { provider: 'main' })).toBe(2);
+    expect(value(text, 'inkstone_ai_requests_total', { provider: 'main', outcome: 'ok' })).toBe(1);
+
+    // Two identical requests at once: one reaches the model, the other joins it.
+    fake.set({ faults: [], ttftMs: 50 });
+    await Promise.all([write('Joined twice.'), write('Joined twice.')]);
+    text = await scrape(app);
+    expect(value(text, 'inkstone_ai_coalesced_total')).toBe(1);
+
+    // Every call fails: the retry fails too, the generation fails, and the circuit opens.
+    fake.set({ fault: { type: 'status503' }, ttftMs: 1 });
+    await write('This one will not be answered.');
+    text = await scrape(app);
+    expect(value(text, 'inkstone_ai_requests_total', { provider: 'main', outcome: 'ai_unavailable' })).toBe(
+      1,
+    );
+    expect(value(text, 'inkstone_ai_circuit_state', { provider: 'main' })).toBe(2);
+
+    // The fifth request of the minute is the last allowed; the sixth is refused before the model.
+    await write('Fifth.');
+    expect((await write('Sixth.')).statusCode).toBe(429);
+    text = await scrape(app);
+    expect(value(text, 'inkstone_ai_rejected_total', { reason: 'rate_limited' })).toBe(1);
+    fake.set({ fault: null });
+  });
+});
