@@ -7,6 +7,7 @@ import { scryptHasher } from '../../src/modules/users/password.js';
 import { startFakeModelServer, type FakeModelServer } from '../fakes/model-server.js';
 import { Client, createUser } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
 
 // The log as an operator reads it: pino JSON at info, every line of a request carrying the
 // request id, job lines carrying the job id, and no credential or prompt anywhere.
@@ -35,6 +36,21 @@ class Capture extends Writable {
   }
 }
 
+/** An app logging at info into `log`, over a fresh SQLite database. */
+async function loggingApp(log: Capture, env: Record<string, string>) {
+  const database = await createTestDatabase('sqlite');
+  const config = loadConfig({ NODE_ENV: 'test', ...env });
+  config.database = database.config;
+  const app = await buildApp({
+    config,
+    database: database.handle,
+    overrides: { passwordHasher: scryptHasher(2 ** 10) },
+    logger: { level: 'info', stream: log },
+  });
+  await app.ready();
+  return { app, database };
+}
+
 describe('logs', () => {
   let fake: FakeModelServer;
   let database: TestDatabase;
@@ -43,22 +59,12 @@ describe('logs', () => {
 
   beforeAll(async () => {
     fake = await startFakeModelServer({ ttftMs: 2, interTokenMs: 1 });
-    database = await createTestDatabase('sqlite');
-    const config = loadConfig({
-      NODE_ENV: 'test',
+    ({ app, database } = await loggingApp(log, {
       AI_PROVIDER: 'ollama',
       AI_BASE_URL: fake.url,
       AI_REQUESTS_PER_MINUTE: '1000',
       AI_RETRY_MAX_DELAY_MS: '100',
-    });
-    config.database = database.config;
-    app = await buildApp({
-      config,
-      database: database.handle,
-      overrides: { passwordHasher: scryptHasher(2 ** 10) },
-      logger: { level: 'info', stream: log },
-    });
-    await app.ready();
+    }));
   });
   afterAll(async () => {
     await app?.close();
@@ -219,5 +225,54 @@ describe('logs', () => {
     const queued = lines.filter((line) => line.job === jobId);
     expect(queued).toHaveLength(1);
     expect(queued[0]!.reqId).toBe(job.headers['x-request-id']);
+  });
+});
+
+describe('logs of a job run by a BullMQ worker (Redis)', () => {
+  it('names the job on the worker’s lines, and the request that queued it names both ids', async () => {
+    if (!(await redisAvailable())) return;
+    const fake = await startFakeModelServer({ ttftMs: 2, interTokenMs: 1 });
+    const prefix = testPrefix();
+    const log = new Capture();
+    const { app, database } = await loggingApp(log, {
+      AI_PROVIDER: 'ollama',
+      AI_BASE_URL: fake.url,
+      AI_REQUESTS_PER_MINUTE: '1000',
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      AI_WEB_WORKER_CONCURRENCY: '1',
+    });
+    const direct = await connectTestRedis();
+    try {
+      const author = await createUser(app, 'author');
+      const client = await new Client(app).login(author.username, author.password);
+      const prompt = 'Genmaicha with toasted rice for a cold morning';
+      const submitted = await client.api('POST', '/api/v1/ai/generations', {
+        kind: 'continue',
+        text: prompt,
+      });
+      expect(submitted.statusCode, submitted.body).toBe(202);
+      const jobId = String(submitted.json().id);
+      await expect
+        .poll(async () => (await client.get(`/api/v1/ai/generations/${jobId}`)).json().status, {
+          timeout: 10_000,
+          interval: 25,
+        })
+        .toBe('completed');
+      const lines = log.lines();
+      const queued = lines.find((line) => line.msg === 'job queued');
+      expect(queued).toMatchObject({ job: jobId, reqId: submitted.headers['x-request-id'] });
+      const started = lines.find((line) => line.msg === 'job started');
+      // The worker's line is no request's: the job id is what ties it to the one that queued it.
+      expect(started).toMatchObject({ job: jobId });
+      expect(started!.reqId).toBeUndefined();
+      expect(log.text).not.toContain(prompt);
+    } finally {
+      await app.close();
+      await database.destroy();
+      await deleteKeys(direct, prefix);
+      direct.disconnect();
+      await fake.close();
+    }
   });
 });
