@@ -43,6 +43,7 @@ describe('metrics of serve --workers 2', () => {
       METRICS_PORT: String(metricsPort),
       DATABASE_URL: `sqlite:${file}`,
       AI_PROVIDER: 'none',
+      PAGE_CACHE_TTL_SECONDS: '300',
       OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
       OVERLOAD_HEAP_PERCENT: '0',
     };
@@ -89,8 +90,17 @@ describe('metrics of serve --workers 2', () => {
       workers.add(answer.worker);
     }
     expect(workers.size).toBe(2);
+    // The feed from both workers: after each worker's first, the front door answers.
+    for (let i = 0; i < 8; i++) expect((await get(port, '/feed.xml')).status).toBe(200);
 
     const text = await scrape();
+    const frontDoor = { method: 'GET', route: 'page-cache' };
+    const hits = value(text, 'http_requests_total', { ...frontDoor, status: '200' });
+    expect(hits).toBeGreaterThanOrEqual(4);
+    expect(value(text, 'http_request_duration_seconds_count', frontDoor)).toBe(hits);
+    expect(
+      value(text, 'http_requests_total', { method: 'GET', route: '/feed.xml', status: '200' }) + hits,
+    ).toBe(8);
     expect(value(text, 'http_requests_total', { ...route, status: '200' }) - before).toBe(10);
     // SQLite's pool is one connection a worker: two workers, a max of two.
     expect(value(text, 'inkstone_db_pool_connections', { state: 'max' })).toBe(2);

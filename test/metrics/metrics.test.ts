@@ -131,6 +131,16 @@ describe('metrics after real traffic', () => {
       5,
     );
     expect(value(text, 'http_requests_total', { route: '/posts/:slug', status: '200' })).toBe(1);
+    const bucket = { route: 'page-cache', method: 'GET' };
+    expect(value(text, 'http_request_duration_seconds_bucket', { ...bucket, le: '+Inf' })).toBe(5);
+    expect(value(text, 'http_request_duration_seconds_bucket', { ...bucket, le: '10' })).toBe(5);
+    expect(value(text, 'http_request_duration_seconds_sum', bucket)).toBeGreaterThan(0);
+    // Counted once: a second scrape adds nothing the front door did not answer since.
+    await (await http(url)).body.dump();
+    const again = await scrape(app);
+    expect(value(again, 'http_requests_total', { route: 'page-cache', status: '200' })).toBe(5);
+    expect(value(again, 'http_request_duration_seconds_count', bucket)).toBe(6);
+    if (havePromtool) expect(await promtoolCheck(again)).toBe('');
   });
 });
 
