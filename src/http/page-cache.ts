@@ -55,12 +55,15 @@ export function createPageResponder(options: {
       .header('vary', 'Cookie, Accept-Encoding')
       .header('cache-control', cacheControl(ttlSeconds));
 
-  /** Into the hot layer, under the epoch read before the page's content was. */
-  const keepHot = (key: string, page: CachedPage, epoch: number) => {
+  /**
+   * Into the hot layer, under the epoch read before the page's content was, with the
+   * `s-maxage` the slow path sent (`seconds`), or for a page read back from the cache what is
+   * left of its life (a scheduled post may have shortened it).
+   */
+  const keepHot = (key: string, page: CachedPage, epoch: number, seconds?: number) => {
     const expiresAt = page.expiresAt ?? Date.now() + config.pageTtlSeconds * 1000;
-    // s-maxage: what is left of it when stored (a scheduled post may have shortened it).
-    const seconds = Math.min(config.pageTtlSeconds, Math.floor((expiresAt - Date.now()) / 1000));
-    hot?.store(key, { ...page, expiresAt, cacheControl: cacheControl(seconds) }, epoch);
+    const left = seconds ?? Math.min(config.pageTtlSeconds, Math.floor((expiresAt - Date.now()) / 1000));
+    hot?.store(key, { ...page, expiresAt, cacheControl: cacheControl(left) }, epoch);
   };
 
   const sendStored = (request: FastifyRequest, reply: FastifyReply, page: CachedPage, state: string) => {
@@ -106,12 +109,13 @@ export function createPageResponder(options: {
         if (until !== null) ttlMs = Math.max(0, Math.min(ttlMs, until));
       }
       const page: CachedPage = { body, etag: etagOf(body), type, expiresAt: Date.now() + ttlMs };
+      const ttlSeconds = Math.floor(ttlMs / 1000);
       const state = pending.get(request);
       if (cache && state && ttlMs > 0) {
-        await cache.set(state.key, page, { ttlMs, tags, mark: state.mark });
-        keepHot(state.key, page, state.epoch);
+        // A render a write overtook is kept in neither layer.
+        const kept = await cache.set(state.key, page, { ttlMs, tags, mark: state.mark });
+        if (kept) keepHot(state.key, page, state.epoch, ttlSeconds);
       }
-      const ttlSeconds = Math.floor(ttlMs / 1000);
       publicHeaders(reply, page.etag, ttlSeconds).header('x-page-cache', cache ? 'miss' : 'off');
       if (matches(request, page.etag)) return reply.code(304).send();
       return reply.type(type).send(body);
