@@ -4,6 +4,8 @@ import type { AiMetricsSink } from '../modules/ai/metrics-sink.js';
 
 /** What the AI gauges read at each scrape (AiService.load()). */
 export interface AiLoad {
+  /** Generations running here (waiting for a slot or streaming). */
+  generations: number;
   queue: { queued: number; inFlight: Record<string, number> };
   circuits: Record<string, BreakerState>;
 }
@@ -133,6 +135,14 @@ export function aiGauges(registry: Registry, load: () => AiLoad | undefined) {
     registers,
     collect() {
       this.set(load()?.queue.queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'inkstone_ai_generations_running',
+    help: 'Generations running (waiting for a slot or streaming), however many readers follow each',
+    registers,
+    collect() {
+      this.set(load()?.generations ?? 0);
     },
   });
   new Gauge({

@@ -12,7 +12,7 @@ import {
   testPrefix,
 } from '../helpers/redis.js';
 import { writePost } from '../http/fixtures.js';
-import { havePromtool, labelValues, promtoolCheck, value } from './scrape.js';
+import { havePromtool, labelValues, promtoolCheck, samples, value } from './scrape.js';
 
 // Real traffic through an app, then a scrape: the series must have moved, by the amounts sent.
 
@@ -243,6 +243,21 @@ describe('AI metrics against the fake model server', () => {
     expect(value(text, 'inkstone_ai_tokens_per_second_count', model)).toBe(1);
     expect(value(text, 'inkstone_ai_queue_wait_seconds_count', { provider: 'main' })).toBe(1);
     expect(value(text, 'inkstone_ai_queue_depth')).toBe(0);
+    expect(samples(text, 'inkstone_ai_generations_running')).toEqual([0]);
+
+    // While one waits for its first token: one generation running, one call in flight.
+    fake.set({ ttftMs: 400 });
+    const slow = client.api('POST', '/api/v1/ai/write', { kind: 'titles', text: 'A slow one, please.' });
+    await expect
+      .poll(async () => value(await scrape(t.app), 'inkstone_ai_generations_running'), { interval: 20 })
+      .toBe(1);
+    expect(value(await scrape(t.app), 'inkstone_ai_in_flight', { provider: 'main' })).toBe(1);
+    expect((await slow).statusCode).toBe(200);
+    fake.set({ ttftMs: 20 });
+    // Over once its record is written, just after the last event.
+    await expect
+      .poll(async () => value(await scrape(t.app), 'inkstone_ai_generations_running'), { interval: 20 })
+      .toBe(0);
     expect(value(text, 'inkstone_ai_in_flight', { provider: 'main' })).toBe(0);
     expect(value(text, 'inkstone_ai_circuit_state', { provider: 'main' })).toBe(0);
   });

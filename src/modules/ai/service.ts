@@ -210,8 +210,16 @@ export class AiService {
   }
 
   /** What the gauges read at each scrape: the queue, the slots in use, each provider's circuit. */
-  load(): { queue: ReturnType<Dispatcher['stats']>; circuits: ReturnType<ModelRouter['breakerStates']> } {
-    return { queue: this.deps.dispatcher.stats(), circuits: this.deps.router.breakerStates() };
+  load(): {
+    generations: number;
+    queue: ReturnType<Dispatcher['stats']>;
+    circuits: ReturnType<ModelRouter['breakerStates']>;
+  } {
+    return {
+      generations: this.live.size,
+      queue: this.deps.dispatcher.stats(),
+      circuits: this.deps.router.breakerStates(),
+    };
   }
 
   async status(): Promise<AiStatus> {
