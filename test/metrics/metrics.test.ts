@@ -3,6 +3,7 @@ import { request as http } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeModelServer, type FakeModelServer } from '../fakes/model-server.js';
 import { createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
+import { availableDialects } from '../helpers/db.js';
 import {
   connectTestRedis,
   deleteKeys,
@@ -141,6 +142,25 @@ describe('metrics after real traffic', () => {
     expect(value(again, 'http_requests_total', { route: 'page-cache', status: '200' })).toBe(5);
     expect(value(again, 'http_request_duration_seconds_count', bucket)).toBe(6);
     if (havePromtool) expect(await promtoolCheck(again)).toBe('');
+  });
+});
+
+describe.each(await availableDialects())('database metrics on %s', (dialect) => {
+  it('times queries by dialect and reports the pool', async () => {
+    const t = await createTestApp(dialect, { METRICS_TOKEN: TOKEN });
+    cleanup.push(() => t.close());
+    await createUser(t.app, 'author');
+    const before = value(await scrape(t.app), 'inkstone_db_query_duration_seconds_count', { dialect });
+    expect((await t.app.inject('/api/v1/posts')).statusCode).toBe(200);
+    const text = await scrape(t.app);
+    expect(
+      value(text, 'inkstone_db_query_duration_seconds_count', { dialect, outcome: 'ok' }),
+    ).toBeGreaterThan(before);
+    expect(value(text, 'inkstone_db_pool_connections', { state: 'max' })).toBe(
+      t.app.database.poolStats().max,
+    );
+    if (dialect === 'sqlite') expect(value(text, 'inkstone_db_pool_connections', { state: 'max' })).toBe(1);
+    expect(value(text, 'inkstone_db_pool_connections', { state: 'waiting' })).toBe(0);
   });
 });
 
