@@ -139,8 +139,9 @@ describe.skipIf(!available)(`nginx in front of two inkstone serve processes (${d
 
   it('spreads requests over both instances', async () => {
     const probe = `spread-${randomBytes(4).toString('hex')}`;
+    // robots.txt: never cached, never shed, and logged at info (the health routes log at warn).
     for (let i = 0; i < 10; i++) {
-      expect((await fetch(`${nginx.url}/healthz?${probe}=${i}`)).status).toBe(200);
+      expect((await fetch(`${nginx.url}/robots.txt?${probe}=${i}`)).status).toBe(200);
     }
     // nginx writes a request's log line after its response.
     const lines = await settled(
@@ -178,7 +179,7 @@ describe.skipIf(!available)(`nginx in front of two inkstone serve processes (${d
   it("passes on the address nginx saw, not one the client claims, and nginx's request id", async () => {
     const probe = `ip-${randomBytes(4).toString('hex')}`;
     // From 127.0.0.2: nginx sees that, while the instances see nginx connect from 127.0.0.1.
-    const response = await getFrom('127.0.0.2', `${nginx.url}/healthz?${probe}`, {
+    const response = await getFrom('127.0.0.2', `${nginx.url}/robots.txt?${probe}`, {
       'x-forwarded-for': '203.0.113.7',
       'x-real-ip': '203.0.113.7',
     });
