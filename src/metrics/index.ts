@@ -1,7 +1,31 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, type Metric, Registry } from 'prom-client';
 import { aiMetrics } from './ai.js';
 import { httpMetrics } from './http.js';
 import { userMetrics } from './users.js';
+
+/**
+ * prom-client's process series (heap, GC, event-loop lag, CPU, handles), made once per process:
+ * each collectDefaultMetrics() call starts an event-loop monitor and a GC observer that are
+ * never stopped, and tests build dozens of apps in one process. They describe the process, so
+ * every app's registry shares the same metric objects.
+ */
+let processMetrics: Registry | undefined;
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, eventLoopMonitoringPrecision: 20 });
+    // Gauges named like counters, which `promtool check metrics` rejects; the same numbers
+    // are in nodejs_active_handles{type} and friends, by type.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      processMetrics.removeSingleMetric(name);
+    }
+  }
+  return processMetrics;
+}
 
 /**
  * Every series Inkstone exports, in one registry per app (not prom-client's global one: tests
@@ -10,16 +34,9 @@ import { userMetrics } from './users.js';
  */
 export function createMetrics() {
   const registry = new Registry();
-  // Heap, GC, event-loop lag, CPU, open handles: prom-client's standard process series.
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
-  // Gauges named like counters, which `promtool check metrics` rejects; the same numbers are
-  // in nodejs_active_handles{type} and friends, by type.
-  for (const name of [
-    'nodejs_active_handles_total',
-    'nodejs_active_requests_total',
-    'nodejs_active_resources_total',
-  ]) {
-    registry.removeSingleMetric(name);
+  // Typed as plain objects, but they are the metric instances the process registry holds.
+  for (const metric of processRegistry().getMetricsAsArray() as unknown as Metric[]) {
+    registry.registerMetric(metric);
   }
   return {
     registry,
