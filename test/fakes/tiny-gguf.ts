@@ -135,7 +135,7 @@ function onesTensor(name: string, size: number): Tensor {
   return { name, shape: [size], data: new Float32Array(size).fill(1) };
 }
 
-function buildTensors(vocab: Vocab): Tensor[] {
+function buildTensors(vocab: Vocab, nextWeight: number): Tensor[] {
   const random = noise(0x1c0de);
   const nVocab = vocab.tokens.length;
 
@@ -168,7 +168,7 @@ function buildTensors(vocab: Vocab): Tensor[] {
   const output = noiseTensor('output', [N_EMBD, nVocab], random);
   const next = (dim: number) =>
     dim === OTHER_DIM ? vocab.wordIds[0]! : (vocab.wordIds[dim + 1] ?? vocab.eos);
-  for (let dim = 0; dim <= OTHER_DIM; dim++) output.data[next(dim) * N_EMBD + dim] = 0.5;
+  for (let dim = 0; dim <= OTHER_DIM; dim++) output.data[next(dim) * N_EMBD + dim] = nextWeight;
   tensors.push(output);
   return tensors;
 }
@@ -242,10 +242,21 @@ class ByteWriter {
   }
 }
 
-/** The bytes of the tiny model; `contextLength` (default 256) is what it declares it can hold. */
-export function tinyGguf(options: { contextLength?: number } = {}): Buffer {
+export interface TinyGgufOptions {
+  /** What it declares it can hold (default 256). */
+  contextLength?: number;
+  /**
+   * The weight that maps a word to the next (default 0.5: a logit of ~4, so sampling at a
+   * temperature strays now and then and the seed matters). 1.5 gives ~12: the next word
+   * wins at any temperature the prompts use, for tests that must not depend on a draw.
+   */
+  nextWeight?: number;
+}
+
+/** The bytes of the tiny model. */
+export function tinyGguf(options: TinyGgufOptions = {}): Buffer {
   const vocab = buildVocab();
-  const tensors = buildTensors(vocab);
+  const tensors = buildTensors(vocab, options.nextWeight ?? 0.5);
   const u32 = (value: number): Value => ({ type: T_UINT32, value });
   const metadata: [string, Value][] = [
     ['general.architecture', { type: T_STRING, value: 'llama' }],
@@ -302,7 +313,7 @@ export function tinyGguf(options: { contextLength?: number } = {}): Buffer {
 }
 
 /** Writes the tiny model to `path` and returns the path. */
-export async function writeTinyGguf(path: string, options: { contextLength?: number } = {}): Promise<string> {
+export async function writeTinyGguf(path: string, options: TinyGgufOptions = {}): Promise<string> {
   await writeFile(path, tinyGguf(options));
   return path;
 }
