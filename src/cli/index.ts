@@ -21,6 +21,8 @@ Commands:
   user create --username U --email E --password P [--role reader|author|editor|admin] [--display-name N]
   model pull <url> [--to data/models/]
                              download a GGUF model for AI_PROVIDER=llamacpp (then set AI_MODEL_PATH)
+  bench <test> [options]     load, cache and concurrency tests against a running Inkstone (or any
+                             URL), with an HTML report; see inkstone bench --help
 
 Configuration comes from environment variables; see .env.example.`;
 
@@ -124,6 +126,10 @@ async function main(argv: string[]): Promise<number> {
         `Saved ${path} (${formatBytes(bytes)} in ${seconds.toFixed(1)} s). Use it with AI_MODEL_PATH=${path}`,
       );
       return 0;
+    }
+    case 'bench': {
+      const { runBench } = await import('../bench/cli.js');
+      return runBench(rest);
     }
     case undefined:
     case 'help':
