@@ -1,11 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Asset, type AssetManifest, FINGERPRINTED } from '../views/assets.js';
+import { type Asset, type AssetManifest, contentHash, FINGERPRINTED, fingerprint } from '../views/assets.js';
 
 const A_YEAR = 'public, max-age=31536000, immutable';
 
 const matches = (request: FastifyRequest, etag: string) =>
   request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag) ??
   false;
+
+// Files of runtime dependencies that pages link like public/'s own, read from node_modules so
+// their version is package.json's: uPlot draws /admin/metrics' charts (no CDN).
+const VENDORED: Record<string, string> = {
+  'uPlot.iife.min.js': 'uplot/dist/uPlot.iife.min.js',
+  'uPlot.min.css': 'uplot/dist/uPlot.min.css',
+};
+
+/** Adds the VENDORED files to `manifest` under their plain names (assetUrl then finds them). */
+export function addVendoredAssets(manifest: AssetManifest): void {
+  const require = createRequire(import.meta.url);
+  for (const [name, module] of Object.entries(VENDORED)) {
+    if (manifest.byName.has(name)) continue;
+    const body = readFileSync(require.resolve(module));
+    const hash = contentHash(body);
+    const hashed = fingerprint(name, hash);
+    const type = name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
+    const asset = { name, url: `/static/${hashed}`, hash, body, type };
+    manifest.byName.set(name, asset);
+    manifest.byFingerprint.set(hashed, asset);
+  }
+}
 
 /**
  * The fingerprinted files pages link (src/views/assets.ts), from the bytes hashed at start-up:
@@ -14,6 +38,7 @@ const matches = (request: FastifyRequest, etag: string) =>
  * no cache may keep under that name; a name unknown altogether is a 404.
  */
 export function registerFingerprintedAssets(app: FastifyInstance, manifest: AssetManifest) {
+  addVendoredAssets(manifest);
   const send = (request: FastifyRequest, reply: FastifyReply, asset: Asset, cacheControl: string) => {
     const etag = `"${asset.hash}"`;
     reply.header('cache-control', cacheControl).header('etag', etag);

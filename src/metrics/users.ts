@@ -3,6 +3,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 const ACTIVE_WINDOW_MS = 5 * 60_000;
 const PRUNE_EVERY_MS = 60_000;
 
+export const ACTIVE_USERS = 'inkstone_active_users';
+// In a cluster the primary counts the union of the workers' ids (src/metrics/cluster.ts).
+export const ACTIVE_USERS_HELP =
+  'Distinct signed-in users seen in the last 5 minutes (in a cluster, distinct over all workers)';
+
 /** Posts created, sign-ups, and signed-in users seen lately. */
 export function userMetrics(registry: Registry, now: () => number = Date.now) {
   const registers = [registry];
@@ -24,8 +29,8 @@ export function userMetrics(registry: Registry, now: () => number = Date.now) {
     for (const [id, when] of seen) if (at - when > ACTIVE_WINDOW_MS) seen.delete(id);
   };
   new Gauge({
-    name: 'inkstone_active_users',
-    help: 'Distinct signed-in users seen in the last 5 minutes (in a cluster, summed over workers: a user served by two counts twice)',
+    name: ACTIVE_USERS,
+    help: ACTIVE_USERS_HELP,
     registers,
     collect() {
       prune(now());
@@ -42,6 +47,11 @@ export function userMetrics(registry: Registry, now: () => number = Date.now) {
       seen.delete(id);
       seen.set(id, at);
       if (at - prunedAt > PRUNE_EVERY_MS) prune(at);
+    },
+    /** The ids seen in the window, for the cluster's distinct count (never exported as labels). */
+    activeIds(): number[] {
+      prune(now());
+      return [...seen.keys()];
     },
   };
 }

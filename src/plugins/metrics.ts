@@ -77,7 +77,7 @@ export const metricsPlugin = fp(
 
     if (cluster.isWorker) {
       // The primary serves METRICS_PORT and asks each worker for its registry over IPC.
-      const stop = answerClusterScrapes(registry);
+      const stop = answerClusterScrapes(registry, metrics.users.activeIds);
       app.addHook('onClose', async () => stop());
     } else if (port !== undefined) {
       let server: Server | undefined;

@@ -56,7 +56,7 @@ export function dashboardPage(view: DashboardView): Page {
       <p class="actions">
         <a class="button secondary" href="/admin/posts">All posts</a>
         <a class="button secondary" href="/admin/comments">Moderate comments</a>
-        ${can(ctx.actor, 'user:manage') ? html`<a class="button secondary" href="/admin/users">Users and roles</a><a class="button secondary" href="/admin/settings">Site settings</a>` : ''}
+        ${can(ctx.actor, 'user:manage') ? html`<a class="button secondary" href="/admin/users">Users and roles</a><a class="button secondary" href="/admin/settings">Site settings</a><a class="button secondary" href="/admin/metrics">Live metrics</a>` : ''}
       </p>
       ${aiSection(view.ai)}`,
   };

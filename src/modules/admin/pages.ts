@@ -6,6 +6,7 @@ import { type FormFailure, submitForm } from '../../http/forms.js';
 import { PageNumber } from '../../http/schemas.js';
 import { adminPostsPage, dashboardPage, moderationPage, settingsPage } from '../../views/admin.js';
 import { authorize, can } from '../access/permissions.js';
+import { adminMetricsPages } from './metrics-pages.js';
 import { StatusFilterQuery } from '../posts/schemas.js';
 
 const PageQuery = Type.Object({ page: PageNumber });
@@ -20,6 +21,7 @@ const COMMENTS_PER_PAGE = 30;
 /** The admin area: editors moderate posts and comments; admins also manage users and settings. */
 export const adminPages: FastifyPluginAsyncTypebox = async (app) => {
   const { posts, comments, users, settings, ai } = app.services;
+  await app.register(adminMetricsPages);
 
   app.get('/admin', { schema: { hide: true } }, async (request, reply) => {
     authorize(request.actor, 'comment:moderate');
