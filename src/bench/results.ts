@@ -67,6 +67,8 @@ export interface LoadSection {
   endpoints: EndpointResult[];
   /** Requests done per second over the run, one point per second, for the timeline chart. */
   timeline: { t: number; requests: number; errors: number; p50: number; p99: number }[];
+  /** What the run did or skipped and why (accounts made, endpoints skipped), for people. */
+  notes?: string[];
 }
 
 export interface CacheSection {
@@ -87,9 +89,13 @@ export interface CacheSection {
     /** AI drafts: time to first token cold and warm. */
     ttftCold?: Latency;
     ttftWarm?: Latency;
+    /** What "cold" meant for this page: how the bench made sure the server had not cached it. */
+    coldMeaning?: string;
   }[];
   /** Why the server's own hit rate is missing, if it is. */
   metricsNote?: string;
+  /** What the run did or skipped and why, for people. */
+  notes?: string[];
 }
 
 export interface ConcurrencySection {
@@ -103,6 +109,8 @@ export interface ConcurrencySection {
     elapsedS: number;
     endpoints: EndpointResult[];
   }[];
+  /** What the run did or skipped and why (levels not run after an early stop), for people. */
+  notes?: string[];
 }
 
 /** A ratio benchmark (`inkstone bench pages`, `inkstone bench ai`): targets against a baseline run in the same process. */
