@@ -53,7 +53,11 @@ async function main(argv: string[]): Promise<number> {
     case 'worker': {
       const { values } = parseArgs({
         args: rest,
-        options: { concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        options: {
+          concurrency: { type: 'string' },
+          'metrics-port': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
       });
       const { runWorker, WORKER_USAGE } = await import('./worker.js');
       if (values.help) {
@@ -64,7 +68,14 @@ async function main(argv: string[]): Promise<number> {
       if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
         throw new Error('--concurrency must be a whole number of 1 or more');
       }
-      await runWorker(loadConfig(), { concurrency });
+      const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+      if (
+        metricsPort !== undefined &&
+        !(Number.isInteger(metricsPort) && metricsPort >= 1 && metricsPort <= 65535)
+      ) {
+        throw new Error('--metrics-port must be a port number (1 to 65535)');
+      }
+      await runWorker(loadConfig(), { concurrency, metricsPort });
       return -1;
     }
     case 'migrate': {

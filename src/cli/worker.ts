@@ -1,23 +1,35 @@
+import type { Server } from 'node:http';
 import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/migrate.js';
+import { aiGauges } from '../metrics/ai.js';
+import { dbMetrics } from '../metrics/db.js';
+import { createMetrics } from '../metrics/index.js';
+import { queueMetrics } from '../metrics/queue.js';
+import { startMetricsServer } from '../metrics/server.js';
 import { closeRedis, connectRedis, createRedisClient } from '../plugins/redis.js';
 import { startJobWorkers } from '../queue/start.js';
 import { createServices } from '../services.js';
 
-export const WORKER_USAGE = `Usage: inkstone worker [--concurrency N]
+export const WORKER_USAGE = `Usage: inkstone worker [--concurrency N] [--metrics-port N]
 
 Runs queued AI jobs (POST /api/v1/ai/generations) from Redis, on this machine or any other
 with the same configuration: DATABASE_URL, REDIS_URL, REDIS_PREFIX and the AI_* variables.
 
-  --concurrency N   jobs run at once (default: AI_WORKER_CONCURRENCY, 4)
+  --concurrency N    jobs run at once (default: AI_WORKER_CONCURRENCY, 4)
+  --metrics-port N   serve Prometheus /metrics on this port (on HOST): the AI series of the
+                     jobs this worker runs, and the queue's depth (default: METRICS_PORT;
+                     give each worker on one machine a port of its own)
 
 A worker that crashes loses no job: after AI_JOB_LOCK_MS another worker starts it again.
 SIGTERM or SIGINT: no new job is taken, running ones get half of SHUTDOWN_TIMEOUT_MS to
 finish and are then handed back to the queue for another worker.`;
 
 /** `inkstone worker`: runs until SIGTERM or SIGINT, then closes cleanly and exits. */
-export async function runWorker(config: Config, options: { concurrency?: number } = {}): Promise<void> {
+export async function runWorker(
+  config: Config,
+  options: { concurrency?: number; metricsPort?: number } = {},
+): Promise<void> {
   if (!config.redis) {
     throw new Error('inkstone worker needs REDIS_URL; without Redis, `inkstone serve` runs jobs itself.');
   }
@@ -31,11 +43,40 @@ export async function runWorker(config: Config, options: { concurrency?: number 
     throw error;
   }
   redis.on('error', (error: Error) => log.debug({ err: error }, 'Redis connection error'));
-  const services = createServices(handle, config, { redis, log });
+  // The jobs run here, so their AI series are counted here: `serve` never sees them.
+  const metrics = createMetrics();
+  const services = createServices(handle, config, { redis, log, aiMetrics: metrics.ai.sink });
   if (!services.jobRunner) throw new Error('no job runner: REDIS_URL is set but Redis was not passed in');
+  aiGauges(metrics.registry, () => services.ai.load());
+  const stopQueries = handle.onQuery(dbMetrics(metrics.registry, () => handle.poolStats()).query);
+  const { jobQueue } = services;
+  if (jobQueue) queueMetrics(metrics.registry, () => jobQueue.counts());
+  const metricsPort = options.metricsPort ?? config.metrics.port;
+  let metricsServer: Server | undefined;
+  if (metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(
+        config.host,
+        metricsPort,
+        () => metrics.registry.metrics(),
+        metrics.registry.contentType,
+        (error) => log.error({ err: error }, 'metrics scrape failed'),
+      );
+    } catch (error) {
+      // A port in use stops the start, saying which, rather than a worker nobody can scrape.
+      stopQueries();
+      await services.ai.close();
+      await services.jobQueue?.close();
+      await closeRedis(redis);
+      await handle.close();
+      throw new Error(`the metrics port ${metricsPort} cannot be opened: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
   const concurrency = options.concurrency ?? config.jobs.workerConcurrency;
   const workers = await startJobWorkers(redis, services.jobRunner, config, concurrency, log);
-  log.info({ concurrency, database: config.database.kind }, 'worker ready');
+  log.info({ concurrency, database: config.database.kind, metricsPort }, 'worker ready');
 
   let closing = false;
   const close = async (signal: string) => {
@@ -45,6 +86,9 @@ export async function runWorker(config: Config, options: { concurrency?: number 
     const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
     force.unref();
     await workers.close(config.shutdownTimeoutMs / 2);
+    metricsServer?.closeAllConnections();
+    metricsServer?.close();
+    stopQueries();
     await services.ai.close();
     await services.jobQueue?.close();
     await closeRedis(redis);

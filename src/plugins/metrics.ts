@@ -6,6 +6,7 @@ import { aiGauges } from '../metrics/ai.js';
 import { cacheMetrics } from '../metrics/cache.js';
 import { answerClusterScrapes, scrapeThroughPrimary } from '../metrics/cluster.js';
 import { dbMetrics } from '../metrics/db.js';
+import { queueMetrics } from '../metrics/queue.js';
 import { timeRedisCommands } from '../metrics/redis.js';
 import { startMetricsServer } from '../metrics/server.js';
 
@@ -38,6 +39,8 @@ export const metricsPlugin = fp(
     const db = dbMetrics(registry, () => database.poolStats());
     const stopQueries = database.onQuery(db.query);
     aiGauges(registry, () => services.ai.load());
+    const { jobQueue } = services;
+    if (jobQueue) queueMetrics(registry, () => jobQueue.counts());
     const untimeRedis = app.redis ? timeRedisCommands(registry, app.redis) : undefined;
     counted(services.posts, 'create', metrics.users.postCreated);
     counted(services.users, 'create', metrics.users.userRegistered);
