@@ -37,6 +37,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { queuePlugin } from './plugins/queue.js';
 import { redisPlugin } from './plugins/redis.js';
 import { servicesPlugin } from './plugins/services.js';
+import { tracingPlugin } from './tracing/plugin.js';
 import { assets, PUBLIC_DIR } from './views/assets.js';
 import type { ServiceOverrides } from './services.js';
 
@@ -101,8 +102,12 @@ export async function buildApp({
   app.decorate('config', config);
   // Outside parts, one plugin each, opened here and closed with the app.
   await app.register(databasePlugin, { database });
+  // First of the request hooks: everything a request does runs in its trace context.
+  await app.register(tracingPlugin);
   await app.register(redisPlugin);
-  await app.register(servicesPlugin, { overrides });
+  await app.register(servicesPlugin, {
+    overrides: app.tracing ? { tracing: app.tracing, ...overrides } : overrides,
+  });
   built.services = app.services;
   // Before every route and the request context: its hooks see them all (src/plugins/metrics.ts).
   await app.register(metricsPlugin);

@@ -458,6 +458,22 @@ const Metrics = Type.Object({
   ),
 });
 
+// OpenTelemetry's own variable names, so a collector set up for other services works as is.
+const Tracing = Type.Object({
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(
+    Type.String({
+      defaultText: 'unset → no trace export (`traceparent` is still passed on)',
+      description:
+        'OTLP/HTTP collector base URL (spans are POSTed as JSON to `<url>/v1/traces`), e.g. `http://127.0.0.1:4318`',
+    }),
+  ),
+  OTEL_SERVICE_NAME: Type.String({
+    minLength: 1,
+    default: 'inkstone',
+    description: "the traces' `service.name`",
+  }),
+});
+
 /** Sections in the order `.env.example` and the README list them. */
 export const CONFIG_SECTIONS = {
   Server,
@@ -470,6 +486,7 @@ export const CONFIG_SECTIONS = {
   'Queue and workers': Jobs,
   Webhooks,
   Metrics,
+  Tracing,
 };
 
 export const EnvSchema = Type.Object({
@@ -483,6 +500,7 @@ export const EnvSchema = Type.Object({
   ...Jobs.properties,
   ...Webhooks.properties,
   ...Metrics.properties,
+  ...Tracing.properties,
 });
 
 /** The environment after parsing: each variable as its type, defaults applied. */

@@ -1,6 +1,7 @@
 import type { PurgeConfig } from './cache/purge.js';
 import { type AiConfig, aiConfig } from './modules/ai/config.js';
 import { parseAllowHosts } from './modules/ai/webhook-guard.js';
+import type { TracingConfig } from './tracing/tracing.js';
 import { resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import {
@@ -47,6 +48,8 @@ export interface Config {
   jobs: JobsConfig;
   /** Prometheus `/metrics` (src/plugins/metrics.ts): a second port, and/or the main one behind a token. */
   metrics: { port?: number; token?: string };
+  /** OpenTelemetry trace export (src/tracing/): off without an endpoint. */
+  tracing: TracingConfig;
 }
 
 export interface CacheConfig {
@@ -191,6 +194,17 @@ function webhookConfig(env: Env, problems: string[]): WebhookConfig {
     baseDelayMs: WEBHOOK_BASE_DELAY_MS,
     maxDelayMs: WEBHOOK_MAX_DELAY_MS,
   };
+}
+
+function tracingConfig(env: Env, problems: string[]): TracingConfig {
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!endpoint) return { serviceName: env.OTEL_SERVICE_NAME };
+  if (!/^https?:\/\/[^/]/i.test(endpoint) || !URL.canParse(endpoint)) {
+    problems.push(
+      `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, e.g. http://127.0.0.1:4318 (got "${endpoint}")`,
+    );
+  }
+  return { endpoint, serviceName: env.OTEL_SERVICE_NAME };
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -347,6 +361,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
       ...(env.METRICS_PORT !== undefined ? { port: env.METRICS_PORT } : {}),
       ...(env.METRICS_TOKEN ? { token: env.METRICS_TOKEN } : {}),
     },
+    tracing: tracingConfig(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -39,6 +39,7 @@ import { SettingsService } from './modules/settings/service.js';
 import { type PasswordHasher, scryptHasher } from './modules/users/password.js';
 import { UsersRepository } from './modules/users/repository.js';
 import { UsersService } from './modules/users/service.js';
+import type { Tracing } from './tracing/tracing.js';
 
 /**
  * The outside parts services are built from. Tests (and later the AI, cache, queue and
@@ -61,6 +62,8 @@ export interface Collaborators {
   cache: AppCache;
   /** Where the AI pipeline reports for the metrics (src/metrics/ai.ts); absent: nowhere. */
   aiMetrics: AiMetricsSink;
+  /** Span export (src/tracing/): spans for cache lookups and model calls; absent: none. */
+  tracing: Tracing;
 }
 
 export type ServiceOverrides = Partial<Collaborators>;
@@ -69,6 +72,8 @@ export type ServiceOverrides = Partial<Collaborators>;
 export function createServices(handle: DbHandle, config: Config, overrides: ServiceOverrides = {}) {
   const { db } = handle;
   const clock = overrides.clock ?? systemClock;
+  const { tracing } = overrides;
+  if (tracing) overrides.cache?.onLookup((lookup) => tracing.cacheLookup(lookup));
   const hasher = overrides.passwordHasher ?? scryptHasher();
   const pagePurger = createPurger(config, clock, overrides);
   const pageCache =
@@ -170,9 +175,13 @@ function createPurger(config: Config, clock: Clock, overrides: ServiceOverrides)
 
 function createAi(handle: DbHandle, config: Config, clock: Clock, overrides: ServiceOverrides) {
   const { ai } = config;
-  const providers =
+  const given =
     overrides.providers ??
     new Map(ai.providers.map((spec) => [spec.name, createProvider(spec, overrides.log)]));
+  const { tracing } = overrides;
+  const providers = tracing
+    ? new Map([...given].map(([name, provider]) => [name, tracing.traceProvider(name, provider)]))
+    : given;
   const metrics = overrides.aiMetrics;
   const dispatcher = new Dispatcher({
     maxQueue: ai.limits.maxQueue,

@@ -1,4 +1,4 @@
-import { BentoCache, bentostore } from 'bentocache';
+import { BentoCache, bentostore, type CacheOperationMessage } from 'bentocache';
 import { type MemoryDriver, memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { Redis } from 'ioredis';
@@ -39,8 +39,20 @@ export interface FillOptions {
   grace?: boolean;
 }
 
+/** One read of a namespace (`get`, or `getOrSet`'s lookup) as it ended: for traces. */
+export interface CacheLookup {
+  namespace: string;
+  /** `stale`: an entry past its TTL served while a fill runs; `invalidated`: found, but a tag was. */
+  outcome: 'hit' | 'stale' | 'miss' | 'invalidated';
+  /** The layer that held the entry. */
+  layer?: 'l1' | 'l2';
+  ms: number;
+}
+
 export interface AppCache {
   namespace(name: string): CacheNamespace;
+  /** Calls `listener` after every lookup (the traces' spans); returns the unsubscribe. */
+  onLookup(listener: (lookup: CacheLookup) => void): () => void;
   /**
    * Called when another instance's tag invalidation arrives or may have been missed (the
    * channel was down), so layers above bentocache's L1 can drop what they hold.
@@ -155,6 +167,24 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
     logger,
     onFactoryError: (error) => options.log.error({ err: error }, 'A cache fill failed'),
   });
+  const lookups = new Set<(lookup: CacheLookup) => void>();
+  // Timed only while someone listens: `started` is 0 otherwise, and nothing is reported.
+  const lookedUp = (
+    namespace: string,
+    message: CacheOperationMessage | undefined,
+    outcome: 'hit' | 'miss' | 'invalidated',
+    started: number,
+  ) => {
+    if (lookups.size === 0 || started === 0) return;
+    const layer = message?.hit ? (message.tier ?? 'l1') : undefined;
+    const lookup: CacheLookup = {
+      namespace,
+      outcome: outcome === 'hit' && message?.graced ? 'stale' : outcome,
+      ms: performance.now() - started,
+      ...(layer ? { layer } : {}),
+    };
+    for (const listener of lookups) listener(lookup);
+  };
   const valid = (entry: Stored<unknown>) => {
     if (origin !== undefined && entry.o !== origin) return true;
     return clock.check(entry.t, entry.b) ?? clock.verify(entry.t, entry.b);
@@ -172,14 +202,17 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
       const fills = new Map<string, { born: number; tags: string[]; value: Promise<unknown> }>();
 
       const get = async <T>(key: string): Promise<T | undefined> => {
+        const started = lookups.size ? performance.now() : 0;
         const [reading, op] = traced(() => ns.get<Stored<T>>({ key, grace: false }));
         const entry = await reading;
         if (!isStored<T>(entry)) {
           counters.read(space, undefined, 'miss');
+          lookedUp(space, undefined, 'miss', started);
           return undefined;
         }
         const ok = await valid(entry);
         counters.read(space, op.message, ok ? 'hit' : 'invalidated');
+        lookedUp(space, op.message, ok ? 'hit' : 'invalidated', started);
         return ok ? entry.v : undefined;
       };
 
@@ -206,6 +239,7 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
         set,
         async getOrSet<T>(key: string, factory: () => Promise<T>, opts: FillOptions): Promise<T> {
           if (opts.tags.length === 0) {
+            const started = lookups.size ? performance.now() : 0;
             const [filling, op] = traced(() =>
               ns.getOrSet<Stored<T>>({
                 key,
@@ -219,6 +253,7 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
             );
             const entry = await filling;
             counters.read(space, op.message, op.message?.hit ? 'hit' : 'miss');
+            lookedUp(space, op.message, op.message?.hit ? 'hit' : 'miss', started);
             return entry.v;
           }
           const hit = await get<T>(key);
@@ -252,6 +287,10 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
       // Tags are the tag clock's (src/cache/tag-clock.ts), not bentocache's: another instance's
       // invalidation arrives on its channel.
       clock.onRemote(listener);
+    },
+    onLookup(listener) {
+      lookups.add(listener);
+      return () => void lookups.delete(listener);
     },
     stats: () => counters.snapshot(),
     async close() {

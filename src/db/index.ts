@@ -28,6 +28,8 @@ export interface QueryEvent {
   ms: number;
   dialect: Dialect;
   failed: boolean;
+  /** The SQL text, with placeholders for the values (Kysely binds every value): for traces. */
+  sql: string;
 }
 
 export interface PoolStats {
@@ -111,7 +113,12 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
       log: (event: LogEvent) => {
         slow?.(event);
         if (listeners.size === 0) return;
-        const query = { ms: event.queryDurationMillis, dialect, failed: event.level === 'error' };
+        const query = {
+          ms: event.queryDurationMillis,
+          dialect,
+          failed: event.level === 'error',
+          sql: event.query.sql,
+        };
         for (const listener of listeners) listener(query);
       },
     };

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Clock, systemClock } from '../../clock.js';
+import { outgoingTraceparent } from '../../tracing/propagation.js';
 import { retryAfterMs } from './providers/http.js';
 import { type Answer, DestinationGuard, type Lookup, postPinned } from './webhook-guard.js';
 
@@ -14,6 +15,7 @@ import { type Answer, DestinationGuard, type Lookup, postPinned } from './webhoo
  *     User-Agent: Inkstone-Webhooks
  *     Inkstone-Delivery: 6f1c2a4e-…   one id per event (a job's: its id), the same on every retry: ignore ids you have seen
  *     Inkstone-Signature: t=1767225600,v1=5257a869e7ec…   (64 hex digits)
+ *     traceparent: 00-4bf92f35…-00f067aa…-01   the W3C trace of the request that submitted the job
  *
  * `t` is when this attempt was sent, in Unix seconds; `v1` is the hex HMAC-SHA256 of `t`, a
  * dot and the raw request body, keyed with your webhook secret (the whole `whsec_…` string).
@@ -194,6 +196,8 @@ export class WebhookSender {
       'User-Agent': 'Inkstone-Webhooks',
       [DELIVERY_HEADER]: id,
       [SIGNATURE_HEADER]: signWebhook(body, Math.floor(at.getTime() / 1000), secret),
+      // The trace of the request that submitted the job, so a receiver can join its logs to ours.
+      traceparent: outgoingTraceparent(),
     };
     let url = first;
     let redirect: number | null = null;

@@ -6,6 +6,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { Agent, type Dispatcher, request } from 'undici';
+import { outgoingTraceparent } from '../../../tracing/propagation.js';
 import { ProviderError } from './types.js';
 
 /**
@@ -32,7 +33,8 @@ export async function send(
 ): Promise<ModelResponse> {
   const response = await request(url, {
     method: init.method ?? 'GET',
-    headers: init.headers,
+    // The request's trace goes on to the model server (a traced vLLM or gateway joins it).
+    headers: { ...init.headers, traceparent: outgoingTraceparent() },
     body: init.body,
     signal: init.signal,
     dispatcher: pool,

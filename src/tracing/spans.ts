@@ -1,0 +1,187 @@
+import {
+  type Attributes,
+  type Context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
+import {
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+} from '@opentelemetry/semantic-conventions';
+import type { CacheLookup } from '../cache/cache.js';
+import type { QueryEvent } from '../db/index.js';
+import type { Provider, ProviderEvent, ProviderRequest } from '../modules/ai/providers/types.js';
+import { traceContexts } from './context.js';
+import { asOutgoingCall } from './propagation.js';
+import type { RequestSpanInfo, Tracing } from './tracing.js';
+
+// The GenAI conventions are still "incubating": OpenTelemetry asks users to copy such names
+// rather than import them from the package's unstable entry point.
+const GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+const GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+const GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+
+// Enough of a statement to recognise it, as the slow-query log keeps (src/db/index.ts).
+const SQL_MAX_CHARS = 1000;
+const SQL_OPERATION = /^\s*([a-z]+)/i;
+const SQL_TARGET = /\b(?:from|into|update)\s+"?([\w.]+)"?/i;
+
+/** Wall-clock ms with a fraction, on the clock the SDK stamps spans with. */
+const nowMs = () => performance.timeOrigin + performance.now();
+
+/** The span that children belong under, or undefined outside any recorded request. */
+function recordingParent(): Context | undefined {
+  const context = traceContexts.active();
+  return trace.getSpan(context)?.isRecording() ? context : undefined;
+}
+
+/** The spans Inkstone makes, named and labelled after OpenTelemetry's semantic conventions. */
+export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
+  constructor(private readonly tracer: Tracer) {}
+
+  startRequest(caller: Context, { method, route, requestId }: RequestSpanInfo): Span {
+    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, 'inkstone.request_id': requestId };
+    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+    // "{method} {route}"; the method alone when no route matched (a 404): raw URLs would make
+    // every scanner's probe a span name of its own.
+    const name = route === undefined ? method : `${method} ${route}`;
+    return this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, caller);
+  }
+
+  endRequest(span: Span, statusCode: number, aborted: boolean): void {
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
+    if (aborted) span.setAttribute('inkstone.client_aborted', true);
+    // A server span is in error for 5xx only: a 4xx is the client's mistake, answered as it should be.
+    if (statusCode >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(statusCode));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  query(event: QueryEvent): void {
+    const parent = recordingParent();
+    if (!parent) return;
+    // Kysely binds every value as a parameter, so the text holds placeholders ($1, ?), never values.
+    const sql = event.sql.length > SQL_MAX_CHARS ? event.sql.slice(0, SQL_MAX_CHARS) : event.sql;
+    const operation = SQL_OPERATION.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
+    const target = SQL_TARGET.exec(sql)?.[1];
+    const end = nowMs();
+    const span = this.tracer.startSpan(
+      target ? `${operation} ${target}` : operation,
+      {
+        kind: SpanKind.CLIENT,
+        startTime: end - event.ms,
+        attributes: {
+          [ATTR_DB_SYSTEM_NAME]: event.dialect === 'postgres' ? DB_SYSTEM_NAME_VALUE_POSTGRESQL : 'sqlite',
+          [ATTR_DB_OPERATION_NAME]: operation,
+          [ATTR_DB_QUERY_TEXT]: sql,
+        },
+      },
+      parent,
+    );
+    if (event.failed) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end(end);
+  }
+
+  cacheLookup(lookup: CacheLookup): void {
+    const parent = recordingParent();
+    if (!parent) return;
+    const end = nowMs();
+    const attributes: Attributes = {
+      'inkstone.cache.namespace': lookup.namespace,
+      'inkstone.cache.hit': lookup.outcome === 'hit' || lookup.outcome === 'stale',
+      'inkstone.cache.outcome': lookup.outcome,
+    };
+    if (lookup.layer) attributes['inkstone.cache.layer'] = lookup.layer;
+    this.tracer
+      .startSpan(`cache ${lookup.namespace}`, { startTime: end - lookup.ms, attributes }, parent)
+      .end(end);
+  }
+
+  traceProvider(name: string, provider: Provider): Provider {
+    const traced: Provider = {
+      kind: provider.kind,
+      stream: (request) => this.modelCall(name, provider, request),
+      status: (signal) => provider.status(signal),
+    };
+    if (provider.close) traced.close = () => provider.close!();
+    return traced;
+  }
+
+  /**
+   * One call to a model: a client span from the request to the last event, `first_token` when
+   * the first text arrives. The provider's own code runs with this span active, so the
+   * model server's request carries it as its `traceparent` parent.
+   */
+  private async *modelCall(name: string, provider: Provider, request: ProviderRequest) {
+    const parent = traceContexts.active();
+    const started = performance.now();
+    const span = this.tracer.startSpan(
+      `chat ${request.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [GEN_AI_OPERATION_NAME]: 'chat',
+          [GEN_AI_PROVIDER_NAME]: provider.kind,
+          [GEN_AI_REQUEST_MODEL]: request.model,
+          'inkstone.ai.provider': name,
+        },
+      },
+      parent,
+    );
+    const context = asOutgoingCall(parent, span);
+    // Each step of the provider's generator runs in the span's context: its fetch happens
+    // inside a next() call, not where the generator object was made.
+    const events = traceContexts.with(context, () => provider.stream(request)[Symbol.asyncIterator]());
+    let finished = false;
+    let firstToken = true;
+    try {
+      for (;;) {
+        const step: IteratorResult<ProviderEvent> = await traceContexts.with(context, () => events.next());
+        if (step.done) {
+          finished = true;
+          break;
+        }
+        const event = step.value;
+        if (event.type === 'token' && event.text && firstToken) {
+          firstToken = false;
+          // The pipeline's TTFT counts from its first text too (AiService.execute).
+          span.addEvent('first_token', { 'inkstone.ai.ttft_ms': Math.round(performance.now() - started) });
+        } else if (event.type === 'done') {
+          span.setAttributes({
+            [GEN_AI_RESPONSE_MODEL]: event.model,
+            [GEN_AI_RESPONSE_FINISH_REASONS]: [event.finishReason],
+            [GEN_AI_USAGE_INPUT_TOKENS]: event.usage.promptTokens,
+            [GEN_AI_USAGE_OUTPUT_TOKENS]: event.usage.completionTokens,
+          });
+        }
+        yield event;
+      }
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      const kind = (error as { kind?: unknown }).kind;
+      if (typeof kind === 'string') span.setAttribute(ATTR_ERROR_TYPE, kind);
+      throw error;
+    } finally {
+      // The pipeline stops reading at `done` or on a timeout: end the provider's generator too,
+      // which closes its request.
+      if (!finished) await traceContexts.with(context, async () => events.return?.()).catch(() => {});
+      span.end();
+    }
+  }
+}
