@@ -10,7 +10,10 @@ export interface BenchCommand {
 
 type Loader = () => Promise<BenchCommand>;
 
-const COMMANDS: Record<string, Loader> = {};
+const COMMANDS: Record<string, Loader> = {
+  report: () => import('./report/command.js').then((m) => m.command),
+  compare: () => import('./compare-command.js').then((m) => m.command),
+};
 
 export function benchUsage(): string {
   const names = Object.keys(COMMANDS);
