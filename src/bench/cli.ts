@@ -11,6 +11,9 @@ export interface BenchCommand {
 type Loader = () => Promise<BenchCommand>;
 
 const COMMANDS: Record<string, Loader> = {
+  load: () => import('./load.js').then((m) => m.command),
+  cache: () => import('./cache.js').then((m) => m.command),
+  concurrency: () => import('./concurrency.js').then((m) => m.command),
   report: () => import('./report/command.js').then((m) => m.command),
   compare: () => import('./compare-command.js').then((m) => m.command),
 };
