@@ -59,6 +59,13 @@ const Server = Type.Object({
       description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`',
     }),
   ),
+  LOG_PRETTY: Type.Optional(
+    Type.Boolean({
+      defaultText: 'unset → pretty when stdout is a terminal',
+      description:
+        'in development, readable log lines (pino-pretty, a devDependency) instead of JSON; `false` keeps JSON. JSON in other environments',
+    }),
+  ),
 });
 
 const Database = Type.Object({

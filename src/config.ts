@@ -29,6 +29,8 @@ export interface Config {
   cookieSecure: boolean;
   trustProxy: boolean;
   logLevel: string;
+  /** LOG_PRETTY: true or false as set; undefined lets the logger decide (pretty on a terminal, in development). */
+  logPretty?: boolean;
   /** Largest request body accepted, in bytes; larger gets 413. */
   bodyLimit: number;
   login: { maxPerIp: number; maxPerAccount: number; windowSeconds: number };
@@ -323,6 +325,7 @@ export function loadConfig(raw: RawEnv = process.env): Config {
     cookieSecure: env.COOKIE_SECURE ?? production,
     trustProxy: env.TRUST_PROXY,
     logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    ...(env.LOG_PRETTY === undefined ? {} : { logPretty: env.LOG_PRETTY }),
     bodyLimit: env.BODY_LIMIT,
     login: {
       maxPerIp: env.LOGIN_MAX_PER_IP,

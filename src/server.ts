@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createDb, type DbHandle } from './db/index.js';
+import { prettyLogs } from './http/logging.js';
 
 /** The database as a worker of `serve --workers N` opens it: checked, and already migrated. */
 async function openMigrated(config: Config): Promise<DbHandle> {
@@ -21,10 +22,16 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   const worker = cluster.isWorker ? cluster.worker : undefined;
   // The primary migrated before forking: N workers starting at once do not each run the migrator.
   const database = worker ? await openMigrated(config) : undefined;
-  const app = await buildApp({ config, ...(database ? { database } : {}) }).catch(async (error: unknown) => {
-    await database?.close();
-    throw error;
-  });
+  const logger = {
+    level: config.logLevel,
+    pretty: prettyLogs(config.env, config.logPretty, process.stdout.isTTY),
+  };
+  const app = await buildApp({ config, logger, ...(database ? { database } : {}) }).catch(
+    async (error: unknown) => {
+      await database?.close();
+      throw error;
+    },
+  );
   // Slow or stalled clients must not hold sockets forever.
   app.server.requestTimeout = config.http.requestTimeoutMs;
   app.server.headersTimeout = config.http.headersTimeoutMs;

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/migrate.js';
+import { appLogger, prettyLogs } from '../http/logging.js';
 import { aiGauges } from '../metrics/ai.js';
 import { dbMetrics } from '../metrics/db.js';
 import { createMetrics } from '../metrics/index.js';
@@ -33,7 +34,11 @@ export async function runWorker(
   if (!config.redis) {
     throw new Error('inkstone worker needs REDIS_URL; without Redis, `inkstone serve` runs jobs itself.');
   }
-  const log = pino({ level: config.logLevel, base: { pid: process.pid, process: 'worker' } });
+  const { stream, ...logOptions } = appLogger({
+    level: config.logLevel,
+    pretty: prettyLogs(config.env, config.logPretty, process.stdout.isTTY),
+  });
+  const log = pino({ ...logOptions, base: { pid: process.pid, process: 'worker' } }, stream);
   const { handle } = await openDatabase(config.database, { log });
   const redis = createRedisClient(config.redis.url);
   try {

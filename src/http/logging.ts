@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import type { DestinationStream, LoggerOptions } from 'pino';
 
 const GIVEN_ID = /^[\w.-]{1,64}$/;
@@ -51,16 +52,63 @@ export interface AppLoggerOptions {
   level: string;
   /** Where lines go (tests capture them); standard output when not given. */
   stream?: DestinationStream;
+  /** Readable lines through pino-pretty rather than JSON (see prettyLogs). */
+  pretty?: boolean;
 }
 
-/** pino's options for the app's logger: JSON at the configured level, secrets redacted. */
+/** pino's options for the app's logger: JSON (or pretty) at the configured level, secrets redacted. */
 export function appLogger({
   level,
   stream,
+  pretty,
 }: AppLoggerOptions): LoggerOptions & { stream?: DestinationStream } {
+  // Redaction happens before the stream: pretty lines hide the same fields as JSON ones.
+  const destination = (pretty ? prettyStream(stream) : undefined) ?? stream;
   return {
     level,
     redact: { paths: REDACT, censor: '[redacted]' },
-    ...(stream ? { stream } : {}),
+    ...(destination ? { stream: destination } : {}),
   };
+}
+
+/**
+ * Whether the logs are pretty: only in development, where LOG_PRETTY decides if set and
+ * otherwise a terminal on stdout does (piped to a file or a collector, it stays JSON).
+ */
+export function prettyLogs(env: string, logPretty: boolean | undefined, isTTY: boolean | undefined): boolean {
+  return env === 'development' && (logPretty ?? isTTY === true);
+}
+
+type PinoPretty = (options: Record<string, unknown>) => DestinationStream;
+let warnedMissing = false;
+
+/**
+ * pino-pretty writing to `destination` (stdout when not given), loaded only when asked for:
+ * it is a devDependency, absent from a production install. Missing, the logs stay JSON and
+ * one warning says why. In-process (a stream, not pino's worker-thread transport): the
+ * lines of a request stay in order with everything else the process prints.
+ */
+export function prettyStream(
+  destination?: DestinationStream,
+  load: () => PinoPretty = () => createRequire(import.meta.url)('pino-pretty') as PinoPretty,
+): DestinationStream | undefined {
+  let pinoPretty: PinoPretty;
+  try {
+    pinoPretty = load();
+  } catch (error) {
+    if (!warnedMissing) {
+      warnedMissing = true;
+      process.emitWarning(
+        `Pretty logs need pino-pretty (a devDependency), which could not be loaded (${(error as Error).message.split('\n')[0]}): logging JSON instead.`,
+        { code: 'INKSTONE_LOG_PRETTY' },
+      );
+    }
+    return undefined;
+  }
+  return pinoPretty({
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    ...(destination ? { destination } : {}),
+  });
 }
