@@ -77,6 +77,7 @@ describe('/admin/metrics.json and active users under serve --workers 2', () => {
     for (const { snapshot: after } of readings) {
       expect(after.workers).toBe(2);
       expect(after.http.requests - before.snapshot.http.requests).toBeGreaterThanOrEqual(sent + 1);
+      expect(after.http.latency.count - before.snapshot.http.latency.count).toBeGreaterThanOrEqual(sent + 1);
       // The admin (also served by both, reading), "both" and "one": three people.
       expect(after.activeUsers).toBe(3);
     }

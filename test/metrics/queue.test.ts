@@ -17,7 +17,7 @@ import {
   redisAvailable,
   testPrefix,
 } from '../helpers/redis.js';
-import { value } from './scrape.js';
+import { havePromtool, promtoolCheck, value } from './scrape.js';
 
 // The BullMQ queue's depth by state (inkstone_queue_jobs) against a real Redis, and the
 // metrics of an `inkstone worker` process, which runs jobs the web process never sees.
@@ -193,6 +193,7 @@ describe.skipIf(!available)('queue metrics (real Redis)', { timeout: 60_000 }, (
     expect(value(after, 'inkstone_ai_requests_total', { ...model, outcome: 'ok' })).toBe(1);
     expect(value(after, 'inkstone_ai_time_to_first_token_seconds_count', model)).toBe(1);
     expect(value(after, 'inkstone_ai_tokens_total', { ...model, direction: 'out' })).toBeGreaterThan(0);
+    if (havePromtool) expect(await promtoolCheck(after)).toBe('');
     // The web process queued it and ran nothing.
     expect(value(await scrape(), 'inkstone_ai_requests_total', { outcome: 'ok' })).toBe(0);
   });
