@@ -33,7 +33,8 @@ export function metricsPage({ everySeconds }: { everySeconds: number }): Page {
       <p class="breadcrumbs"><a href="/admin">Admin</a> / Metrics</p>
       <h1>Live metrics</h1>
       <p class="muted" id="metrics-status" data-source="/admin/metrics.json" data-every-ms="${everySeconds * 1000}">
-        Every ${everySeconds} s, from this site's own counters; the first points appear after two readings.
+        Every ${everySeconds} s, from this site's own counters (this page's readings count as requests too);
+        the first points appear after two readings.
         Prometheus can scrape the same series at <code>/metrics</code>.
       </p>
       <noscript><p class="flash flash-error">The charts need JavaScript.</p></noscript>
