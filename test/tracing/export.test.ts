@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../fakes/otlp-receiver.js';
 import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
+import { availableDialects } from '../helpers/db.js';
 import { parseSse } from '../helpers/sse.js';
 
 const SERVER = 2;
@@ -222,5 +223,39 @@ describe('trace export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     // Not the id of any span exported for the request: one made for this delivery.
     const { spans } = await traceOf('POST /api/v1/ai/generations', caller.traceId);
     expect(spans.map((s) => s.spanId)).not.toContain(spanId);
+  });
+});
+
+describe.each(await availableDialects())('query spans on %s', (dialect) => {
+  let otlp: OtlpReceiver;
+  let site: TestApp;
+
+  beforeAll(async () => {
+    otlp = await startOtlpReceiver();
+    site = await createTestApp(dialect, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url });
+  });
+  afterAll(async () => {
+    await site?.close();
+    await otlp?.close();
+  });
+
+  it('name the database and keep the SQL with placeholders, never the values', async () => {
+    const user = await createUser(site.app, 'reader');
+    otlp.reset();
+    const client = new Client(site.app);
+    await client.login(user.username, user.password);
+    await site.app.tracing!.flush();
+    const [login] = await otlp.waitFor((s) => s.name === 'POST /api/v1/auth/login');
+    const queries = childrenOf(otlp.spans, login!).filter((s) => 'db.query.text' in s.attributes);
+    const lookup = queries.find((s) => s.name === 'SELECT users');
+    expect(lookup, queries.map((s) => s.name).join(', ')).toBeDefined();
+    expect(lookup!.attributes['db.system.name']).toBe(dialect === 'postgres' ? 'postgresql' : 'sqlite');
+    expect(String(lookup!.attributes['db.query.text'])).toMatch(dialect === 'postgres' ? /\$1/ : /\?/);
+    for (const query of queries) {
+      const text = String(query.attributes['db.query.text']);
+      expect(text).not.toContain(user.username);
+      expect(text).not.toContain(user.email);
+      expect(text).not.toContain(user.password);
+    }
   });
 });
