@@ -36,6 +36,8 @@ function formatChange(change: Change): string {
   return `${pct > 0 ? '+' : ''}${pct.toFixed(1)}%`;
 }
 
+const percent = (fraction: number) => `${+(fraction * 100).toFixed(2)}%`;
+
 const MARKS: Record<Change['verdict'], string> = {
   worse: 'WORSE',
   better: 'better',
@@ -106,7 +108,7 @@ async function run(args: string[]): Promise<number> {
     const base = readResults(basePath);
     const next = readResults(newPath);
     changes = compareResults(base, next, threshold);
-    header = `${basePath} (${formatTime(base.startedAt)}) → ${newPath} (${formatTime(next.startedAt)}), threshold ${formatNumber(threshold, 'percent')}`;
+    header = `${basePath} (${formatTime(base.startedAt)}) → ${newPath} (${formatTime(next.startedAt)}), threshold ${percent(threshold)}`;
   } catch (error) {
     if (error instanceof ResultsFileError) {
       console.error(`inkstone bench compare: ${error.message}`);
@@ -123,13 +125,13 @@ async function run(args: string[]): Promise<number> {
   const better = changes.filter((c) => c.verdict === 'better').length;
   if (worse.length) {
     console.log(
-      `${worse.length} figure${worse.length === 1 ? '' : 's'} worse by more than ${formatNumber(threshold, 'percent')}: ` +
+      `${worse.length} figure${worse.length === 1 ? '' : 's'} worse by more than ${percent(threshold)}: ` +
         worse.map((c) => `${c.test} ${c.item} ${c.metric} ${formatChange(c)}`).join('; '),
     );
     return 1;
   }
   console.log(
-    `Nothing worse by more than ${formatNumber(threshold, 'percent')} (${better} better, ${changes.length} compared).`,
+    `Nothing worse by more than ${percent(threshold)} (${better} better, ${changes.length} compared).`,
   );
   return 0;
 }
