@@ -2,6 +2,7 @@
 // connections), a timeout per request, and every failure sorted into a kind the results can
 // count (ErrorCounts). Times come from performance.now() around the whole exchange, body
 // included: a page is not served until its last byte is.
+import { setMaxListeners } from 'node:events';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 
 export interface BenchRequest {
@@ -74,6 +75,8 @@ export function classifyStatus(status: number): string {
   return status >= 500 ? '5xx' : String(status);
 }
 
+const unlimited = new WeakSet<AbortSignal>();
+
 export class HttpClient {
   private readonly agent: Agent;
 
@@ -92,6 +95,11 @@ export class HttpClient {
   async request(spec: BenchRequest, stop = this.options.stop): Promise<BenchOutcome> {
     const { timeoutMs, base } = this.options;
     const timeout = AbortSignal.timeout(timeoutMs);
+    // Every request in flight listens on the run's stop signal: hundreds at a high level.
+    if (stop && !unlimited.has(stop)) {
+      setMaxListeners(0, stop);
+      unlimited.add(stop);
+    }
     const signal = stop ? AbortSignal.any([stop, timeout]) : timeout;
     const headers: Record<string, string> = { ...spec.headers };
     let body: string | undefined;
