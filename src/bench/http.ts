@@ -141,7 +141,9 @@ export class HttpClient {
       text += decoder.decode();
     } catch (error) {
       if (stop?.aborted) return done({ ok: false, aborted: true });
-      return done({ ok: false, error: classifyFailure(error, timeout.aborted) });
+      // Headers came, the body did not all: the answer was cut short, whatever the socket said.
+      const kind = status !== 0 && !timeout.aborted ? 'body' : classifyFailure(error, timeout.aborted);
+      return done({ ok: false, error: kind });
     }
     const expected = spec.expect ?? [];
     const ok = expected.length
