@@ -131,7 +131,8 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** `port`: a given one (a collector coming back where it was); default: any free port. */
+export async function startOtlpReceiver(options: { port?: number } = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: OtlpReceiver['requests'] = [];
   const waiters = new Set<() => void>();
@@ -165,7 +166,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {

@@ -23,13 +23,30 @@ class Capture extends Writable {
   }
 }
 
+const INFO = 30;
 const WARN = 40;
 const exportFailures = (log: Capture) =>
   log.messages(WARN).filter((m) => m.startsWith('Trace export failed'));
+const recoveries = (log: Capture) => log.messages(INFO).filter((m) => m === 'Trace export works again');
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** An app exporting to `endpoint`, logging at info into `log`. */
+async function tracedApp(endpoint: string, log: Capture) {
+  const database = await createTestDatabase('sqlite');
+  const config = loadConfig({ NODE_ENV: 'test', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+  config.database = database.config;
+  const app = await buildApp({
+    config,
+    database: database.handle,
+    overrides: { passwordHasher: scryptHasher(2 ** 10) },
+    logger: { level: 'info', stream: log },
+  });
+  await app.ready();
+  return { app, database };
 }
 
 // A collector that does not answer costs the requests nothing, and the log one line.
@@ -39,16 +56,7 @@ describe('trace export with the collector down', () => {
     const gone = await startOtlpReceiver();
     await gone.close();
     const log = new Capture();
-    const database = await createTestDatabase('sqlite');
-    const config = loadConfig({ NODE_ENV: 'test', OTEL_EXPORTER_OTLP_ENDPOINT: gone.url });
-    config.database = database.config;
-    const app = await buildApp({
-      config,
-      database: database.handle,
-      overrides: { passwordHasher: scryptHasher(2 ** 10) },
-      logger: { level: 'info', stream: log },
-    });
-    await app.ready();
+    const { app, database } = await tracedApp(gone.url, log);
     try {
       expect(app.tracing).toBeDefined();
       const slowest = async (count: number) => {
@@ -79,6 +87,43 @@ describe('trace export with the collector down', () => {
       // The flush at shutdown gives up after its 2 s rather than the exporter's retries.
       expect(performance.now() - closing).toBeLessThan(3000);
       await database.destroy();
+    }
+  }, 30_000);
+});
+
+describe('trace export at shutdown and after an outage', () => {
+  it('sends the spans still queued when the app closes', async () => {
+    const otlp = await startOtlpReceiver();
+    const { app, database } = await tracedApp(otlp.url, new Capture());
+    expect((await app.inject({ url: '/api/v1/posts' })).statusCode).toBe(200);
+    // Well within the batch delay: only the shutdown's flush can have sent it.
+    await app.close();
+    expect(otlp.spans.map((s) => s.name)).toContain('GET /api/v1/posts');
+    await database.destroy();
+    await otlp.close();
+  });
+
+  it('logs the recovery once the collector answers again, and exports the new spans', async () => {
+    const first = await startOtlpReceiver();
+    const port = Number(new URL(first.url).port);
+    await first.close();
+    const log = new Capture();
+    const { app, database } = await tracedApp(first.url, log);
+    let back: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
+    try {
+      await app.inject({ url: '/api/v1/posts' });
+      await until(() => exportFailures(log).length > 0, 10_000);
+      expect(recoveries(log)).toHaveLength(0);
+      back = await startOtlpReceiver({ port });
+      expect((await app.inject({ url: '/api/v1/posts?after-outage' })).statusCode).toBe(200);
+      await back.waitFor((s) => s.name === 'GET /api/v1/posts', 1, 10_000);
+      await until(() => recoveries(log).length > 0, 5000);
+      expect(recoveries(log)).toHaveLength(1);
+      expect(exportFailures(log)).toHaveLength(1);
+    } finally {
+      await app.close();
+      await database.destroy();
+      await back?.close();
     }
   }, 30_000);
 });
