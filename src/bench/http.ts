@@ -94,13 +94,24 @@ export class HttpClient {
   /** `stop` (default: the client's) ends the request as aborted: the run, not the server, ended it. */
   async request(spec: BenchRequest, stop = this.options.stop): Promise<BenchOutcome> {
     const { timeoutMs, base } = this.options;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    // Every request in flight listens on the run's stop signal: hundreds at a high level.
+    // One controller per request, ended by its timer or by the run's stop signal. Not
+    // AbortSignal.any(): a run makes a million requests, and every such signal stays tied to
+    // the long-lived stop signal until it is collected.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onStop = () => controller.abort();
     if (stop && !unlimited.has(stop)) {
+      // Every request in flight listens on it: hundreds at a high concurrency level.
       setMaxListeners(0, stop);
       unlimited.add(stop);
     }
-    const signal = stop ? AbortSignal.any([stop, timeout]) : timeout;
+    if (stop?.aborted) controller.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
+    const signal = controller.signal;
     const headers: Record<string, string> = { ...spec.headers };
     let body: string | undefined;
     if (spec.json !== undefined) {
@@ -140,11 +151,15 @@ export class HttpClient {
       }
       text += decoder.decode();
     } catch (error) {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
       if (stop?.aborted) return done({ ok: false, aborted: true });
       // Headers came, the body did not all: the answer was cut short, whatever the socket said.
-      const kind = status !== 0 && !timeout.aborted ? 'body' : classifyFailure(error, timeout.aborted);
+      const kind = status !== 0 && !timedOut ? 'body' : classifyFailure(error, timedOut);
       return done({ ok: false, error: kind });
     }
+    clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
     const expected = spec.expect ?? [];
     const ok = expected.length
       ? expected.includes(status)
