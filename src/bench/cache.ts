@@ -6,6 +6,7 @@
 import { type Credentials, ADMIN_TOKEN_ENV, prepareAccounts, Session } from './accounts.js';
 import type { BenchCommand } from './cli.js';
 import {
+  commandLine,
   defaultOutDir,
   FlagError,
   parseBaseUrl,
@@ -129,10 +130,7 @@ async function run(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  return runCache(
-    opts,
-    `inkstone bench cache ${args.join(' ').replace(/(--(?:metrics-token|password|admin-password)[= ])\S+/g, '$1***')}`,
-  );
+  return runCache(opts, commandLine('cache', args));
 }
 
 interface PagePlan {
@@ -144,7 +142,7 @@ interface PagePlan {
 
 type Page = CacheSection['pages'][number];
 
-export async function runCache(opts: CacheOptions, commandLine: string): Promise<number> {
+export async function runCache(opts: CacheOptions, asRun: string): Promise<number> {
   const startedAt = new Date();
   const loadAtStart = loadAverage();
   const interrupt = new AbortController();
@@ -274,7 +272,7 @@ export async function runCache(opts: CacheOptions, commandLine: string): Promise
     const results = await buildResults({
       startedAt,
       url: opts.url,
-      command: commandLine,
+      command: asRun,
       loadAtStart,
       sections: [section],
     });

@@ -5,6 +5,7 @@
 import type { BenchCommand } from './cli.js';
 import { Recorder, runWorkers } from './engine.js';
 import {
+  commandLine,
   defaultOutDir,
   FlagError,
   parseBaseUrl,
@@ -109,7 +110,7 @@ async function run(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  return runConcurrency(opts, `inkstone bench concurrency ${args.join(' ')}`);
+  return runConcurrency(opts, commandLine('concurrency', args));
 }
 
 async function targets(client: HttpClient, opts: ConcurrencyOptions, notes: string[]): Promise<Target[]> {
@@ -130,7 +131,7 @@ async function targets(client: HttpClient, opts: ConcurrencyOptions, notes: stri
   return list;
 }
 
-export async function runConcurrency(opts: ConcurrencyOptions, commandLine: string): Promise<number> {
+export async function runConcurrency(opts: ConcurrencyOptions, asRun: string): Promise<number> {
   const startedAt = new Date();
   const loadAtStart = loadAverage();
   const interrupt = new AbortController();
@@ -197,7 +198,7 @@ export async function runConcurrency(opts: ConcurrencyOptions, commandLine: stri
     const results = await buildResults({
       startedAt,
       url: opts.url,
-      command: commandLine,
+      command: asRun,
       loadAtStart,
       sections: [section],
     });

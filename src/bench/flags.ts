@@ -100,3 +100,14 @@ export function parseBaseUrl(text: string | undefined, flag = 'url'): URL {
 export function defaultOutDir(startedAt: Date): string {
   return `bench-results/${startedAt.toISOString().replace(/[:.]/g, '-')}`;
 }
+
+/** The command as run, for results.json, with secrets (passwords, tokens) starred out. */
+export function commandLine(test: string, args: readonly string[]): string {
+  const secret = /^--(?:password|admin-password|metrics-token)$/;
+  const shown = args.map((arg, i) => {
+    if (/^--(?:password|admin-password|metrics-token)=/.test(arg))
+      return `${arg.slice(0, arg.indexOf('=') + 1)}***`;
+    return i > 0 && secret.test(args[i - 1]!) ? '***' : arg;
+  });
+  return ['inkstone', 'bench', test, ...shown].join(' ');
+}

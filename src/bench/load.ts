@@ -6,6 +6,7 @@ import { type Credentials, ADMIN_TOKEN_ENV, prepareAccounts, Session } from './a
 import type { BenchCommand } from './cli.js';
 import { between, pause, Recorder, weightedPicker } from './engine.js';
 import {
+  commandLine,
   defaultOutDir,
   FlagError,
   parseBaseUrl,
@@ -130,10 +131,10 @@ async function run(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  return runLoad(opts, `inkstone bench load ${args.join(' ')}`);
+  return runLoad(opts, commandLine('load', args));
 }
 
-export async function runLoad(opts: LoadOptions, commandLine: string): Promise<number> {
+export async function runLoad(opts: LoadOptions, asRun: string): Promise<number> {
   const startedAt = new Date();
   const loadAtStart = loadAverage();
   const interrupt = new AbortController();
@@ -300,7 +301,7 @@ export async function runLoad(opts: LoadOptions, commandLine: string): Promise<n
     const results = await buildResults({
       startedAt,
       url: opts.url,
-      command: commandLine,
+      command: asRun,
       loadAtStart,
       sections: [section],
     });

@@ -69,6 +69,9 @@ describe('inkstone bench load', () => {
       expect(code).toBe(0);
       const file = await results(out);
       expect(file.url).toBe(url);
+      // The command as run, without the admin's password.
+      expect(file.command).toContain('--admin-password ***');
+      expect(file.command).not.toContain(admin.password);
       expect(file.machine.cpus).toBeGreaterThan(0);
       const section = file.sections[0] as LoadSection;
       expect(section.kind).toBe('load');
