@@ -56,9 +56,20 @@ const DATE = new Intl.DateTimeFormat('en-GB', {
   timeZone: 'UTC',
 });
 
+const FORMATTED = new Map<string, string>();
+const FORMATTED_MAX = 10_000;
+
 /** Dates show in UTC, so every reader and every server renders the same page. */
 export function formatDate(iso: string | null | undefined): string {
-  return iso ? DATE.format(new Date(iso)) : '';
+  if (!iso) return '';
+  // Intl's format costs microseconds, and a list formats the same few dates on every render.
+  let formatted = FORMATTED.get(iso);
+  if (formatted === undefined) {
+    if (FORMATTED.size >= FORMATTED_MAX) FORMATTED.clear();
+    formatted = DATE.format(new Date(iso));
+    FORMATTED.set(iso, formatted);
+  }
+  return formatted;
 }
 
 export function time(iso: string | null | undefined): Interpolation {

@@ -20,8 +20,12 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+const SPECIAL = /[&<>"']/;
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
+  // Most values (titles, names, dates, paths) have nothing to escape: a test is cheaper than
+  // a replace that calls back for every match.
+  return SPECIAL.test(text) ? text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch) : text;
 }
 
 function render(value: Interpolation): string {
@@ -39,13 +43,26 @@ const URL_ATTRIBUTE = /\s(?:href|src|action|formaction|poster|cite)=["']?$/i;
  * safeUrl, so no template can link a `javascript:` URL however the URL was built.
  */
 export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
+  const urls = urlSlots(strings);
   let out = strings[0] ?? '';
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    const url = typeof value === 'string' && URL_ATTRIBUTE.test(strings[i] ?? '');
-    out += render(url ? safeUrl(value) : value) + (strings[i + 1] ?? '');
+    out += render(urls[i] && typeof value === 'string' ? safeUrl(value) : value) + (strings[i + 1] ?? '');
   }
   return new SafeHtml(out);
+}
+
+// A template's strings are one frozen array per call site, for the life of the process:
+// which of its values open a URL attribute is worked out once per template, not per render.
+const URL_SLOTS = new WeakMap<TemplateStringsArray, boolean[]>();
+
+function urlSlots(strings: TemplateStringsArray): boolean[] {
+  let slots = URL_SLOTS.get(strings);
+  if (!slots) {
+    slots = strings.map((text) => URL_ATTRIBUTE.test(text));
+    URL_SLOTS.set(strings, slots);
+  }
+  return slots;
 }
 
 /** Marks trusted HTML (sanitised Markdown output, JSON-LD we built) as safe to insert. */
