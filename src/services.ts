@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppCache } from './cache/cache.js';
 import { HotPages } from './cache/hot-pages.js';
+import { SharedBodies } from './cache/shared-bodies.js';
 import { noPageCache, PageCache, type PageCacheListener } from './cache/page-cache.js';
 import { clusterPageIndex } from './cache/ipc-bus.js';
 import { clusterJobPeers } from './cluster-jobs.js';
@@ -148,8 +149,12 @@ function createPageCache(
   // A quarter of the cache's memory: the hot layer holds the most read pages and their
   // compressed copies; everything else is one trip to bentocache's L1 away.
   const hot = new HotPages({ maxBytes: Math.max(1024 * 1024, config.cache.memoryMaxBytes / 4) });
-  cache.onRemoteInvalidation(() => hot.invalidateAll());
-  return new PageCache(cache.namespace('pages'), log, listener, hot);
+  const bodies = new SharedBodies({ maxBytes: Math.max(1024 * 1024, config.cache.memoryMaxBytes / 8) });
+  cache.onRemoteInvalidation(() => {
+    hot.invalidateAll();
+    bodies.invalidateAll();
+  });
+  return new PageCache(cache.namespace('pages'), log, listener, hot, bodies);
 }
 
 /**

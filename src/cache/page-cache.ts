@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CacheNamespace } from './cache.js';
 import type { HotPages } from './hot-pages.js';
+import type { SharedBodies } from './shared-bodies.js';
 
 /** Tag names in one place: what a page shows, and so which writes invalidate it. */
 export const pageTags = {
@@ -69,12 +70,26 @@ export class PageCache implements PageInvalidator {
     private readonly listener?: PageCacheListener,
     /** The synchronous first layer the front door serves from (src/cache/hot-pages.ts). */
     readonly hot?: HotPages,
+    /** Signed-in readers' share of shared pages (src/cache/shared-bodies.ts). */
+    readonly bodies?: SharedBodies,
   ) {}
+
+  /** false while another instance's invalidation could be missed: the layers above must not serve. */
+  inSync(): boolean {
+    const synced = this.store.inSync();
+    if (!synced) this.dropLocal();
+    return synced;
+  }
+
+  private dropLocal(): void {
+    this.hot?.invalidateAll();
+    this.bodies?.invalidateAll();
+  }
 
   async get(key: string): Promise<CachedPage | undefined> {
     // Another instance's write could go unnoticed: the hot layer, which serves without
     // asking, must hold nothing (and refuses what the lookup under way would give it).
-    if (!this.store.inSync()) this.hot?.invalidateAll();
+    if (!this.store.inSync()) this.dropLocal();
     try {
       return await this.store.get<CachedPage>(key);
     } catch (error) {
@@ -110,7 +125,7 @@ export class PageCache implements PageInvalidator {
   }
 
   async invalidate(tags: string[]): Promise<void> {
-    this.hot?.invalidateAll();
+    this.dropLocal();
     try {
       // Refused here from its first, synchronous step, whatever Redis does.
       await this.store.deleteByTag(tags);

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CachedPage, etagOf, type PageCache, pageTags } from '../cache/page-cache.js';
+import type { SharedBody } from '../cache/shared-bodies.js';
 import type { CacheConfig } from '../config.js';
 import { etagMatches } from './front-door.js';
 import { FLASH_COOKIE, SESSION_COOKIE } from './request-context.js';
@@ -43,6 +44,19 @@ export function createPageResponder(options: {
   const hot = cache?.hot;
   const cacheable = (request: FastifyRequest) =>
     request.routeOptions.config.pageCache === true && isAnonymousRead(request);
+  const bodies = cache?.bodies;
+  // The bodies' epoch read before the handler read anything, for requests that may keep one.
+  const bodyEpochs = new WeakMap<FastifyRequest, number>();
+
+  /** How long a page with these tags may be kept: a list must not outlive the next scheduled post. */
+  const ttlMsFor = async (tags: string[]) => {
+    let ttlMs = config.pageTtlSeconds * 1000;
+    if (ttlMs > 0 && tags.includes(pageTags.lists)) {
+      const until = await options.untilNextScheduled();
+      if (until !== null) ttlMs = Math.max(0, Math.min(ttlMs, until));
+    }
+    return ttlMs;
+  };
 
   const cacheControl = (ttlSeconds: number) =>
     ttlSeconds > 0
@@ -89,6 +103,28 @@ export function createPageResponder(options: {
     },
 
     /**
+     * preHandler, for a GET the full-page cache does not answer (a signed-in reader, a flash
+     * message): the shared body of this URL, if one is held; else the request may keep one.
+     */
+    heldBody(request: FastifyRequest): SharedBody | undefined {
+      if (!cache || !bodies || request.routeOptions.config.pageCache !== true) return undefined;
+      if ((request.method !== 'GET' && request.method !== 'HEAD') || cacheable(request)) return undefined;
+      if (!cache.inSync()) return undefined;
+      const held = bodies.get(request.url);
+      if (held) return held;
+      bodyEpochs.set(request, bodies.epoch);
+      return undefined;
+    },
+
+    /** After a render: keeps a page's shared body for the next signed-in reader of its URL. */
+    async keepBody(request: FastifyRequest, meta: unknown, html: string, tags: string[]): Promise<void> {
+      const epoch = bodyEpochs.get(request);
+      if (!bodies || epoch === undefined) return;
+      const ttlMs = await ttlMsFor(tags);
+      if (ttlMs > 0) bodies.store(request.url, { meta, html, expiresAt: Date.now() + ttlMs }, epoch);
+    },
+
+    /**
      * Sends a rendered body. An anonymous 200 of a cacheable route with tags (what is on the
      * page) and no cookie set gets an ETag and public caching, and is stored; anything else
      * is private and not stored.
@@ -102,12 +138,7 @@ export function createPageResponder(options: {
       }
       // Each tag is checked on every hit (~3 µs each): a list by one author names them once.
       tags = [...new Set(tags)];
-      let ttlMs = config.pageTtlSeconds * 1000;
-      // A page listing posts must not outlive the moment a scheduled post goes public.
-      if (ttlMs > 0 && tags.includes(pageTags.lists)) {
-        const until = await options.untilNextScheduled();
-        if (until !== null) ttlMs = Math.max(0, Math.min(ttlMs, until));
-      }
+      const ttlMs = await ttlMsFor(tags);
       const page: CachedPage = { body, etag: etagOf(body), type, expiresAt: Date.now() + ttlMs };
       const ttlSeconds = Math.floor(ttlMs / 1000);
       const state = pending.get(request);

@@ -1,7 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorPage, bareErrorPage } from '../views/error-page.js';
-import { type Page, type PageContext, renderPage } from '../views/layout.js';
+import { raw } from '../views/html.js';
+import {
+  layout,
+  type Page,
+  type PageContext,
+  type PageMeta,
+  renderPage,
+  renderSharedBody,
+} from '../views/layout.js';
 import { createPageResponder } from './page-cache.js';
 import { type ErrorBody, registerErrorHandling } from './errors.js';
 import { takeFlash } from './request-context.js';
@@ -36,6 +44,14 @@ export const pagesPlugin = fp(
     app.addHook('preHandler', async (request, reply) => {
       const answered = await responder.lookup(request, reply);
       if (answered) return answered;
+      // A signed-in reader of a page everyone sees alike: its body as rendered before, in
+      // this reader's layout; the handler does not run.
+      const held = responder.heldBody(request);
+      if (held) {
+        reply.header('x-page-cache', 'body');
+        // Only this plugin stores bodies, and always a Page's meta.
+        return reply.page({ meta: held.meta as PageMeta, body: () => raw(held.html) });
+      }
     });
 
     const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> => ({
@@ -51,7 +67,15 @@ export const pagesPlugin = fp(
     });
 
     app.decorateReply('page', async function (this: FastifyReply, page: Page) {
-      const html = renderPage(await context(this.request, this), page);
+      const ctx = await context(this.request, this);
+      let html: string;
+      if (page.sharedBody && page.cacheTags && (page.status ?? 200) === 200) {
+        const body = renderSharedBody(ctx, page);
+        await responder.keepBody(this.request, page.meta, body, page.cacheTags);
+        html = layout(ctx, page.meta, raw(body)).value;
+      } else {
+        html = renderPage(ctx, page);
+      }
       return responder.send(this.code(page.status ?? 200), html, 'text/html; charset=utf-8', page.cacheTags);
     });
     app.decorateReply(

@@ -36,7 +36,7 @@ export function homePage({ list, tags }: HomeView): Page {
     meta: { title: '' },
     body: (ctx) => html`
       ${list.page === 1 ? html`<section class="hero"><h1>${ctx.settings.siteTitle}</h1><p>${ctx.settings.siteDescription}</p></section>` : ''}
-      ${postList(list.items, html`<p>No posts yet.</p>${ctx.actor ? '' : html`<p><a href="/login">Log in</a> to write the first one.</p>`}`)}
+      ${list.items.length ? postList(list.items, '') : html`<div class="empty"><p>No posts yet.</p>${ctx.actor ? '' : html`<p><a href="/login">Log in</a> to write the first one.</p>`}</div>`}
       ${pagination(list.page, list.totalPages, (p) => `/?page=${p}`)}
       ${tags.length ? html`<section><h2>Tags</h2>${tagCloud(tags)}</section>` : ''}`,
   };

@@ -43,6 +43,13 @@ export interface Page {
    * page that anonymous visitors may share; writes to any of these invalidate it.
    */
   cacheTags?: string[];
+  /**
+   * Set by a handler whose data is the same for every reader (published posts, public
+   * profiles), on a page whose body reads nothing of who asks (no actor, CSRF token or flash:
+   * the body is rendered with a context that throws if it does). Signed-in readers of the URL
+   * then share the body (src/cache/shared-bodies.ts) and only the layout is drawn for each.
+   */
+  sharedBody?: boolean;
 }
 
 export const csrfField = (ctx: PageContext) =>
@@ -124,4 +131,22 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
 /** The whole document for a page. */
 export function renderPage(ctx: PageContext, page: Page): string {
   return layout(ctx, page.meta, page.body(ctx)).value;
+}
+
+/** A sharedBody page's body, rendered with a context that has no reader to read. */
+export function renderSharedBody(ctx: PageContext, page: Page): string {
+  const noReader = (field: string) => () => {
+    throw new Error(
+      `A page marked sharedBody read ctx.${field} in its body: it is not the same for every reader`,
+    );
+  };
+  const shared = Object.defineProperties(
+    { settings: ctx.settings, publicUrl: ctx.publicUrl, path: ctx.path },
+    {
+      actor: { get: noReader('actor') },
+      csrfToken: { get: noReader('csrfToken') },
+      flash: { get: noReader('flash') },
+    },
+  ) as PageContext;
+  return html`${page.body(shared)}`.value;
 }

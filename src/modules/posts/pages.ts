@@ -55,7 +55,9 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
       posts.list({ page: request.query.page, perPage: PER_PAGE }, request.actor),
       posts.listTags(),
     ]);
-    return reply.page({ ...homePage({ list, tags }), cacheTags: listTags(list.items) });
+    // Empty, the home page invites a visitor to log in: it is not the same for every reader.
+    const sharedBody = list.items.length > 0;
+    return reply.page({ ...homePage({ list, tags }), cacheTags: listTags(list.items), sharedBody });
   });
 
   app.get(
@@ -83,7 +85,11 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get('/tags', { schema: { hide: true }, config: shared }, async (_request, reply) =>
-    reply.page({ ...tagsPage(await posts.listTags()), cacheTags: [pageTags.site, pageTags.lists] }),
+    reply.page({
+      ...tagsPage(await posts.listTags()),
+      cacheTags: [pageTags.site, pageTags.lists],
+      sharedBody: true,
+    }),
   );
 
   app.get(
@@ -95,7 +101,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
         { tag: tag.slug, page: request.query.page, perPage: PER_PAGE },
         request.actor,
       );
-      return reply.page({ ...tagPage({ tag, list }), cacheTags: listTags(list.items) });
+      return reply.page({ ...tagPage({ tag, list }), cacheTags: listTags(list.items), sharedBody: true });
     },
   );
 
@@ -151,6 +157,7 @@ export const postPages: FastifyPluginAsyncTypebox = async (app) => {
       return reply.page({
         ...authorPage({ user, list }),
         cacheTags: [...listTags(list.items), pageTags.user(user.id)],
+        sharedBody: true,
       });
     },
   );
