@@ -222,12 +222,15 @@ async function runStep(
 ): Promise<{ result: EndpointResult; elapsedMs: number; stoppedEarly: boolean }> {
   const stop = new AbortController();
   const signal = AbortSignal.any([interrupt, stop.signal]);
-  const recorder = new Recorder();
+  const recorder = new Recorder(opts.durationMs / 1000);
   recorder.endpoint(target.endpoint, target.label);
   let stoppedEarly = false;
   // Enough requests that one unlucky error does not stop a level: at least 20, and one per worker.
   const minimum = Math.max(20, level);
-  const deadline = setTimeout(() => stop.abort(), opts.durationMs);
+  const deadline = setTimeout(() => {
+    recorder.close();
+    stop.abort();
+  }, opts.durationMs);
   const started = performance.now();
   await runWorkers(level, signal, async () => {
     const outcome = await client.request({ path: target.path }, signal);

@@ -23,6 +23,18 @@ interface Second {
 
 export class Recorder {
   readonly startedAt = performance.now();
+  private closed = false;
+
+  /**
+   * `seconds`: the run's length, when it has one. A timer fires late on a busy machine: what
+   * finishes after the end but before the stop lands in the last second, not in one of its own.
+   */
+  constructor(private readonly lengthS?: number) {}
+
+  /** The run is over: later outcomes (the stop's stragglers) are not counted. */
+  close(): void {
+    this.closed = true;
+  }
   private readonly tallies = new Map<string, EndpointTally>();
   private readonly seconds: Second[] = [];
   requests = 0;
@@ -45,7 +57,7 @@ export class Recorder {
 
   /** Counts one finished request; aborted ones (the run stopped) are not a result. */
   record(name: string, outcome: BenchOutcome): void {
-    if (outcome.aborted) return;
+    if (outcome.aborted || this.closed) return;
     const tally = this.tallies.get(name);
     if (!tally) throw new Error(`Recorder: unknown endpoint ${name}`);
     tally.requests++;
@@ -107,7 +119,9 @@ export class Recorder {
   }
 
   private second(now: number): Second {
-    const index = Math.floor((now - this.startedAt) / 1000);
+    const whole = Math.floor((now - this.startedAt) / 1000);
+    const index =
+      this.lengthS === undefined ? whole : Math.min(whole, Math.max(0, Math.ceil(this.lengthS) - 1));
     while (this.seconds.length <= index) this.seconds.push({ requests: 0, errors: 0, latencies: [] });
     return this.seconds[index]!;
   }

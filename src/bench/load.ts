@@ -208,7 +208,7 @@ export async function runLoad(opts: LoadOptions, asRun: string): Promise<number>
       throw new FlagError('Nothing left to run: every endpoint was skipped.');
     for (const note of notes) console.error(note);
 
-    const recorder = new Recorder();
+    const recorder = new Recorder(opts.durationMs / 1000);
     for (const kind of LOAD_KINDS)
       if (weights[kind] > 0) recorder.endpoint(kind, LABELS[kind], kind === 'ai-draft');
     const pick = weightedPicker(weights);
@@ -266,7 +266,10 @@ export async function runLoad(opts: LoadOptions, asRun: string): Promise<number>
 
     const progress = startProgress(() => recorder, { totalS: Math.round(opts.durationMs / 1000) });
     progress.phase(`load ${opts.users} users`);
-    const deadline = setTimeout(() => stop.abort(), opts.durationMs);
+    const deadline = setTimeout(() => {
+      recorder.close();
+      stop.abort();
+    }, opts.durationMs);
     const started = performance.now();
     await Promise.all(
       sessions.map(async (_, user) => {
