@@ -99,6 +99,7 @@ function checkLoad(check: Checker, section: Fields, at: string): void {
   check.number(section, 'elapsedS', at);
   check.boolean(section, 'interrupted', at);
   checkEndpoints(check, section['endpoints'], `${at}.endpoints`);
+  checkNotes(check, section, at);
   check.array(section['timeline'], `${at}.timeline`).forEach((value, i) => {
     const point = check.object(value, `${at}.timeline[${i}]`);
     for (const key of ['t', 'requests', 'errors', 'p50', 'p99'])
@@ -111,6 +112,7 @@ function checkCache(check: Checker, section: Fields, at: string): void {
   check.number(settings, 'warmRequests', `${at}.settings`);
   check.boolean(section, 'interrupted', at);
   check.optionalString(section, 'metricsNote', at);
+  checkNotes(check, section, at);
   check.array(section['pages'], `${at}.pages`).forEach((value, i) => {
     const where = `${at}.pages[${i}]`;
     const page = check.object(value, where);
@@ -122,6 +124,7 @@ function checkCache(check: Checker, section: Fields, at: string): void {
     for (const key of ['serverHitRate', 'serverHits', 'serverMisses']) check.numberOrNull(page, key, where);
     if (page['ttftCold'] !== undefined) check.latency(page, 'ttftCold', where);
     if (page['ttftWarm'] !== undefined) check.latency(page, 'ttftWarm', where);
+    check.optionalString(page, 'coldMeaning', where);
   });
 }
 
@@ -131,6 +134,7 @@ function checkConcurrency(check: Checker, section: Fields, at: string): void {
   check.number(settings, 'durationPerLevelS', `${at}.settings`);
   check.number(settings, 'errorThreshold', `${at}.settings`);
   check.boolean(section, 'interrupted', at);
+  checkNotes(check, section, at);
   check.array(section['levels'], `${at}.levels`).forEach((value, i) => {
     const where = `${at}.levels[${i}]`;
     const level = check.object(value, where);
@@ -156,8 +160,14 @@ function checkRatio(check: Checker, section: Fields, at: string): void {
     if (row['pass'] !== undefined) check.boolean(row, 'pass', where);
     check.number(row, 'errors', where);
   });
+  checkNotes(check, section, at, true);
+}
+
+/** Notes for people: required on ratio sections, optional on the others. */
+function checkNotes(check: Checker, section: Fields, at: string, required = false): void {
+  if (!required && section['notes'] === undefined) return;
   check.array(section['notes'], `${at}.notes`).forEach((note, i) => {
-    if (typeof note !== 'string') check.fail(`${at}.notes[${i}]`, 'must be a string');
+    if (typeof note !== 'string') check.fail(`${at}.notes[${i}]`, describe(note, 'a string'));
   });
 }
 

@@ -135,6 +135,9 @@ describe('inkstone bench compare', () => {
             null),
       ),
     ).toContain('sections[0].timeline[3].p99 must be a number, not null');
+    expect(bad((d) => ((d.sections as Record<string, unknown>[])[0]!.notes = ['fine', 7]))).toContain(
+      'sections[0].notes[1] must be a string, not 7',
+    );
     for (const kind of ['load', 'cache', 'concurrency', 'ratio'])
       expect(() => readResults(`test/fixtures/bench/${kind}.json`)).not.toThrow();
   });

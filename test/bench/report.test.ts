@@ -169,6 +169,34 @@ describe('the bench report', () => {
     );
   });
 
+  it("leaves out latency where nothing was measured, and shows the run's notes", () => {
+    const results = structuredClone(fixture('load'));
+    const section = results.sections[0] as LoadSection;
+    section.endpoints[3]!.latency = { n: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+    section.timeline[4] = { t: 5, requests: 0, errors: 0, p50: 0, p99: 0 };
+    section.notes = ['create-post skipped: no author account.'];
+    const page = renderReport([results]);
+    const paths = new Set(numberCells(page).map((cell) => cell.path));
+    expect(paths.has('sections.0.endpoints.3.latency.p50')).toBe(false);
+    expect(paths.has('sections.0.endpoints.3.requests')).toBe(true);
+    expect(paths.has('sections.0.timeline.4.p99')).toBe(false);
+    expect(paths.has('sections.0.timeline.4.requests')).toBe(true);
+    const charts = Object.values(chartData(page).charts);
+    expect(charts[0]!.series[0]!.values[3]).toBeNull();
+    expect(
+      charts.find((c) => c.series[0]!.label === 'p50' && c.type === 'line')!.series[0]!.values[4],
+    ).toBeNull();
+    expect(page).toContain('create-post skipped: no author account.');
+
+    const cache = structuredClone(fixture('cache'));
+    if (cache.sections[0]!.kind !== 'cache') throw new Error('fixture is not a cache run');
+    cache.sections[0]!.pages[0]!.coldMeaning = 'the first request after publishing a fresh post';
+    cache.sections[0]!.notes = ['AI draft skipped (--no-ai).'];
+    const cachePage = renderReport([cache]);
+    expect(cachePage).toContain('the first request after publishing a fresh post');
+    expect(cachePage).toContain('AI draft skipped (--no-ai).');
+  });
+
   it('is one file: uPlot inlined, data inlined, no URL to fetch', () => {
     const page = renderReport(KINDS.map(fixture));
     expect(page).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);

@@ -118,8 +118,9 @@ export const CLIENT_SCRIPT = String.raw`(function () {
         x: bars
           ? { time: false, range: [-pad, spec.x.length - 1 + pad] }
           : { time: false, distr: spec.logX ? 3 : 1 },
+        // A log axis starts at least a third below the smallest bar, so that bar still shows.
         y: spec.logY
-          ? { distr: 3, range: function (u, min, max) { return [Math.pow(10, Math.floor(Math.log10(min))), Math.pow(10, Math.ceil(Math.log10(max)))]; } }
+          ? { distr: 3, range: function (u, min, max) { return [Math.pow(10, Math.floor(Math.log10(min / 3))), Math.pow(10, Math.ceil(Math.log10(max)))]; } }
           : { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } },
       },
       axes: [

@@ -178,7 +178,9 @@ const isNumeric = (block: Block, column: number) =>
   block.table.rows.some((row) => row[column]?.path !== undefined);
 
 function cellHtml(cell: Cell, numeric: boolean): SafeHtml {
-  const classes = [numeric ? 'num' : '', cell.bad ? 'bad' : ''].filter(Boolean).join(' ');
+  const classes = [numeric ? 'num' : '', cell.bad ? 'bad' : '', cell.wrap ? 'wrap' : '']
+    .filter(Boolean)
+    .join(' ');
   const badge = cell.badge ? html` <span class="badge">${cell.badge}</span>` : '';
   if (cell.path === undefined)
     return html`<td class="${classes}"><span class="v">${cell.text}</span>${badge}</td>`;

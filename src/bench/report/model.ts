@@ -13,6 +13,8 @@ export interface Cell {
   /** A short tag after the value ('stopped early'), and whether it is bad news. */
   badge?: string;
   bad?: boolean;
+  /** Long text that wraps instead of widening the table. */
+  wrap?: boolean;
 }
 
 export interface Table {

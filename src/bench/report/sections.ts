@@ -4,6 +4,7 @@ import type {
   ConcurrencySection,
   EndpointResult,
   ErrorCounts,
+  Latency,
   LoadSection,
   RatioSection,
   Section,
@@ -67,6 +68,17 @@ export function sectionTab(section: Section, run: number, index: number, L: Labe
 type TabContent = Pick<Tab, 'cards' | 'settings' | 'notes' | 'blocks'>;
 
 const LATENCY_COLUMNS = ['n', 'mean', 'min', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+
+// With no samples a Latency is all zeros (n 0): JSON has no NaN. A chart or table showing
+// "0 ms" would claim the fastest answer yet, so those figures are left out and shown as "—".
+function measured(latency: Latency | undefined, key: Exclude<keyof Latency, 'n'>): number | null {
+  return latency && latency.n > 0 ? latency[key] : null;
+}
+
+function latencyCell(latency: Latency, key: keyof Latency, at: string): Cell {
+  if (key === 'n') return num(latency.n, 'count', at);
+  return latency.n > 0 ? num(latency[key], 'ms', at) : text('—');
+}
 
 /** 'mean', 'min' and 'max' in the report's language; percentiles are pNN in any. */
 function latencyName(L: Labels, key: (typeof LATENCY_COLUMNS)[number]): string {
@@ -166,7 +178,7 @@ function concurrencyTab(section: ConcurrencySection, ctx: Context): TabContent {
         logX,
         series: (['mean', 'p50', 'p95', 'p99'] as const).map((key) => ({
           label: key === 'mean' ? L.mean : key,
-          values: levels.map((_, li) => find(li, name)?.endpoint.latency[key] ?? null),
+          values: levels.map((_, li) => measured(find(li, name)?.endpoint.latency, key)),
         })),
       }),
     ),
@@ -190,7 +202,7 @@ function concurrencyTab(section: ConcurrencySection, ctx: Context): TabContent {
               text(name),
               levelCell(li),
               ...LATENCY_COLUMNS.map((key) =>
-                num(endpoint.latency[key], key === 'n' ? 'count' : 'ms', path(found.at, 'latency', key)),
+                latencyCell(endpoint.latency, key, path(found.at, 'latency', key)),
               ),
               num(endpoint.throughput, 'rate', path(found.at, 'throughput')),
               num(
@@ -236,7 +248,7 @@ function concurrencyTab(section: ConcurrencySection, ctx: Context): TabContent {
       [L.perLevel, `${formatNumber(settings.durationPerLevelS, 's')} s`],
       [L.errorThreshold, formatNumber(settings.errorThreshold, 'percent')],
     ],
-    notes: [],
+    notes: section.notes ?? [],
     blocks,
   };
 }
@@ -264,10 +276,13 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
         categories: names,
         x: names.map((_, i) => i),
         logY: wideRange(
-          endpoints.flatMap((e) => [e.latency.p50, e.latency.p99]),
+          endpoints.flatMap((e) => [measured(e.latency, 'p50'), measured(e.latency, 'p99')]),
           100,
         ),
-        series: percentiles.map((key) => ({ label: key, values: endpoints.map((e) => e.latency[key]) })),
+        series: percentiles.map((key) => ({
+          label: key,
+          values: endpoints.map((e) => measured(e.latency, key)),
+        })),
       }),
     ],
     table: {
@@ -283,7 +298,7 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
         text(`${e.endpoint} — ${e.label}`),
         num(e.requests, 'count', path(epAt(i), 'requests')),
         num(e.throughput, 'rate', path(epAt(i), 'throughput')),
-        ...LATENCY_COLUMNS.slice(1).map((key) => num(e.latency[key], 'ms', path(epAt(i), 'latency', key))),
+        ...LATENCY_COLUMNS.slice(1).map((key) => latencyCell(e.latency, key, path(epAt(i), 'latency', key))),
         num(e.errorRate, 'percent', path(epAt(i), 'errorRate'), undefined, e.errorRate > 0),
         text(errorsText(e.errors)),
       ]),
@@ -315,8 +330,8 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
           yLabel: L.latencyMs,
           x: t,
           series: [
-            { label: 'p50', values: section.timeline.map((point) => point.p50) },
-            { label: 'p99', values: section.timeline.map((point) => point.p99) },
+            { label: 'p50', values: section.timeline.map((point) => (point.requests ? point.p50 : null)) },
+            { label: 'p99', values: section.timeline.map((point) => (point.requests ? point.p99 : null)) },
           ],
         }),
       ],
@@ -326,8 +341,8 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
           num(point.t, 's', path(at, 'timeline', i, 't')),
           num(point.requests, 'count', path(at, 'timeline', i, 'requests')),
           num(point.errors, 'count', path(at, 'timeline', i, 'errors'), undefined, point.errors > 0),
-          num(point.p50, 'ms', path(at, 'timeline', i, 'p50')),
-          num(point.p99, 'ms', path(at, 'timeline', i, 'p99')),
+          point.requests ? num(point.p50, 'ms', path(at, 'timeline', i, 'p50')) : text('—'),
+          point.requests ? num(point.p99, 'ms', path(at, 'timeline', i, 'p99')) : text('—'),
         ]),
       },
     });
@@ -375,7 +390,7 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
     settings: [
       [L.users, formatNumber(settings.users, 'count')],
       [L.duration, `${formatNumber(settings.durationS, 's')} s`],
-      [L.think, `${settings.thinkMs[0]}–${settings.thinkMs[1]} ms`],
+      [L.think, settings.thinkMs[1] === 0 ? '0' : `${settings.thinkMs[0]}–${settings.thinkMs[1]} ms`],
       [
         L.weights,
         Object.entries(settings.weights)
@@ -384,7 +399,7 @@ function loadTab(section: LoadSection, ctx: Context): TabContent {
       ],
       ...(settings.scenarioFile ? [[L.scenario, settings.scenarioFile] as [string, string]] : []),
     ],
-    notes: [],
+    notes: section.notes ?? [],
     blocks,
   };
 }
@@ -442,6 +457,7 @@ function cacheTab(section: CacheSection, ctx: Context): TabContent {
   const blocks: Block[] = [];
   const values = pages.flatMap((page) => [page.cold.p50, page.warm.p50]);
   const logY = wideRange(values, 30);
+  const withMeaning = pages.some((page) => page.coldMeaning);
   blocks.push({
     title: L.chartCache,
     note: logY ? L.logScale : undefined,
@@ -473,6 +489,7 @@ function cacheTab(section: CacheSection, ctx: Context): TabContent {
         L.hitRate,
         L.hits,
         L.misses,
+        ...(withMeaning ? [L.coldMeans] : []),
       ],
       rows: pages.map((page, i) => [
         text(`${page.endpoint} — ${page.label}`),
@@ -485,6 +502,7 @@ function cacheTab(section: CacheSection, ctx: Context): TabContent {
         maybeNum(page.serverHitRate, 'percent', path(pageAt(i), 'serverHitRate')),
         maybeNum(page.serverHits, 'count', path(pageAt(i), 'serverHits')),
         maybeNum(page.serverMisses, 'count', path(pageAt(i), 'serverMisses')),
+        ...(withMeaning ? [{ ...text(page.coldMeaning ?? ''), wrap: true }] : []),
       ]),
     },
   });
@@ -547,7 +565,7 @@ function cacheTab(section: CacheSection, ctx: Context): TabContent {
   return {
     cards: cards.slice(0, 4),
     settings: [[L.warmRequests, formatNumber(section.settings.warmRequests, 'count')]],
-    notes: section.metricsNote ? [section.metricsNote] : [],
+    notes: [...(section.metricsNote ? [section.metricsNote] : []), ...(section.notes ?? [])],
     blocks,
   };
 }
@@ -596,8 +614,8 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
         text(row.group),
         text(row.target, row.ratio === null ? L.baseline : undefined),
         num(row.throughput, 'rate', path(rowAt(i), 'throughput')),
-        num(row.latency.p50, 'ms', path(rowAt(i), 'latency', 'p50')),
-        num(row.latency.p99, 'ms', path(rowAt(i), 'latency', 'p99')),
+        latencyCell(row.latency, 'p50', path(rowAt(i), 'latency', 'p50')),
+        latencyCell(row.latency, 'p99', path(rowAt(i), 'latency', 'p99')),
         maybeNum(row.ratio, 'ratio', path(rowAt(i), 'ratio')),
         text(row.goal ?? ''),
         row.pass === undefined ? text('') : text(row.pass ? L.yes : L.no, undefined, !row.pass),
@@ -627,8 +645,8 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
         categories: section.rows.map(name),
         x: section.rows.map((_, i) => i),
         series: [
-          { label: 'p50', values: section.rows.map((row) => row.latency.p50) },
-          { label: 'p99', values: section.rows.map((row) => row.latency.p99) },
+          { label: 'p50', values: section.rows.map((row) => measured(row.latency, 'p50')) },
+          { label: 'p99', values: section.rows.map((row) => measured(row.latency, 'p99')) },
         ],
       }),
     ],
@@ -641,7 +659,9 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
       rows: section.rows.map((row, i) => [
         text(name(row)),
         num(row.latency.n, 'count', path(rowAt(i), 'latency', 'n')),
-        ...LATENCY_COLUMNS.slice(1).map((key) => num(row.latency[key], 'ms', path(rowAt(i), 'latency', key))),
+        ...LATENCY_COLUMNS.slice(1).map((key) =>
+          latencyCell(row.latency, key, path(rowAt(i), 'latency', key)),
+        ),
       ]),
     },
   });

@@ -65,6 +65,7 @@ button.download { font: inherit; font-size: 13px; border: 1px solid var(--line);
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
 thead th { position: sticky; top: 0; background: #f0f2f6; font-weight: 600; z-index: 1; }
+td.wrap { white-space: normal; min-width: 260px; color: var(--ink-soft); font-size: 12px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: #f7f9fc; }
 td.bad .v { color: var(--bad); font-weight: 600; }
