@@ -1,5 +1,6 @@
 // What the three tests share: a recorder of outcomes per endpoint (and per second, for the
 // timeline), and workers that loop until a deadline or a stop signal.
+import { setMaxListeners } from 'node:events';
 import type { EndpointResult, ErrorCounts, LoadSection } from './results.js';
 import type { BenchOutcome } from './http.js';
 import { percentile, ratio, round, summarize } from './stats.js';
@@ -130,6 +131,8 @@ export class Recorder {
 /** Resolves after ms, or at once when the signal aborts. */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
+  // One listener per virtual user thinking at once; Node would warn past 10.
+  setMaxListeners(0, signal);
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {
