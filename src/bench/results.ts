@@ -16,7 +16,11 @@ export interface Latency {
   max: number;
 }
 
-/** Failed requests by kind: HTTP status class or code ('429', '5xx'), 'timeout', 'connect', 'reset', 'body'. */
+/**
+ * Failed requests by kind: an unexpected status by its code ('404', '429'), every 5xx as '5xx',
+ * 'timeout', 'connect' (refused, unreachable), 'reset' (the connection dropped before an answer),
+ * 'body' (the answer was cut short), 'ai-error' (a stream that ended with an error event).
+ */
 export type ErrorCounts = Record<string, number>;
 
 export interface MachineInfo {
