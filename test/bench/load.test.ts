@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { commandLine, parseDuration, parseRange } from '../../src/bench/flags.js';
 import { command } from '../../src/bench/load.js';
 import { parseResults } from '../../src/bench/read-results.js';
 import type { LoadSection } from '../../src/bench/results.js';
@@ -204,5 +205,25 @@ describe('inkstone bench load', () => {
     expect(await command.run(['--url', url, '--scenario', bad])).toBe(2);
     expect(err.mock.calls.flat().join(' ')).toMatch(/weights\.post must be a number/);
     err.mockRestore();
+  });
+});
+
+describe('bench flags', () => {
+  it('reads durations and think-time ranges', () => {
+    expect(parseDuration('60s', 'duration')).toBe(60_000);
+    expect(parseDuration('2m', 'duration')).toBe(120_000);
+    expect(parseDuration('500ms', 'duration')).toBe(500);
+    expect(parseDuration('1.5', 'duration')).toBe(1500);
+    expect(() => parseDuration('soon', 'duration')).toThrow(/--duration: "soon" is not a duration/);
+    expect(parseRange('1-5s', 'think')).toEqual([1000, 5000]);
+    expect(parseRange('500ms-2s', 'think')).toEqual([500, 2000]);
+    expect(parseRange('0', 'think')).toEqual([0, 0]);
+    expect(() => parseRange('5-1s', 'think')).toThrow(/upper end/);
+  });
+
+  it('stars out secrets in the command it records', () => {
+    expect(
+      commandLine('load', ['--url', 'u', '--password', 'p1', '--admin-password=p2', '--metrics-token', 't']),
+    ).toBe('inkstone bench load --url u --password *** --admin-password=*** --metrics-token ***');
   });
 });
