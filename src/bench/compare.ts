@@ -36,10 +36,15 @@ function figures(section: Section): Figure[] {
     { item, metric: 'req/s', value: e.throughput, better: 'higher' },
     ...latency(item, '', e.latency),
   ];
-  const latency = (item: string, prefix: string, l: Latency): Figure[] => [
-    { item, metric: `${prefix}p50 ms`, value: l.p50, better: 'lower' },
-    { item, metric: `${prefix}p99 ms`, value: l.p99, better: 'lower' },
-  ];
+  // n 0: nothing was timed (every request failed, or the row counts completions only); its
+  // zeros are not a latency to compare.
+  const latency = (item: string, prefix: string, l: Latency): Figure[] =>
+    l.n === 0
+      ? []
+      : [
+          { item, metric: `${prefix}p50 ms`, value: l.p50, better: 'lower' },
+          { item, metric: `${prefix}p99 ms`, value: l.p99, better: 'lower' },
+        ];
   switch (section.kind) {
     case 'load':
       return section.endpoints.flatMap((e) => endpoint(e.endpoint, e));
@@ -55,8 +60,10 @@ function figures(section: Section): Figure[] {
     case 'ratio':
       return section.rows.flatMap((row) => {
         const item = row.group ? `${row.group}/${row.target}` : row.target;
+        // A row that timed latency only (the AI bench's time to first token) has throughput 0.
+        const timedOnly = row.throughput === 0 && row.latency.n > 0;
         const list: Figure[] = [
-          { item, metric: 'req/s', value: row.throughput, better: 'higher' },
+          ...(timedOnly ? [] : [{ item, metric: 'req/s', value: row.throughput, better: 'higher' as const }]),
           ...latency(item, '', row.latency),
         ];
         if (row.ratio !== null) list.push({ item, metric: 'ratio', value: row.ratio, better: 'higher' });

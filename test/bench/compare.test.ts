@@ -162,6 +162,32 @@ describe('inkstone bench compare', () => {
     expect(new Set(other.map((c) => c.verdict))).toEqual(new Set(['gone', 'new']));
   });
 
+  it('compares only what was measured: no latency without samples, no rate of a row that timed only', () => {
+    const base = readResults('test/fixtures/bench/ratio.json');
+    const rows = (results: BenchResults) =>
+      results.sections[0]!.kind === 'ratio' ? results.sections[0]!.rows : [];
+    const empty = { n: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+    rows(base)[2]!.throughput = 0; // sqlite/post: a time-to-first-token row
+    rows(base)[3]!.latency = { ...empty }; // sqlite/home-cached: a completions-per-second row
+    const next = structuredClone(base);
+    rows(next)[2]!.latency.p50 *= 3;
+    rows(next)[3]!.throughput /= 2;
+    const changes = compareResults(base, next, 0.1);
+    expect(changes.filter((c) => c.item === 'sqlite/post').map((c) => c.metric)).toEqual([
+      'p50 ms',
+      'p99 ms',
+      'ratio',
+    ]);
+    expect(changes.filter((c) => c.item === 'sqlite/home-cached').map((c) => c.metric)).toEqual([
+      'req/s',
+      'ratio',
+    ]);
+    expect(changes.filter((c) => c.verdict === 'worse').map((c) => `${c.item} ${c.metric}`)).toEqual([
+      'sqlite/post p50 ms',
+      'sqlite/home-cached req/s',
+    ]);
+  });
+
   it('thresholds and verdicts', () => {
     expect(parseThreshold('10%')).toBe(0.1);
     expect(parseThreshold('2.5')).toBe(0.025);

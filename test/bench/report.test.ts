@@ -188,6 +188,14 @@ describe('the bench report', () => {
     ).toBeNull();
     expect(page).toContain('create-post skipped: no author account.');
 
+    // A ratio row that timed only latency (AI time to first token) shows no throughput.
+    const ratio = structuredClone(fixture('ratio'));
+    if (ratio.sections[0]!.kind !== 'ratio') throw new Error('fixture is not a ratio run');
+    ratio.sections[0]!.rows[2]!.throughput = 0;
+    const ratioCells = numberCells(renderReport([ratio]));
+    expect(ratioCells.some((cell) => cell.path === 'sections.0.rows.2.throughput')).toBe(false);
+    expect(ratioCells.some((cell) => cell.path === 'sections.0.rows.2.latency.p50')).toBe(true);
+
     const cache = structuredClone(fixture('cache'));
     if (cache.sections[0]!.kind !== 'cache') throw new Error('fixture is not a cache run');
     cache.sections[0]!.pages[0]!.coldMeaning = 'the first request after publishing a fresh post';

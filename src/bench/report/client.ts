@@ -12,6 +12,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var COLORS = ['#3b6fb6', '#e07b39', '#3a9d5d', '#c8454d', '#8a63b8', '#2aa6a6', '#b58b00', '#d45d9b'];
+  var MARKS = { good: '#3a9d5d', bad: '#c8454d' };
   var charts = {};
 
   // A copy of format.ts's formatNumber, so the legend under the cursor reads like the tables.
@@ -70,12 +71,14 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
 
   // Grouped bars: every category sits at x = 0, 1, 2…; series k of n takes its slot in the group.
-  function groupedBars(k, n) {
+  function groupedBars(k, n, color, marks) {
     var group = 0.78;
     var slot = group / n;
+    var fills = marks && n === 1 ? marks.map(function (mark) { return mark ? MARKS[mark] : color; }) : null;
     return uPlot.paths.bars({
       size: [1, Infinity],
       disp: {
+        fill: fills ? { unit: 3, values: function () { return fills; } } : undefined,
         x0: { unit: 1, values: function (u) { return u.data[0].map(function (x) { return x - group / 2 + k * slot; }); } },
         size: { unit: 1, values: function (u) { return u.data[0].map(function () { return slot * 0.9; }); } },
       },
@@ -111,7 +114,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     var opts = Object.assign(sizeOf(el), {
       class: 'bench-chart',
       // Room on the right for the last slanted category label.
-      padding: [12, rotate ? 36 : 12, 0, 0],
+      padding: [12, rotate ? Math.min(140, 12 + longest * 5.5) : 12, 0, 0],
       cursor: { points: { show: !bars }, drag: { x: !bars, y: false } },
       legend: { live: true },
       scales: {
@@ -157,7 +160,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
           fill: bars ? color + 'd9' : undefined,
           width: bars ? 0 : 2,
           points: { show: !bars, size: 7, fill: color },
-          paths: bars ? groupedBars(k, spec.series.length) : undefined,
+          paths: bars ? groupedBars(k, spec.series.length, color + 'd9', spec.marks) : undefined,
           fillTo: spec.logY ? function (u) { return u.scales.y.min; } : undefined,
           value: function (u, v) { return fmt(v, spec.unit); },
         };

@@ -40,6 +40,8 @@ export interface Chart {
   logX?: boolean;
   logY?: boolean;
   series: Series[];
+  /** Single-series bars: a colour per bar for good or bad news (a goal met or missed). */
+  marks?: ('good' | 'bad' | null)[];
 }
 
 export interface Block {

@@ -578,6 +578,10 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
   const rowAt = (i: number) => path(at, 'rows', i);
   const name = (row: RatioSection['rows'][number]) =>
     row.group ? `${row.group} · ${row.target}` : row.target;
+  // A row that timed latency only (the AI bench's time to first token) has throughput 0, and one
+  // that counted completions only has an empty latency (n 0): neither is a measured zero.
+  const withThroughput = section.rows.filter((row) => !(row.throughput === 0 && row.latency.n > 0));
+  const withLatency = section.rows.flatMap((row, i) => (row.latency.n > 0 ? [{ row, i }] : []));
   const compared = section.rows.flatMap((row, i) =>
     row.ratio === null ? [] : [{ row, ratio: row.ratio, i }],
   );
@@ -595,6 +599,8 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
             categories: compared.map(({ row }) => name(row)),
             x: compared.map((_, i) => i),
             series: [{ label: L.ratioToBaseline, values: compared.map(({ ratio }) => ratio) }],
+            // Bars that missed their goal in red, that met it in green.
+            marks: compared.map(({ row }) => (row.pass === undefined ? null : row.pass ? 'good' : 'bad')),
           }),
         ]
       : [],
@@ -613,7 +619,7 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
       rows: section.rows.map((row, i) => [
         text(row.group),
         text(row.target, row.ratio === null ? L.baseline : undefined),
-        num(row.throughput, 'rate', path(rowAt(i), 'throughput')),
+        withThroughput.includes(row) ? num(row.throughput, 'rate', path(rowAt(i), 'throughput')) : text('—'),
         latencyCell(row.latency, 'p50', path(rowAt(i), 'latency', 'p50')),
         latencyCell(row.latency, 'p99', path(rowAt(i), 'latency', 'p99')),
         maybeNum(row.ratio, 'ratio', path(rowAt(i), 'ratio')),
@@ -623,48 +629,55 @@ function ratioTab(section: RatioSection, ctx: Context): TabContent {
       ]),
     },
   });
-  blocks.push({
-    title: L.chartRatioThroughput,
-    charts: [
+  const charts: Chart[] = [];
+  if (withThroughput.length)
+    charts.push(
       ctx.chart({
         title: L.chartRatioThroughput,
         type: 'bars',
         unit: 'rate',
         xLabel: L.targetName,
         yLabel: L.reqPerS,
-        categories: section.rows.map(name),
-        x: section.rows.map((_, i) => i),
-        series: [{ label: 'req/s', values: section.rows.map((row) => row.throughput) }],
+        categories: withThroughput.map(name),
+        x: withThroughput.map((_, i) => i),
+        series: [{ label: L.reqPerS, values: withThroughput.map((row) => row.throughput) }],
       }),
+    );
+  if (withLatency.length)
+    charts.push(
       ctx.chart({
-        title: 'p50 / p99',
+        title: `${L.latencyMs}: p50 / p99`,
         type: 'bars',
         unit: 'ms',
         xLabel: L.targetName,
         yLabel: L.latencyMs,
-        categories: section.rows.map(name),
-        x: section.rows.map((_, i) => i),
+        categories: withLatency.map(({ row }) => name(row)),
+        x: withLatency.map((_, i) => i),
         series: [
-          { label: 'p50', values: section.rows.map((row) => measured(row.latency, 'p50')) },
-          { label: 'p99', values: section.rows.map((row) => measured(row.latency, 'p99')) },
+          { label: 'p50', values: withLatency.map(({ row }) => row.latency.p50) },
+          { label: 'p99', values: withLatency.map(({ row }) => row.latency.p99) },
         ],
       }),
-    ],
-    table: {
-      columns: [
-        L.targetName,
-        L.samples,
-        ...LATENCY_COLUMNS.slice(1).map((key) => `${latencyName(L, key)} (ms)`),
-      ],
-      rows: section.rows.map((row, i) => [
-        text(name(row)),
-        num(row.latency.n, 'count', path(rowAt(i), 'latency', 'n')),
-        ...LATENCY_COLUMNS.slice(1).map((key) =>
-          latencyCell(row.latency, key, path(rowAt(i), 'latency', key)),
-        ),
-      ]),
-    },
-  });
+    );
+  if (withLatency.length)
+    blocks.push({
+      title: `${L.chartRatioThroughput} · ${L.latencyMs}`,
+      charts,
+      table: {
+        columns: [
+          L.targetName,
+          L.samples,
+          ...LATENCY_COLUMNS.slice(1).map((key) => `${latencyName(L, key)} (ms)`),
+        ],
+        rows: withLatency.map(({ row, i }) => [
+          text(name(row)),
+          num(row.latency.n, 'count', path(rowAt(i), 'latency', 'n')),
+          ...LATENCY_COLUMNS.slice(1).map((key) =>
+            num(row.latency[key], 'ms', path(rowAt(i), 'latency', key)),
+          ),
+        ]),
+      },
+    });
   const judged = section.rows.filter((row) => row.pass !== undefined);
   const cards: Card[] = [];
   if (judged.length)
