@@ -5,7 +5,8 @@ import { closedLoop, stream, type StreamResult, type Target } from './client.js'
 import type { DoorsOptions, TtftOptions } from './options.js';
 import { TARGETS } from './latency.js';
 import { generationMsOf } from './load.js';
-import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
+import type { Latency } from '../../src/bench/results.js';
 import { failures, freshTitle, setFake, type World } from './world.js';
 
 export type DoorPath = 'direct' | 'editor' | 'openai';
@@ -16,9 +17,9 @@ export interface DoorsResult {
   answerTokens: number;
   /** The alias the OpenAI door was asked for, as GET /v1/models listed it. */
   model: string;
-  ttft: Record<DoorPath, Summary>;
+  ttft: Record<DoorPath, Latency>;
   /** Until Inkstone's `start` event (editor) or its first, role-only chunk (OpenAI door). */
-  accepted: { editor: Summary; openai: Summary };
+  accepted: { editor: Latency; openai: Latency };
   /** Each door minus direct, and the OpenAI door minus the editor's, at the same percentile. */
   overhead: { editor: Percentiles; openai: Percentiles; openaiVsEditor: Percentiles };
   /** Per round, each path's p50 and which went first. */
@@ -73,7 +74,7 @@ export async function measureDoors(
     editor: summarize(ok('editor').map((x) => x.ttftMs)),
     openai: summarize(ok('openai').map((x) => x.ttftMs)),
   };
-  const minus = (a: Summary, b: Summary) => ({ p50: round(a.p50 - b.p50), p99: round(a.p99 - b.p99) });
+  const minus = (a: Latency, b: Latency) => ({ p50: round(a.p50 - b.p50), p99: round(a.p99 - b.p99) });
   const errors = {
     direct: failures(all.direct),
     editor: failures(all.editor),

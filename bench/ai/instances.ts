@@ -4,7 +4,7 @@
 import { stream, type Target } from './client.js';
 import type { InstancesOptions, ThroughputOptions } from './options.js';
 import { capacityWindow, generationMsOf } from './load.js';
-import { type LoadAverage, loadAverage, round } from './stats.js';
+import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
 import { failures, fakeStats, freshTitle, setFake, type World } from './world.js';
 
 export interface InstancesRound {

@@ -4,7 +4,8 @@
 import { readStream, type StreamResult } from './client.js';
 import type { JobsOptions, ThroughputOptions } from './options.js';
 import { generationMsOf } from './load.js';
-import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
+import type { Latency } from '../../src/bench/results.js';
 import { failures, fakeStats, freshTitle, setFake, type World } from './world.js';
 
 export type JobQueueKind = 'in-process' | 'bullmq';
@@ -22,13 +23,13 @@ export interface JobTiming {
 export interface JobsRun {
   queue: JobQueueKind;
   /** One job at a time: what the queue adds to a job when nothing waits. */
-  sequential: { jobs: number; submit: Summary; firstToken: Summary; complete: Summary };
+  sequential: { jobs: number; submit: Latency; firstToken: Latency; complete: Latency };
   /** All at once, from `submitters` clients: jobs per second once the queue is full. */
   burst: {
     jobs: number;
     submitters: number;
-    submit: Summary;
-    complete: Summary;
+    submit: Latency;
+    complete: Latency;
     /** First POST sent → last `done` read. */
     durationMs: number;
     perSecond: number;

@@ -3,7 +3,8 @@
 import { closedLoop, stream, type StreamResult } from './client.js';
 import type { Arrival, FakeTimings, LoopDelay } from './ipc.js';
 import type { TtftOptions } from './options.js';
-import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
+import type { Latency } from '../../src/bench/results.js';
 import { cpuNow, failures, fakeStats, freshTitle, requestId, setFake, type World } from './world.js';
 
 export const TARGETS = { overheadP50Ms: 2, overheadP99Ms: 10, replayMs: 5, throughputRatio: 0.95 };
@@ -11,10 +12,10 @@ export const TARGETS = { overheadP50Ms: 2, overheadP99Ms: 10, replayMs: 5, throu
 export interface TtftLevel {
   concurrency: number;
   answerTokens: number;
-  direct: Summary;
-  inkstone: Summary;
+  direct: Latency;
+  inkstone: Latency;
   /** Of Inkstone's TTFT, the time until its `start` event: the request was admitted. */
-  accepted: Summary;
+  accepted: Latency;
   /** Inkstone minus direct, at the same percentile. */
   overhead: { p50: number; p99: number };
   /**
@@ -219,7 +220,7 @@ export interface ReplayResult {
   repeats: number;
   /** The first, uncached answer's time to first token (the model's own TTFT plus Inkstone). */
   missTtftMs: number;
-  ttft: Summary;
+  ttft: Latency;
   allCached: boolean;
   modelCalls: number;
   loopDelay: LoopDelay;

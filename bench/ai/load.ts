@@ -5,7 +5,8 @@ import { closedLoop, stream, type StreamResult, type Target } from './client.js'
 import type { LoopDelay, MemoryReport } from './ipc.js';
 import type { ThousandOptions, ThroughputOptions } from './options.js';
 import { TARGETS } from './latency.js';
-import { type LoadAverage, loadAverage, round, type Summary, summarize } from './stats.js';
+import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
+import type { Latency } from '../../src/bench/results.js';
 import { cpuNow, failures, fakeStats, freshTitle, MB, setFake, type World } from './world.js';
 
 export type ThroughputPath = 'direct' | 'inkstone' | 'openai';
@@ -148,7 +149,7 @@ export interface ThousandResult {
   modelMaxInFlight: number;
   /** The last first token came before the first stream ended: all were open together. */
   allOpenAtOnce: boolean;
-  ttft: Summary;
+  ttft: Latency;
   durationMs: number;
   memoryMB: {
     rssBefore: number;

@@ -26,7 +26,7 @@ import {
 import { measureThousand, measureThroughput, type ThousandResult, type ThroughputResult } from './load.js';
 import type { AiBenchOptions } from './options.js';
 import { type ProfileSummary, summarizeProfile } from './profile.js';
-import { type LoadAverage, loadAverage } from './stats.js';
+import { type LoadAverage, loadAverage } from '../../src/bench/stats.js';
 import type { World } from './world.js';
 
 export interface AiBenchResult {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Child, forkChild } from '../ai/children.js';
 import type { InkstoneCommand, MemoryReport } from '../ai/ipc.js';
-import { type LoadAverage, loadAverage, round } from '../ai/stats.js';
+import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
 import { prepareDatabase } from './database.js';
 import { inkstoneEnv } from './run.js';
 import { runWrk, type WrkResult } from './wrk.js';
