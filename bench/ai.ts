@@ -1,39 +1,52 @@
-// npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--profile] [--out FILE]
+// npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--profile] [--out DIR]
 //                   [--inkstone-node-args="--trace-gc …"]
+// (also `inkstone bench ai …`, which runs this file from the source checkout)
 //
 // The AI pipeline against the fake model server (a simulator with fixed timings): time to
 // first token through Inkstone vs direct, and through its OpenAI door; throughput at the
 // model's capacity, 1,000 concurrent streams and their memory, coalescing, cache replay;
 // generation jobs on the in-process queue vs BullMQ; two instances on one Redis and one
 // PostgreSQL (REDIS_URL, DATABASE_URL=postgres://… or the test defaults; skipped, with the
-// reason, when unreachable). Prints a table (progress goes to stderr) and writes
-// bench/results/ai-<date>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
+// reason, when unreachable). Prints a table (progress goes to stderr) and writes results.json
+// (the inkstone-bench/1 schema), report.html and ai.json (every figure) to --out DIR (default
+// bench/results/ai-<date>/).
+import { join } from 'node:path';
+import { defaultOutDir, ratioResults, writeRatioRun } from '../src/bench/ratio.js';
+import { loadAverage } from '../src/bench/stats.js';
+import { parseBenchArgs, usageError } from './args.js';
 import { ROOT } from './ai/children.js';
 import { type AiBenchOptions, FULL } from './ai/options.js';
+import { aiSection } from './ai/ratio.js';
 import { formatReport } from './ai/report.js';
 import { runAiBench } from './ai/run.js';
 
-const { values } = parseArgs({
-  options: {
-    protocol: { type: 'string', default: 'ollama' },
-    'no-pin': { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'inkstone-node-args': { type: 'string' },
-  },
+const USAGE = `Usage: inkstone bench ai [options]   (or: npm run bench:ai -- [options])
+
+The AI pipeline against the fake model server (fixed timings), each path against going
+straight to the model in the same run: time to first token, throughput at the model's
+capacity, 1,000 streams, coalescing, cache replay, jobs, two instances (with Redis and
+PostgreSQL). Runs from a source checkout.
+
+  --protocol ollama|openai     the fake model's protocol (default ollama)
+  --quick                      a smoke run of about half a minute
+  --no-pin                     do not pin the processes to separate CPUs
+  --profile                    Inkstone under the V8 CPU profiler at the busiest level
+  --inkstone-node-args "…"     more node flags for Inkstone (--trace-gc …)
+  --out DIR                    results.json, report.html and ai.json (default bench/results/ai-<date>/)`;
+
+const values = parseBenchArgs(USAGE, {
+  protocol: { type: 'string', default: 'ollama' },
+  'no-pin': { type: 'boolean', default: false },
+  quick: { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
+  out: { type: 'string' },
+  'inkstone-node-args': { type: 'string' },
 });
 const protocol = values.protocol;
-if (protocol !== 'ollama' && protocol !== 'openai') {
-  console.error(`--protocol must be ollama or openai (got "${protocol}")`);
-  process.exit(2);
-}
+if (protocol !== 'ollama' && protocol !== 'openai')
+  usageError(USAGE, `--protocol must be ollama or openai (got "${protocol}")`);
 
-const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+const loadAtStart = loadAverage();
 const results = join(ROOT, 'bench', 'results');
 const options: AiBenchOptions = {
   ...FULL,
@@ -58,10 +71,13 @@ if (values.quick) {
 
 const result = await runAiBench(options);
 console.log(formatReport(result));
-const file = values.out ?? join(results, `ai-${values.profile ? 'profile-' : ''}${stamp}.json`);
-mkdirSync(dirname(file), { recursive: true });
-// Formatted as the repository formats JSON, so `prettier --check .` stays clean after a run
-// (it reads the root .gitignore, not bench/.gitignore).
-const json = await format(JSON.stringify(result), { ...(await resolveConfig(file)), parser: 'json' });
-writeFileSync(file, json);
-console.log(`\nWritten: ${file}`);
+const dir = values.out ?? defaultOutDir(values.profile ? 'ai-profile' : 'ai', new Date(result.startedAt));
+const benchResults = await ratioResults({
+  section: aiSection(result),
+  startedAt: result.startedAt,
+  loadAtStart,
+  command: `inkstone bench ai ${process.argv.slice(2).join(' ')}`.trim(),
+  url: 'local: Inkstone and the fake model server started by the bench',
+});
+const written = await writeRatioRun(dir, benchResults, { name: 'ai', value: result });
+console.log(`\nWritten: ${written.join(', ')}`);

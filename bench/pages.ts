@@ -1,35 +1,50 @@
 // npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--duration S]
-//                      [--connections N] [--workers N|auto|0] [--out FILE]
+//                      [--connections N] [--workers N|auto|0] [--out DIR]
+// (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
 // Pages under load: wrk (Debian's) with 100 connections against a bare node:http server
 // sending the home page's bytes (the limit), then Inkstone's home page, a post page and
 // GET /api/v1/posts uncached, the home and post pages from the page cache, and the home page
 // signed in; on SQLite alone and on PostgreSQL (DATABASE_URL=postgres://… or the test
 // default, a schema of the run's own; skipped with the reason when unreachable) + Redis. Prints a
-// table (progress goes to stderr) and writes bench/results/pages-<date>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
+// table (progress goes to stderr) and writes results.json (the inkstone-bench/1 schema),
+// report.html and pages.json (every figure) to --out DIR (default bench/results/pages-<date>/).
+import { join } from 'node:path';
+import { defaultOutDir, ratioResults, writeRatioRun } from '../src/bench/ratio.js';
+import { loadAverage } from '../src/bench/stats.js';
 import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { parseWorkers } from '../src/cluster.js';
 import { ROOT } from './ai/children.js';
+import { parseBenchArgs, positive } from './args.js';
+import { pagesSection } from './pages/ratio.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
 import { wrkProblem } from './pages/wrk.js';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    'no-pin': { type: 'boolean', default: false },
-    'sqlite-only': { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    connections: { type: 'string', default: '100' },
-    // The cluster targets' worker count (auto: one per core); 0 leaves them out.
-    workers: { type: 'string', default: 'auto' },
-    out: { type: 'string' },
-  },
+const USAGE = `Usage: inkstone bench pages [options]   (or: npm run bench:pages -- [options])
+
+Inkstone's pages under wrk against a bare node:http server sending the same bytes, started in
+the same run: ratios to it, not absolute times. Runs from a source checkout; needs wrk.
+
+  --quick              3 s per target instead of 10
+  --duration S         seconds per target
+  --connections N      wrk's connections (default 100)
+  --workers N|auto|0   the cluster targets' workers (default auto: one per core; 0: none)
+  --sqlite-only        leave out the PostgreSQL + Redis run
+  --no-pin             do not pin wrk and the server to separate CPUs
+  --profile            Inkstone under the V8 CPU profiler, a summary per target
+  --out DIR            results.json, report.html and pages.json (default bench/results/pages-<date>/)`;
+
+const values = parseBenchArgs(USAGE, {
+  quick: { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
+  'no-pin': { type: 'boolean', default: false },
+  'sqlite-only': { type: 'boolean', default: false },
+  duration: { type: 'string' },
+  connections: { type: 'string', default: '100' },
+  // The cluster targets' worker count (auto: one per core); 0 leaves them out.
+  workers: { type: 'string', default: 'auto' },
+  out: { type: 'string' },
 });
 
 /** The URL when Redis answers; otherwise undefined, said on stderr (the PostgreSQL run goes without). */
@@ -52,12 +67,12 @@ if (problem) {
   process.exit(0);
 }
 
-const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+const loadAtStart = loadAverage();
 const results = join(ROOT, 'bench', 'results');
-const durationS = Number(values.duration ?? (values.quick ? 3 : 10));
+const durationS = values.duration ? positive(USAGE, '--duration', values.duration) : values.quick ? 3 : 10;
 const options: PagesBenchOptions = {
   databases: values['sqlite-only'] ? ['sqlite'] : ['sqlite', 'postgres'],
-  connections: Number(values.connections),
+  connections: positive(USAGE, '--connections', values.connections),
   clusterWorkers: values.workers === '0' ? 0 : parseWorkers(values.workers),
   threads: 1,
   durationS,
@@ -74,9 +89,14 @@ const options: PagesBenchOptions = {
 
 const result = await runPagesBench(options);
 console.log(formatReport(result));
-const file = values.out ?? join(results, `pages-${values.profile ? 'profile-' : ''}${stamp}.json`);
-mkdirSync(dirname(file), { recursive: true });
-// Formatted as the repository formats JSON, so `prettier --check .` stays clean after a run.
-const json = await format(JSON.stringify(result), { ...(await resolveConfig(file)), parser: 'json' });
-writeFileSync(file, json);
-console.log(`\nWritten: ${file}`);
+const dir =
+  values.out ?? defaultOutDir(values.profile ? 'pages-profile' : 'pages', new Date(result.startedAt));
+const benchResults = await ratioResults({
+  section: pagesSection(result),
+  startedAt: result.startedAt,
+  loadAtStart,
+  command: `inkstone bench pages ${process.argv.slice(2).join(' ')}`.trim(),
+  url: 'local: Inkstone and a bare node:http server started by the bench',
+});
+const written = await writeRatioRun(dir, benchResults, { name: 'pages', value: result });
+console.log(`\nWritten: ${written.join(', ')}`);

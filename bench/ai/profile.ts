@@ -2,7 +2,7 @@
 // function and per module, busy time only (idle excluded).
 import { readFileSync } from 'node:fs';
 import { ROOT } from './children.js';
-import { round } from './stats.js';
+import { round } from '../../src/bench/stats.js';
 
 interface CallFrame {
   functionName: string;
@@ -92,4 +92,17 @@ export function summarizeProfile(file: string, window: [number, number], limit =
       .slice(0, limit)
       .map(([module, us]) => ({ module, selfMs: round(us / 1000, 1), percent: percent(us) })),
   };
+}
+
+/** The summary as text: self time by module, then the top functions (self time, %, function, file:line). */
+export function formatProfile(profile: ProfileSummary, functions = 12, modules = 8): string[] {
+  const pct = (x: number) => x.toFixed(1).padStart(5);
+  return [
+    '  self time by module:',
+    ...profile.modules.slice(0, modules).map((m) => `  ${pct(m.percent)} %  ${m.module}`),
+    '  top functions (self time):',
+    ...profile.top
+      .slice(0, functions)
+      .map((f) => `  ${pct(f.percent)} %  ${f.selfMs.toFixed(1).padStart(8)} ms  ${f.function}  ${f.where}`),
+  ];
 }

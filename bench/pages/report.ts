@@ -1,4 +1,5 @@
 // The page benchmark's table: one row per target and database, each against the bare server.
+import { formatProfile } from '../ai/profile.js';
 import type { PagesBenchResult } from './run.js';
 
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -34,11 +35,7 @@ export function formatReport(result: PagesBenchResult): string {
         '',
         `${run.database} ${target}: CPU profile, busy ${profile.busyMs} ms of ${profile.windowMs} ms`,
       );
-      for (const m of profile.modules.slice(0, 8))
-        lines.push(`  ${lpad(m.percent.toFixed(1), 5)} %  ${m.module}`);
-      lines.push('  top functions (self time):');
-      for (const f of profile.top.slice(0, 12))
-        lines.push(`  ${lpad(f.percent.toFixed(1), 5)} %  ${f.function}  ${f.where}`);
+      lines.push(...formatProfile(profile));
     }
   }
   lines.push(

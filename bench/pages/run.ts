@@ -11,7 +11,7 @@ import { EnvSchema, variablesOf } from '../../src/config-schema.js';
 import { canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
-import { type LoadAverage, loadAverage, round } from '../ai/stats.js';
+import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
 import { type DatabaseKind, prepareDatabase } from './database.js';
 import { type Server, spawnServer } from './servers.js';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
@@ -35,6 +35,21 @@ export interface PagesBenchOptions {
   redisUrl?: string;
   /** Inkstone under --cpu-prof; the profiles go here and a summary per target into the result. */
   profileDir?: string;
+  /**
+   * Only these targets, in the usual order (the CI gate measures a few); default: every one.
+   * The baseline is always measured, first: every ratio is against it.
+   */
+  only?: TargetName[];
+  /**
+   * Measure the targets this many times over, in turn, on the same servers (the gate's rounds;
+   * default 1). Each round measures the baseline again, and its ratios are against that one.
+   */
+  rounds?: number;
+  /**
+   * Measure the baseline again right before each target, so that each ratio is against a
+   * baseline seconds old (the gate, on a machine where other work comes and goes).
+   */
+  baselineBeforeEach?: boolean;
   log: (line: string) => void;
 }
 
@@ -116,7 +131,10 @@ export interface PagesBenchResult {
   machine: { node: string; cpus: number; cpuModel: string; platform: string };
   layout: { pinned: boolean; note: string };
   loadAverage: { start: LoadAverage; end: LoadAverage };
-  settings: Omit<PagesBenchOptions, 'log' | 'profileDir' | 'postgresUrl'>;
+  settings: Omit<
+    PagesBenchOptions,
+    'log' | 'profileDir' | 'postgresUrl' | 'only' | 'rounds' | 'baselineBeforeEach'
+  >;
   runs: DatabaseRun[];
   pass: boolean;
 }
@@ -185,7 +203,7 @@ async function probe(url: string, headers?: Record<string, string>): Promise<Pro
 }
 
 /** The most commented demo post's path (Welcome to Inkstone), found as a client would. */
-async function postPath(base: string): Promise<string> {
+export async function postPath(base: string): Promise<string> {
   const response = await fetch(`${base}/api/v1/posts?perPage=50`);
   const list = (await response.json()) as { items: { title: string; url: string }[] };
   const post = list.items.find((x) => x.title === 'Welcome to Inkstone') ?? list.items[0];
@@ -387,18 +405,30 @@ async function runDatabase(
         { target: 'post-cached-wauto', child: many, path: post, against: 'bare-cluster' },
       );
     }
+    const chosen = options.only
+      ? targets.filter((x) => x.target === 'baseline' || options.only!.includes(x.target))
+      : targets;
+    const [baseline, ...others] = chosen;
+    const oneRound = options.baselineBeforeEach ? others.flatMap((x) => [baseline!, x]) : chosen;
+    const measured = Array.from({ length: options.rounds ?? 1 }, () => oneRound).flat();
+    // A target measured again (rounds) is warm already: its warm-up is not repeated.
+    const warmed = new Set<TargetName>();
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
     let baselineP99 = NaN;
     const bareCluster = { rps: NaN, p99: NaN };
-    for (const { target, child: start, path, signedIn, against } of targets) {
+    for (const { target, child: start, path, signedIn, against } of measured) {
       const child = await start();
       const url = `${child.ready.url}${path}`;
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
       const first = await probe(url, headers);
-      log(`  ${target}: warm-up ${options.warmupS} s, then ${options.durationS} s`);
       const wrk = { ...wrkOptions, headers };
-      await runWrk(url, { ...wrk, durationS: options.warmupS });
+      if (warmed.has(target)) log(`  ${target}: ${options.durationS} s`);
+      else {
+        log(`  ${target}: warm-up ${options.warmupS} s, then ${options.durationS} s`);
+        await runWrk(url, { ...wrk, durationS: options.warmupS });
+        warmed.add(target);
+      }
       const isInkstone = child === inkstone || child === cached;
       if (isInkstone) await child.call({ type: 'loopDelay', reset: true });
       const profiled = child === inkstone && profileDir;

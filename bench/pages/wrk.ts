@@ -25,7 +25,15 @@ export interface WrkResult {
   requestsPerSecond: number;
   /** Response bytes (headers + body) per request, averaged: a wrong or empty page shows here. */
   bytesPerResponse: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyMs: {
+    min: number;
+    p50: number;
+    p90: number;
+    p95: number;
+    p99: number;
+    max: number;
+    mean: number;
+  };
   /** Socket errors by kind, and `status`: responses other than 2xx or 3xx. */
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
 }
@@ -40,10 +48,11 @@ done = function(summary, latency, requests)
   io.write(string.format(
     '${MARK}{"requests":%d,"durationUs":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\\n',
+    '"latencyUs":{"min":%d,"p50":%d,"p90":%d,"p95":%d,"p99":%d,"max":%d,"mean":%.1f}}\\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+    latency.min, latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max, latency.mean))
 end
 `;
 
@@ -86,7 +95,7 @@ interface Raw {
   durationUs: number;
   bytes: number;
   errors: WrkResult['errors'];
-  latencyUs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  latencyUs: WrkResult['latencyMs'];
 }
 
 const ms = (us: number) => Math.round(us) / 1000;
@@ -125,8 +134,10 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
     requestsPerSecond: Math.round(raw.requests / durationS),
     bytesPerResponse: raw.requests ? Math.round(raw.bytes / raw.requests) : 0,
     latencyMs: {
+      min: ms(raw.latencyUs.min),
       p50: ms(raw.latencyUs.p50),
       p90: ms(raw.latencyUs.p90),
+      p95: ms(raw.latencyUs.p95),
       p99: ms(raw.latencyUs.p99),
       max: ms(raw.latencyUs.max),
       mean: ms(raw.latencyUs.mean),

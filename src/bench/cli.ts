@@ -14,6 +14,8 @@ const COMMANDS: Record<string, Loader> = {
   load: () => import('./load.js').then((m) => m.command),
   cache: () => import('./cache.js').then((m) => m.command),
   concurrency: () => import('./concurrency.js').then((m) => m.command),
+  pages: () => import('./pages.js').then((m) => m.command),
+  ai: () => import('./ai.js').then((m) => m.command),
   report: () => import('./report/command.js').then((m) => m.command),
   compare: () => import('./compare-command.js').then((m) => m.command),
 };

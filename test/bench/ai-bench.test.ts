@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { TINY } from '../../bench/ai/options.js';
+import { aiSection } from '../../bench/ai/ratio.js';
 import { formatReport } from '../../bench/ai/report.js';
 import { runAiBench } from '../../bench/ai/run.js';
 
@@ -94,5 +97,47 @@ describe('npm run bench:ai', () => {
     expect(report).toContain('Jobs, in-process queue');
     if (result.instances)
       expect(report).toMatch(/100 identical concurrent requests split 50\/50\s+1 model call/);
+
+    // As results.json carries it (inkstone bench ai): each path against direct in the same run.
+    const section = aiSection(result);
+    expect(section).toMatchObject({ kind: 'ratio', bench: 'ai' });
+    for (const level of result.ttft) {
+      const rows = section.rows.filter((x) => x.group === `ttft, ${level.concurrency} streams`);
+      expect(rows.map((x) => [x.target, x.ratio])).toEqual([
+        ['direct', null],
+        ['inkstone', Math.round((level.direct.p50 / level.inkstone.p50) * 1000) / 1000],
+      ]);
+      expect(rows[1]!.latency).toEqual(level.inkstone);
+      expect(rows[1]!.pass).toBe(level.pass);
+    }
+    const generations = section.rows.filter((x) => x.group.startsWith('generations/s'));
+    expect(generations.map((x) => [x.target, x.throughput, x.ratio])).toEqual([
+      ['direct', throughput.directPerSecond, null],
+      ['inkstone', throughput.inkstonePerSecond, throughput.ratio],
+      ['openai door', throughput.openaiPerSecond, throughput.openaiRatio],
+    ]);
+    expect(section.notes.join(' ')).toMatch(/Coalescing: 5 identical requests → 1 model call/);
   });
+});
+
+describe('inkstone bench ai', () => {
+  it(
+    'runs bench/ai.ts from the source checkout: a bad option exits 2 naming it',
+    { timeout: 60_000 },
+    async () => {
+      const bad = await promisify(execFile)(process.execPath, [
+        '--import',
+        'tsx',
+        'src/cli/index.ts',
+        'bench',
+        'ai',
+        '--protocol',
+        'grpc',
+      ]).catch((error: unknown) => error);
+      expect(bad).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--protocol must be ollama or openai (got "grpc")'),
+      });
+    },
+  );
 });

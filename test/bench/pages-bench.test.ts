@@ -1,4 +1,13 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { ratioResults, writeRatioRun } from '../../src/bench/ratio.js';
+import { RESULTS_SCHEMA } from '../../src/bench/results.js';
+import { loadAverage } from '../../src/bench/stats.js';
+import { pagesSection } from '../../bench/pages/ratio.js';
 import { formatReport } from '../../bench/pages/report.js';
 import { runPagesBench } from '../../bench/pages/run.js';
 import { wrkProblem } from '../../bench/pages/wrk.js';
@@ -60,6 +69,63 @@ describe('npm run bench:pages', () => {
       expect(formatReport(result)).toContain('home-signed-in');
       // The signed-in home page is the author's own: larger than the anonymous one (their menu).
       expect(size('home-signed-in')).toBeGreaterThan(size('home'));
+
+      // As results.json carries it (inkstone bench pages): a row per target, wrk's own figures.
+      const section = pagesSection(result);
+      expect(section.rows.map((x) => x.target)).toEqual(run!.targets.map((x) => x.target));
+      for (const [i, row] of section.rows.entries()) {
+        const target = run!.targets[i]!;
+        expect(row.group).toBe('sqlite');
+        expect(row.throughput).toBe(target.wrk.requestsPerSecond);
+        expect(row.ratio).toBe(['baseline', 'bare-cluster'].includes(row.target) ? null : target.ratio);
+        expect(row.latency.n).toBe(target.wrk.requests);
+        const { min, p50, p90, p95, p99, max } = row.latency;
+        expect([min, p50, p90, p95, p99, max]).toEqual([min, p50, p90, p95, p99, max].sort((a, b) => a - b));
+        expect(min, row.target).toBeGreaterThan(0);
+      }
+      expect(section.rows.find((x) => x.target === 'home-cached')!.goal).toMatch(/0\.8× the bare server/);
+      const dir = mkdtempSync(join(tmpdir(), 'inkstone-pages-results-'));
+      try {
+        const results = await ratioResults({
+          section,
+          startedAt: result.startedAt,
+          loadAtStart: loadAverage(),
+          command: 'test',
+          url: 'local',
+        });
+        const written = await writeRatioRun(dir, results, { name: 'pages', value: result });
+        expect(written).toContain(join(dir, 'results.json'));
+        const saved = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as typeof results;
+        expect(saved.schema).toBe(RESULTS_SCHEMA);
+        expect(saved.sections).toEqual([section]);
+        // Every figure, as JSON keeps it (a cluster's CPU, NaN, becomes null).
+        expect(JSON.parse(readFileSync(join(dir, 'pages.json'), 'utf8'))).toEqual(
+          JSON.parse(JSON.stringify(result)),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe('inkstone bench pages', () => {
+  it(
+    'runs bench/pages.ts from the source checkout: --help, and a bad option exits 2',
+    { timeout: 60_000 },
+    async () => {
+      const run = promisify(execFile);
+      const cli = ['--import', 'tsx', 'src/cli/index.ts', 'bench', 'pages'];
+      const help = await run(process.execPath, [...cli, '--help']);
+      expect(help.stdout).toContain('Usage: inkstone bench pages');
+      expect(help.stdout).toContain('--out DIR');
+      const bad = await run(process.execPath, [...cli, '--duration', 'soon']).catch(
+        (error: unknown) => error,
+      );
+      expect(bad).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--duration must be a number > 0 (got "soon")'),
+      });
     },
   );
 });
