@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -132,6 +132,14 @@ describe.skipIf(!haveChromium)('the bench report in a real browser', () => {
         .first();
       const cells = await firstRow.locator('td .v').allTextContents();
       for (const value of cells.slice(1)) expect(legend).toContain(value);
+
+      // The results the report was made from download as the file they came from.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.locator('[data-download="2"]').click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('results-3.json');
+      expect(JSON.parse(readFileSync((await download.path())!, 'utf8'))).toEqual(readResults(FIXTURES[2]!));
 
       expect(problems).toEqual([]);
     },

@@ -25,12 +25,12 @@ header.top p { margin: 4px 0 0; color: #c9cfdb; font-size: 13px; }
 .run { background: var(--paper); border: 1px solid var(--line); border-radius: 10px; padding: 16px 18px; }
 .run h2 { margin: 0 0 10px; font-size: 17px; display: flex; gap: 12px; align-items: baseline; flex-wrap: wrap; }
 .run h2 .when { font-weight: 400; color: var(--ink-soft); font-size: 14px; }
-.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); gap: 6px 24px; margin: 0; }
+.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(240px, 100%), 1fr)); gap: 6px 24px; margin: 0; }
 .facts div { min-width: 0; }
 .facts dt { font-size: 12px; color: var(--ink-soft); text-transform: uppercase; letter-spacing: 0.04em; }
 html:lang(zh) .facts dt { text-transform: none; letter-spacing: 0; }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
-.headlines { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 12px; margin-top: 14px; }
+.headlines { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(260px, 100%), 1fr)); gap: 12px; margin-top: 14px; }
 .headline { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: #fafbfc; }
 .headline h3 { margin: 0 0 6px; font-size: 14px; }
 .headline h3 a { color: var(--accent); text-decoration: none; }
@@ -56,7 +56,7 @@ button.download { font: inherit; font-size: 13px; border: 1px solid var(--line);
 .block { margin: 26px 0 0; border-top: 1px solid var(--line); padding-top: 16px; }
 .block h3 { margin: 0 0 8px; font-size: 16px; }
 .block .note { font-weight: 400; font-size: 12px; color: var(--ink-soft); margin-left: 8px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px 24px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 12px 24px; }
 .chart-box h4 { margin: 0 0 4px; font-size: 13px; color: var(--ink-soft); font-weight: 600; }
 .chart { width: 100%; min-height: 220px; }
 .uplot { width: 100%; }
