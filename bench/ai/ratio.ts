@@ -104,7 +104,7 @@ export function aiSection(r: AiBenchResult): RatioSection {
   if (r.jobs) {
     for (const run of [r.jobs.inProcess, ...(r.jobs.bullmq ? [r.jobs.bullmq] : [])]) {
       rows.push({
-        group: `jobs/s against the model's capacity (${run.capacityPerSecond}/s)`,
+        group: `jobs/s vs capacity (${run.capacityPerSecond}/s)`,
         target: run.queue,
         throughput: run.burst.perSecond,
         latency: run.burst.complete,
