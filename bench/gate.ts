@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { defaultOutDir, ratioResults, writeRatioRun } from '../src/bench/ratio.js';
 import { loadAverage } from '../src/bench/stats.js';
 import { ROOT } from './ai/children.js';
-import { parseBenchArgs, positive } from './args.js';
+import { parseBenchArgs, positive, usageError } from './args.js';
 import { gateSection, measureGate } from './gate/run.js';
-import { type GateTarget, judgeGate, readFloors } from './gate/verdict.js';
+import { type GateFloors, type GateTarget, judgeGate, readFloors } from './gate/verdict.js';
 import { wrkProblem } from './pages/wrk.js';
 
 const USAGE = `Usage: npm run bench:gate [-- options]
@@ -43,7 +43,12 @@ if (problem) {
   console.error(`The performance gate cannot run: ${problem}`);
   process.exit(1);
 }
-const floors = readFloors(values.floors);
+let floors: GateFloors;
+try {
+  floors = readFloors(values.floors);
+} catch (error) {
+  usageError(USAGE, (error as Error).message);
+}
 const startedAt = new Date();
 const loadAtStart = loadAverage();
 const run = await measureGate({
