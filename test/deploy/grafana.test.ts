@@ -59,6 +59,15 @@ describe('deploy/grafana', () => {
     }
   });
 
+  it("shows the BullMQ queue's jobs by state, merged across the processes that all report it", () => {
+    const reading = panels.flatMap((panel) =>
+      (panel.targets ?? []).filter((t) => /\binkstone_queue_jobs\b/.test(t.expr)).map((t) => t.expr),
+    );
+    expect(reading).toHaveLength(1);
+    // Every serve and worker process reports the same queue: a sum would count it once per process.
+    expect(reading[0]).toMatch(/^max by \(state\) \(inkstone_queue_jobs\{/);
+  });
+
   it('reads only series an Inkstone app exports', async () => {
     const exported = await exportedNames(site.app);
     const exprs = panels.flatMap((panel) =>

@@ -69,7 +69,7 @@ describe('deploy/prometheus', () => {
       for (const file of ['prometheus.yml', 'alerts.yml']) copyFileSync(join(DIR, file), join(dir, file));
       writeFileSync(join(dir, 'inkstone-metrics-token'), 'a-token-of-sixteen-chars\n');
       const out = await check(['check', 'config', 'prometheus.yml'], dir);
-      expect(out).toMatch(/SUCCESS: 8 rules found/);
+      expect(out).toMatch(/SUCCESS: 9 rules found/);
       expect(out).toMatch(/is valid prometheus config file syntax/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -77,7 +77,7 @@ describe('deploy/prometheus', () => {
   });
 
   it.skipIf(!have)('alerts.yml passes promtool check rules and its unit tests', async () => {
-    expect(await check(['check', 'rules', 'alerts.yml'])).toMatch(/SUCCESS: 8 rules found/);
+    expect(await check(['check', 'rules', 'alerts.yml'])).toMatch(/SUCCESS: 9 rules found/);
     expect(await check(['test', 'rules', 'alerts.test.yml'])).toMatch(/SUCCESS/);
   });
 
@@ -92,6 +92,7 @@ describe('deploy/prometheus', () => {
         'InkstoneHighErrorRate',
         'InkstoneHighLatencyP95',
         'InkstoneInstanceDown',
+        'InkstoneJobQueueBacklogGrowing',
         'InkstoneMemoryGrowing',
       ].sort(),
     );

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import { queueMetrics } from '../../src/metrics/queue.js';
 
 const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((path) => existsSync(path));
 
@@ -54,10 +56,14 @@ export function metricNames(expr: string): string[] {
 
 /**
  * Every series name the app's registry can export (the families of a scrape, with a histogram's
- * _bucket, _sum and _count), and `up`, which Prometheus adds to every target.
+ * _bucket, _sum and _count), and `up`, which Prometheus adds to every target. The BullMQ
+ * queue's family (src/metrics/queue.ts) is registered only with REDIS_URL, which the deploy
+ * tests' app has none of: it is read from its own definition, on a registry of its own.
  */
 export async function exportedNames(app: FastifyInstance): Promise<Set<string>> {
-  const text = await app.metrics.registry.metrics();
+  const withRedis = new Registry();
+  queueMetrics(withRedis, async () => ({ waiting: 0, active: 0, delayed: 0, failed: 0 }));
+  const text = (await app.metrics.registry.metrics()) + (await withRedis.metrics());
   const names = new Set(['up']);
   for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     const [, name, type] = match as unknown as [string, string, string];
