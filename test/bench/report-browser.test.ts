@@ -87,7 +87,7 @@ describe.skipIf(!haveChromium)('the bench report in a real browser', () => {
     async () => {
       const html = renderReport(
         FIXTURES.map((file) => readResults(file)),
-        { sources: FIXTURES },
+        { sources: FIXTURES, lang: 'en' },
       );
       const { page, problems } = await open(html, 'report.html');
       await page.screenshot({ path: `${SHOTS}/bench-report-summary.png` });
@@ -169,7 +169,10 @@ describe.skipIf(!haveChromium)('the bench report in a real browser', () => {
   });
 
   it('runs no script from a hostile results file', { timeout: 30_000 }, async () => {
-    const { page, problems } = await open(renderReport([hostileResults()]), 'report-hostile.html');
+    const { page, problems } = await open(
+      renderReport([hostileResults()], { lang: 'en' }),
+      'report-hostile.html',
+    );
     await expectChartsDrawn(page, 'hostile');
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('img').count()).toBe(0);

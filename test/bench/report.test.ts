@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DomUtils, parseDocument } from 'htmlparser2';
 import type { Element } from 'domhandler';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readResults } from '../../src/bench/read-results.js';
-import { langFromEnv, renderReport } from '../../src/bench/report/index.js';
+import { langFromEnv, renderReport, type ReportOptions } from '../../src/bench/report/index.js';
 import type { BenchResults, LoadSection } from '../../src/bench/results.js';
 import { hostileResults } from '../fixtures/bench/hostile.js';
 
@@ -19,6 +19,9 @@ import { hostileResults } from '../fixtures/bench/hostile.js';
 const FIXTURES = 'test/fixtures/bench';
 const fixture = (name: string) => readResults(join(FIXTURES, `${name}.json`));
 const KINDS = ['load', 'cache', 'concurrency', 'ratio'] as const;
+/** In English whatever this machine's LANG: the checks below read English labels. */
+const render = (results: BenchResults[], options: ReportOptions = {}) =>
+  renderReport(results, { lang: 'en', ...options });
 
 function parse(page: string) {
   const doc = parseDocument(page);
@@ -75,7 +78,7 @@ describe('the bench report', () => {
   for (const kind of KINDS) {
     it(`${kind}: every number in the tables is the number in the file, rounded for people`, () => {
       const results = fixture(kind);
-      const page = renderReport([results]);
+      const page = render([results]);
       const cells = numberCells(page);
       const numbers = cells.filter((cell) => cell.path !== undefined);
       expect(numbers.length).toBeGreaterThan(10);
@@ -101,7 +104,7 @@ describe('the bench report', () => {
 
   it('concurrency: the tables hold every endpoint at every level, and the charts draw those numbers', () => {
     const results = fixture('concurrency');
-    const page = renderReport([results]);
+    const page = render([results]);
     const paths = new Set(numberCells(page).map((cell) => cell.path));
     const section = results.sections[0]!;
     if (section.kind !== 'concurrency') throw new Error('fixture is not a concurrency run');
@@ -142,7 +145,7 @@ describe('the bench report', () => {
   it('load, cache and ratio: per-endpoint bars, the timeline, cold vs warm, AI timings, ratios', () => {
     const load = fixture('load');
     const loadSection = load.sections[0] as LoadSection;
-    const loadCharts = Object.values(chartData(renderReport([load])).charts);
+    const loadCharts = Object.values(chartData(render([load])).charts);
     const latencyBars = loadCharts.find((c) => c.type === 'bars')!;
     expect(latencyBars.series.find((s) => s.label === 'p99')!.values).toEqual(
       loadSection.endpoints.map((e) => e.latency.p99),
@@ -154,16 +157,16 @@ describe('the bench report', () => {
     expect(ai.series[0]!.values).toEqual([loadSection.endpoints.find((e) => e.ttft)!.ttft!.p50]);
 
     const cache = fixture('cache');
-    const cacheCharts = Object.values(chartData(renderReport([cache])).charts);
+    const cacheCharts = Object.values(chartData(render([cache])).charts);
     expect(cacheCharts[0]!.series.map((s) => s.label)).toEqual(['cold', 'warm']);
     const pages = cache.sections[0]!.kind === 'cache' ? cache.sections[0]!.pages : [];
     expect(cacheCharts[0]!.series[0]!.values).toEqual(pages.map((page) => page.cold.p50));
     expect(cacheCharts[0]!.series[1]!.values).toEqual(pages.map((page) => page.warm.p50));
-    expect(renderReport([cache])).toContain('front door'); // the metrics note
+    expect(render([cache])).toContain('front door'); // the metrics note
 
     const ratio = fixture('ratio');
     const rows = ratio.sections[0]!.kind === 'ratio' ? ratio.sections[0]!.rows : [];
-    const ratioChart = Object.values(chartData(renderReport([ratio])).charts)[0]!;
+    const ratioChart = Object.values(chartData(render([ratio])).charts)[0]!;
     expect(ratioChart.series[0]!.values).toEqual(
       rows.filter((row) => row.ratio !== null).map((row) => row.ratio),
     );
@@ -175,7 +178,7 @@ describe('the bench report', () => {
     section.endpoints[3]!.latency = { n: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
     section.timeline[4] = { t: 5, requests: 0, errors: 0, p50: 0, p99: 0 };
     section.notes = ['create-post skipped: no author account.'];
-    const page = renderReport([results]);
+    const page = render([results]);
     const paths = new Set(numberCells(page).map((cell) => cell.path));
     expect(paths.has('sections.0.endpoints.3.latency.p50')).toBe(false);
     expect(paths.has('sections.0.endpoints.3.requests')).toBe(true);
@@ -192,7 +195,7 @@ describe('the bench report', () => {
     const ratio = structuredClone(fixture('ratio'));
     if (ratio.sections[0]!.kind !== 'ratio') throw new Error('fixture is not a ratio run');
     ratio.sections[0]!.rows[2]!.throughput = 0;
-    const ratioCells = numberCells(renderReport([ratio]));
+    const ratioCells = numberCells(render([ratio]));
     expect(ratioCells.some((cell) => cell.path === 'sections.0.rows.2.throughput')).toBe(false);
     expect(ratioCells.some((cell) => cell.path === 'sections.0.rows.2.latency.p50')).toBe(true);
 
@@ -200,13 +203,13 @@ describe('the bench report', () => {
     if (cache.sections[0]!.kind !== 'cache') throw new Error('fixture is not a cache run');
     cache.sections[0]!.pages[0]!.coldMeaning = 'the first request after publishing a fresh post';
     cache.sections[0]!.notes = ['AI draft skipped (--no-ai).'];
-    const cachePage = renderReport([cache]);
+    const cachePage = render([cache]);
     expect(cachePage).toContain('the first request after publishing a fresh post');
     expect(cachePage).toContain('AI draft skipped (--no-ai).');
   });
 
   it('is one file: uPlot inlined, data inlined, no URL to fetch', () => {
-    const page = renderReport(KINDS.map(fixture));
+    const page = render(KINDS.map(fixture));
     expect(page).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
     expect(page).not.toMatch(/@import|url\(\s*["']?(?:https?:)?\/\//i);
     expect(page).toContain(readFileSync('node_modules/uplot/dist/uPlot.min.css', 'utf8').slice(0, 200));
@@ -216,7 +219,7 @@ describe('the bench report', () => {
 
   it('several files: a tab per test of each run, named by file, with panels that point back to them', () => {
     const files = KINDS.map((kind) => join(FIXTURES, `${kind}.json`));
-    const page = renderReport(
+    const page = render(
       files.map((file) => readResults(file)),
       { sources: files },
     );
@@ -244,13 +247,13 @@ describe('the bench report', () => {
   });
 
   it('speaks Chinese with --lang zh, and tells the page it is Chinese', () => {
-    const zh = renderReport([fixture('concurrency')], { lang: 'zh' });
+    const zh = render([fixture('concurrency')], { lang: 'zh' });
     expect(zh).toContain('<html lang="zh-CN">');
     expect(zh).toContain('吞吐量与并发数');
     expect(zh).toContain('提前停止');
     expect(zh).toMatch(/font-family: "PingFang SC".*"Noto Sans CJK SC".*"WenQuanYi Micro Hei"/);
     expect(chartData(zh).lang).toBe('zh');
-    const en = renderReport([fixture('concurrency')]);
+    const en = render([fixture('concurrency')]);
     expect(en).toContain('<html lang="en">');
     expect(en).not.toContain('吞吐量');
   });
@@ -262,11 +265,20 @@ describe('the bench report', () => {
     expect(langFromEnv({ LC_ALL: 'C', LANG: 'zh_CN.UTF-8' })).toBe('en');
     expect(langFromEnv({ LC_MESSAGES: 'zh_CN.UTF-8', LANG: 'en_US.UTF-8' })).toBe('zh');
     expect(langFromEnv({})).toBe('en');
+    // A run's own report.html (rendered with no lang) follows the user's locale.
+    vi.stubEnv('LC_ALL', '');
+    vi.stubEnv('LC_MESSAGES', '');
+    vi.stubEnv('LANG', 'zh_CN.UTF-8');
+    try {
+      expect(renderReport([fixture('load')])).toContain('<html lang="zh-CN">');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('escapes hostile strings: nothing in a results file becomes markup or script', () => {
     const hostile = hostileResults();
-    const page = renderReport([hostile], { sources: ['<b>x.json'] });
+    const page = render([hostile], { sources: ['<b>x.json'] });
     // Exactly the report's own four scripts (two JSON, uPlot, the page's), and no injected tags.
     expect(page.match(/<script/gi)).toHaveLength(4);
     expect(page.match(/<\/script/gi)).toHaveLength(4);

@@ -7,7 +7,7 @@ import { html, raw, type SafeHtml } from '../../views/html.js';
 import type { BenchResults } from '../results.js';
 import { CLIENT_SCRIPT } from './client.js';
 import { formatBytes, formatTime } from './format.js';
-import { type Lang, LABELS, type Labels } from './i18n.js';
+import { type Lang, LABELS, type Labels, langFromEnv } from './i18n.js';
 import type { Block, Cell, Chart, Tab } from './model.js';
 import { sectionTab } from './sections.js';
 import { STYLES } from './styles.js';
@@ -15,6 +15,7 @@ import { STYLES } from './styles.js';
 export { langFromEnv, type Lang } from './i18n.js';
 
 export interface ReportOptions {
+  /** Default: the user's, from LC_ALL, LC_MESSAGES or LANG (so a run's own report.html speaks it too). */
   lang?: Lang;
   /** The results files' names, shown on the tabs when a report holds several runs. */
   sources?: string[];
@@ -53,7 +54,7 @@ function inline(code: string, element: 'script' | 'style'): SafeHtml {
 }
 
 export function renderReport(results: BenchResults[], options: ReportOptions = {}): string {
-  const lang = options.lang ?? 'en';
+  const lang = options.lang ?? langFromEnv();
   const L = LABELS[lang];
   const several = results.length > 1;
   const runName = (i: number) => (options.sources?.[i] ? basename(options.sources[i]!) : `${L.run} ${i + 1}`);
