@@ -73,7 +73,7 @@ describe('inkstone bench compare', () => {
     },
   );
 
-  it('changes within the threshold, or for the better, exit 0', { timeout: 30_000 }, async () => {
+  it('changes within the threshold, or for the better, exit 0', { timeout: 60_000 }, async () => {
     const close = changed('close.json', (s) => {
       s.endpoints[0]!.throughput = 66.9; // −5.1 %
       s.endpoints[1]!.latency.p50 = 3.1; // post p50: 5.108 → 3.1, −39 %: better
@@ -86,7 +86,7 @@ describe('inkstone bench compare', () => {
     expect(stdout).toContain('1 better');
   });
 
-  it('a bad file exits 2 and names the field', { timeout: 30_000 }, async () => {
+  it('a bad file exits 2 and names the field', { timeout: 60_000 }, async () => {
     const results = load();
     delete (results.sections[0] as unknown as { endpoints: { latency: Record<string, unknown> }[] })
       .endpoints[1]!.latency['p99'];
