@@ -304,7 +304,7 @@ describe('inkstone bench report', () => {
 
   it(
     'writes the report from files, in the language of LANG; a bad file exits 2 naming the field',
-    { timeout: 30_000 },
+    { timeout: 60_000 },
     async () => {
       const folder = mkdtempSync(join(tmpdir(), 'inkstone-report-cli-'));
       try {
