@@ -1,6 +1,7 @@
 // Child process: one Inkstone, built and configured as `inkstone serve` would be (from the
 // environment the parent passes), listening on a free port, with an author and an API token
 // for the load client. It reports its own memory, which only the process itself can see.
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -15,6 +16,8 @@ import {
   type MemorySample,
   serve,
 } from './ipc.js';
+import { ROOT } from './children.js';
+import { SOURCE_MAPS_FILE, saveSourceMaps } from '../profile/source-maps.js';
 
 const config = loadConfig(process.env);
 // The bench's author signs in with an API token, never a password: hashing its password at
@@ -100,6 +103,8 @@ serve<InkstoneCommand>(async (command) => {
       return Number(process.hrtime.bigint() / 1000n);
     case 'close':
       await app.close();
+      // npm run profile: the source maps to put the profile's positions back on the TypeScript.
+      if (process.env[SOURCE_MAPS_FILE]) saveSourceMaps(join(ROOT, 'src'), process.env[SOURCE_MAPS_FILE]);
       // exit() rather than waiting for the loop to drain: --cpu-prof writes its file on exit.
       setImmediate(() => process.exit(0));
       return undefined;

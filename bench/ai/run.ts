@@ -26,6 +26,7 @@ import {
 import { measureThousand, measureThroughput, type ThousandResult, type ThroughputResult } from './load.js';
 import type { AiBenchOptions } from './options.js';
 import { type ProfileSummary, summarizeProfile } from './profile.js';
+import { mapProfile, SOURCE_MAPS_FILE } from '../profile/source-maps.js';
 import { type LoadAverage, loadAverage } from '../../src/bench/stats.js';
 import type { World } from './world.js';
 
@@ -138,10 +139,13 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     cpu: pinned ? 1 : undefined,
     nodeArgs: [
       '--expose-gc',
-      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : []),
       ...(options.inkstoneNodeArgs ?? []),
     ],
-    env: inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
+    env: {
+      ...inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
+      ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),
+    },
   });
   const direct: Target = { via: 'direct', url: fakeUrl, protocol, model: MODEL, keepAlive: '5m' };
   const result: Omit<AiBenchResult, 'finishedAt' | 'loadAverage' | 'pass'> = {
@@ -189,6 +193,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
       await inkstone.close();
       const main = readdirSync(profileDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
       if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
+      mapProfile(join(profileDir, main), join(profileDir, 'source-maps.json'));
       result.profile = summarizeProfile(join(profileDir, main), [from, to]);
     } else {
       // As an OpenAI client would: the door's aliases from GET /v1/models.

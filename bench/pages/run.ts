@@ -12,6 +12,7 @@ import { canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
+import { mapProfile, SOURCE_MAPS_FILE } from '../profile/source-maps.js';
 import { type DatabaseKind, prepareDatabase } from './database.js';
 import { type Server, spawnServer } from './servers.js';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
@@ -288,8 +289,11 @@ async function runDatabase(
   try {
     const inkstone = await forkChild<InkstoneCommand>(`Inkstone (${database})`, './inkstone-child.ts', {
       cpu,
-      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-      env: inkstoneEnv(prepared.url, 0, redisUrl),
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
+      env: {
+        ...inkstoneEnv(prepared.url, 0, redisUrl),
+        ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),
+      },
     });
     children.push(inkstone);
     const base = inkstone.ready.url;
@@ -484,6 +488,7 @@ async function runDatabase(
       await inkstone.close();
       const main = readdirSync(profileDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
       if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
+      mapProfile(join(profileDir, main), join(profileDir, 'source-maps.json'));
       run.profile = {};
       for (const [target, window] of Object.entries(windows)) {
         run.profile[target as TargetName] = summarizeProfile(join(profileDir, main), window);

@@ -11,6 +11,7 @@ import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { prepareDatabase } from '../pages/database.js';
 import { inkstoneEnv, postPath } from '../pages/run.js';
 import { runWrk, wrkProblem } from '../pages/wrk.js';
+import { mapProfile, SOURCE_MAPS_FILE } from './source-maps.js';
 
 /** The named targets; anything starting with / is a path of its own (uncached). */
 export const PROFILE_TARGETS = ['home', 'post', 'api', 'home-cached', 'post-cached'] as const;
@@ -86,11 +87,13 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
     const database = await prepareDatabase('sqlite', dir, '');
     if (typeof database === 'string') throw new Error(database);
     const profileDir = join(dir, 'profile');
+    const mapsFile = join(dir, 'source-maps.json');
     const cached = options.target.endsWith('-cached');
     const inkstone = await forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
       cpu: pinned ? 1 : undefined,
-      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
-      env: inkstoneEnv(database.url, cached ? 60 : 0),
+      // Source maps cost at start-up and when an error's stack is formatted, not per request.
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'],
+      env: { ...inkstoneEnv(database.url, cached ? 60 : 0), [SOURCE_MAPS_FILE]: mapsFile },
     });
     let window: [number, number];
     let load: Load;
@@ -135,6 +138,7 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
     if (!main) throw new Error(`Inkstone wrote no main-thread profile in ${profileDir}`);
     mkdirSync(dirname(options.out), { recursive: true });
     copyFileSync(join(profileDir, main), options.out);
+    mapProfile(options.out, mapsFile);
     return {
       file: options.out,
       target: options.target,
