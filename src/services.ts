@@ -125,7 +125,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   const jobs = new JobsService({
     ai,
     repo,
-    webhooks: new WebhookSender({ ...config.webhooks, clock }),
+    webhooks: new WebhookSender({ ...config.webhooks, clock, tracing: overrides.tracing }),
     webhookSecret: (userId) => webhookSecret(config.sessionSecret, userId),
     clock,
     log: overrides.log,
@@ -135,7 +135,17 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
   });
   // What `inkstone worker` (and the web process, unless AI_WEB_WORKER_CONCURRENCY=0) runs.
   const jobRunner =
-    durable && new JobRunner({ ai, jobs, repo, events: durable.events, users, clock, log: overrides.log });
+    durable &&
+    new JobRunner({
+      ai,
+      jobs,
+      repo,
+      events: durable.events,
+      users,
+      clock,
+      log: overrides.log,
+      tracing: overrides.tracing,
+    });
   return { users, settings, auth, posts, comments, ai, jobs, jobQueue, jobRunner, pageCache, pagePurger };
 }
 

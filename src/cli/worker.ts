@@ -11,6 +11,7 @@ import { startMetricsServer } from '../metrics/server.js';
 import { closeRedis, connectRedis, createRedisClient } from '../plugins/redis.js';
 import { startJobWorkers } from '../queue/start.js';
 import { createServices } from '../services.js';
+import { startTracing } from '../tracing/tracing.js';
 
 export const WORKER_USAGE = `Usage: inkstone worker [--concurrency N] [--metrics-port N]
 
@@ -50,10 +51,22 @@ export async function runWorker(
   redis.on('error', (error: Error) => log.debug({ err: error }, 'Redis connection error'));
   // The jobs run here, so their AI series are counted here: `serve` never sees them.
   const metrics = createMetrics();
-  const services = createServices(handle, config, { redis, log, aiMetrics: metrics.ai.sink });
+  // OTEL_EXPORTER_OTLP_ENDPOINT, as serve reads it: each job's run, its queries, model call and
+  // webhook are exported as spans in the trace of the request that queued the job.
+  const tracing = await startTracing(config.tracing, log);
+  const services = createServices(handle, config, {
+    redis,
+    log,
+    aiMetrics: metrics.ai.sink,
+    ...(tracing ? { tracing } : {}),
+  });
   if (!services.jobRunner) throw new Error('no job runner: REDIS_URL is set but Redis was not passed in');
   aiGauges(metrics.registry, () => services.ai.load());
-  const stopQueries = handle.onQuery(dbMetrics(metrics.registry, () => handle.poolStats()).query);
+  const countQuery = dbMetrics(metrics.registry, () => handle.poolStats()).query;
+  const stopQueries = handle.onQuery((event) => {
+    countQuery(event);
+    tracing?.query(event);
+  });
   const { jobQueue } = services;
   if (jobQueue) queueMetrics(metrics.registry, () => jobQueue.counts());
   const metricsPort = options.metricsPort ?? config.metrics.port;
@@ -74,6 +87,7 @@ export async function runWorker(
       await services.jobQueue?.close();
       await closeRedis(redis);
       await handle.close();
+      await tracing?.shutdown();
       throw new Error(`the metrics port ${metricsPort} cannot be opened: ${(error as Error).message}`, {
         cause: error,
       });
@@ -98,6 +112,8 @@ export async function runWorker(
     await services.jobQueue?.close();
     await closeRedis(redis);
     await handle.close();
+    // Last: the spans of the jobs that just ended are sent (or given up on) before the exit.
+    await tracing?.shutdown();
     log.info({}, 'worker stopped');
     log.flush();
     process.exit(0);

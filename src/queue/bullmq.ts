@@ -1,13 +1,21 @@
 import { DelayedError, type Job, Queue, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-// One queue, one job name: a job carries the id of its ai_jobs row and nothing else.
+// One queue, one job name: a job carries the id of its ai_jobs row and the trace it was
+// queued in, nothing else.
 const QUEUE = 'ai-jobs';
 const JOB = 'generate';
 
 // An outage answers at once (the client has no offline queue); a Redis that hangs must
 // not hold a submission longer than this either.
 const ADD_DEADLINE_MS = 2000;
+
+/** A job's data in Redis. */
+interface JobData {
+  jobId: string;
+  /** W3C traceparent of the request that queued it; absent in jobs queued before it was stored. */
+  traceparent?: string;
+}
 
 export interface QueueKeys {
   /** REDIS_PREFIX: BullMQ's keys start with `<prefix>bull:`. */
@@ -21,6 +29,8 @@ export interface JobContext {
   handingBack: () => boolean;
   /** How many times a worker running this job died before (BullMQ's stalled counter). */
   restarts: number;
+  /** The trace of the request that queued the job (its `traceparent`), if it was in one. */
+  traceparent?: string;
 }
 
 export type JobOutcome =
@@ -33,7 +43,7 @@ export type JobOutcome =
 export interface JobHandler {
   run(jobId: string, context: JobContext): Promise<JobOutcome>;
   /** BullMQ gave up on the job (it stalled more than AI_JOB_MAX_RESTARTS times, or run threw). */
-  failed(jobId: string, reason: string): Promise<void>;
+  failed(jobId: string, reason: string, traceparent?: string): Promise<void>;
 }
 
 const bullPrefix = (keys: QueueKeys) => `${keys.prefix}bull`;
@@ -66,9 +76,13 @@ export class JobQueue {
     this.queue.on('error', () => {});
   }
 
-  /** Queues the job (its BullMQ id is the job's own, so adding twice adds once); throws QueueUnavailable. */
-  async add(jobId: string): Promise<void> {
-    await deadline(this.queue.add(JOB, { jobId }, { jobId }), ADD_DEADLINE_MS);
+  /**
+   * Queues the job (its BullMQ id is the job's own, so adding twice adds once), with the trace
+   * it belongs to for whichever worker runs it; throws QueueUnavailable.
+   */
+  async add(jobId: string, traceparent?: string): Promise<void> {
+    const data: JobData = traceparent ? { jobId, traceparent } : { jobId };
+    await deadline(this.queue.add(JOB, data, { jobId }), ADD_DEADLINE_MS);
   }
 
   /** Removes a job no worker has taken yet; false when one has (or it is gone). */
@@ -150,15 +164,16 @@ export class JobWorkers {
     const waiting = { maxRetriesPerRequest: null, enableOfflineQueue: true };
     const connection = redis.duplicate(waiting);
     const state = { handingBack: false };
-    const worker = new Worker<{ jobId: string }>(
+    const worker = new Worker<JobData>(
       QUEUE,
-      async (job: Job<{ jobId: string }>, token?: string, signal?: AbortSignal) => {
-        const { jobId } = job.data;
+      async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
+        const { jobId, traceparent } = job.data;
         // BullMQ passes a signal to a processor that declares three parameters.
         const outcome = await handler.run(jobId, {
           signal: signal ?? new AbortController().signal,
           handingBack: () => state.handingBack,
           restarts: job.stalledCounter,
+          traceparent,
         });
         if (outcome.kind === 'later') {
           await job.moveToDelayed(Date.now() + outcome.delayMs, token);
@@ -181,8 +196,9 @@ export class JobWorkers {
     );
     worker.on('failed', (job, error) => {
       if (!job) return;
+      const { jobId, traceparent } = job.data as JobData;
       void handler
-        .failed((job.data as { jobId: string }).jobId, error.message)
+        .failed(jobId, error.message, traceparent)
         .catch((caught: unknown) =>
           options.log.warn({ err: caught, job: job.id }, 'could not record a failed job'),
         );

@@ -86,6 +86,10 @@ export function startOtlpTracing(config: TracingConfig & { endpoint: string }, l
     endRequest: (span, statusCode, aborted) => spans.endRequest(span, statusCode, aborted),
     query: (event) => spans.query(event),
     cacheLookup: (lookup) => spans.cacheLookup(lookup),
+    startJob: (caller, job) => spans.startJob(caller, job),
+    endJob: (span, outcome, error) => spans.endJob(span, outcome, error),
+    startWebhook: (attempt) => spans.startWebhook(attempt),
+    endWebhook: (span, status, error) => spans.endWebhook(span, status, error),
     traceProvider: (name, inner) => spans.traceProvider(name, inner),
     flush: () => provider.forceFlush(),
     shutdown(timeoutMs = SHUTDOWN_TIMEOUT_MS) {

@@ -63,3 +63,14 @@ export function outgoingTraceparent(context: Context = traceContexts.active()): 
   }
   return formatTraceparent(newTraceId(), newSpanId(), TraceFlags.NONE);
 }
+
+/**
+ * The active span's own position as a `traceparent` (not a new span id: what is stored here
+ * becomes the parent of spans made later, elsewhere), or undefined outside any trace. Put into
+ * a queued job's data so that the worker running it continues the request's trace.
+ */
+export function activeTraceparent(context: Context = traceContexts.active()): string | undefined {
+  const current = trace.getSpanContext(context);
+  if (!current || !isSpanContextValid(current)) return undefined;
+  return formatTraceparent(current.traceId, current.spanId, current.traceFlags);
+}

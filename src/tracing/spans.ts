@@ -13,8 +13,12 @@ import {
   ATTR_DB_SYSTEM_NAME,
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from '@opentelemetry/semantic-conventions';
 import type { CacheLookup } from '../cache/cache.js';
@@ -22,7 +26,7 @@ import type { QueryEvent } from '../db/index.js';
 import type { Provider, ProviderEvent, ProviderRequest } from '../modules/ai/providers/types.js';
 import { traceContexts } from './context.js';
 import { asOutgoingCall } from './propagation.js';
-import type { RequestSpanInfo, Tracing } from './tracing.js';
+import type { JobSpanInfo, JobSpanOutcome, RequestSpanInfo, Tracing, WebhookSpanInfo } from './tracing.js';
 
 // The GenAI conventions are still "incubating": OpenTelemetry asks users to copy such names
 // rather than import them from the package's unstable entry point.
@@ -33,6 +37,13 @@ const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 const GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
 const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+// The messaging conventions are incubating too.
+const MESSAGING_SYSTEM = 'messaging.system';
+const MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
+const MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+const MESSAGING_MESSAGE_ID = 'messaging.message.id';
+// BullMQ's queue of AI jobs (src/queue/bullmq.ts).
+const JOB_QUEUE = 'ai-jobs';
 
 // Enough of a statement to recognise it, as the slow-query log keeps (src/db/index.ts).
 const SQL_MAX_CHARS = 1000;
@@ -110,6 +121,59 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
     this.tracer
       .startSpan(`cache ${lookup.namespace}`, { startTime: end - lookup.ms, attributes }, parent)
       .end(end);
+  }
+
+  startJob(caller: Context, { jobId, restarts }: JobSpanInfo): Span {
+    return this.tracer.startSpan(
+      `process ${JOB_QUEUE}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [MESSAGING_SYSTEM]: 'bullmq',
+          [MESSAGING_OPERATION_TYPE]: 'process',
+          [MESSAGING_DESTINATION_NAME]: JOB_QUEUE,
+          [MESSAGING_MESSAGE_ID]: jobId,
+          'inkstone.job.restarts': restarts,
+        },
+      },
+      caller,
+    );
+  }
+
+  endJob(span: Span, outcome: JobSpanOutcome, error?: unknown): void {
+    span.setAttribute('inkstone.job.outcome', outcome);
+    if (outcome === 'error') {
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error | undefined)?.message });
+    }
+    span.end();
+  }
+
+  startWebhook({ url, attempt, deliveryId }: WebhookSpanInfo): Span {
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+      // Without the query: a callback URL often carries the receiver's own token there.
+      [ATTR_URL_FULL]: `${url.origin}${url.pathname}`,
+      [ATTR_SERVER_ADDRESS]: url.hostname,
+      [ATTR_SERVER_PORT]: port,
+      'inkstone.webhook.delivery': deliveryId,
+    };
+    if (attempt > 1) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = attempt - 1;
+    // The convention's name for a client span with no URL template: the method alone.
+    return this.tracer.startSpan('POST', { kind: SpanKind.CLIENT, attributes }, traceContexts.active());
+  }
+
+  endWebhook(span: Span, status: number | null, error: string | null): void {
+    if (status !== null) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    // A client span is in error for any answer that is not a success (4xx included: the
+    // delivery failed), and for no answer at all.
+    const failed = status === null || status >= 400 || error !== null;
+    if (failed) {
+      span.setAttribute(ATTR_ERROR_TYPE, status !== null && status >= 400 ? String(status) : 'delivery');
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(error ? { message: error } : {}) });
+    }
+    span.end();
   }
 
   traceProvider(name: string, provider: Provider): Provider {

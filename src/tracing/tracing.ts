@@ -23,6 +23,25 @@ export interface RequestSpanInfo {
   requestId: string;
 }
 
+/** What a queued job's span is labelled by (a BullMQ job run by JobRunner). */
+export interface JobSpanInfo {
+  jobId: string;
+  /** How many times a worker running this job died before. */
+  restarts: number;
+}
+
+/** How a job run ended: JobOutcome's kind, or `error` when the run threw. */
+export type JobSpanOutcome = 'finished' | 'later' | 'handed-back' | 'error';
+
+/** What a webhook delivery attempt's span is labelled by. */
+export interface WebhookSpanInfo {
+  url: URL;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The Inkstone-Delivery id, the same on every attempt of one event. */
+  deliveryId: string;
+}
+
 /**
  * Spans, made and exported over OTLP/HTTP: only when OTEL_EXPORTER_OTLP_ENDPOINT is set (see
  * startTracing). Without it there is no Tracing at all, and the only tracing work left is the
@@ -40,6 +59,16 @@ export interface Tracing {
   query(event: QueryEvent): void;
   /** A cache lookup just finished (AppCache.onLookup): a span over its time, hit or miss. */
   cacheLookup(lookup: CacheLookup): void;
+  /** The span of one run of a queued job, a child of the span of the request that queued it. */
+  startJob(caller: Context, job: JobSpanInfo): Span;
+  endJob(span: Span, outcome: JobSpanOutcome, error?: unknown): void;
+  /**
+   * The span of one webhook delivery attempt, under the active context (the job's); its id is
+   * the parent the receiver gets in `traceparent`.
+   */
+  startWebhook(attempt: WebhookSpanInfo): Span;
+  /** Ends it with the last HTTP status received, or what went wrong without one. */
+  endWebhook(span: Span, status: number | null, error: string | null): void;
   /** `provider` with a span per model call (`name`: the configured provider's name). */
   traceProvider(name: string, provider: Provider): Provider;
   /** Sends the spans ended so far (tests; shutdown does it too). */

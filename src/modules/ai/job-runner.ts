@@ -2,6 +2,10 @@ import { type Clock, isoNow } from '../../clock.js';
 import type { JobStatus } from '../../db/types.js';
 import { AppError } from '../../errors.js';
 import type { JobContext, JobHandler, JobOutcome } from '../../queue/bullmq.js';
+import { traceContexts } from '../../tracing/context.js';
+import { inJobTrace } from '../../tracing/jobs.js';
+import { untracedRequestContext } from '../../tracing/propagation.js';
+import type { Tracing } from '../../tracing/tracing.js';
 import type { Actor } from '../access/permissions.js';
 import type { AiEvent, AiEventBody } from './broadcast.js';
 import type { RedisEventStream } from './event-stream.js';
@@ -27,6 +31,9 @@ const RETRYABLE = new Set(['ai_queue_full', 'ai_too_many_running']);
  *
  * A job taken again after its worker died starts its generation again: the reader of the
  * stream gets a notice (RESTARTED), then the new generation's events, numbered on.
+ *
+ * Each run continues the trace of the request that queued the job (src/tracing/jobs.ts), so
+ * its model call and webhook carry that trace id, on whichever machine it runs.
  */
 export class JobRunner implements JobHandler {
   constructor(
@@ -38,10 +45,18 @@ export class JobRunner implements JobHandler {
       users: { getActor(id: number): Promise<Actor | null> };
       clock: Clock;
       log?: { info(object: object, message: string): void; warn(object: object, message: string): void };
+      /** Span export: a span per run, under the submitting request's; absent: only propagation. */
+      tracing?: Pick<Tracing, 'startJob' | 'endJob'>;
     },
   ) {}
 
-  async run(jobId: string, context: JobContext): Promise<JobOutcome> {
+  run(jobId: string, context: JobContext): Promise<JobOutcome> {
+    return inJobTrace(this.deps.tracing, context.traceparent, { jobId, restarts: context.restarts }, () =>
+      this.runJob(jobId, context),
+    );
+  }
+
+  private async runJob(jobId: string, context: JobContext): Promise<JobOutcome> {
     const { repo, events } = this.deps;
     const job = await repo.get(jobId);
     if (!job) return FINISHED_OUTCOME;
@@ -84,7 +99,12 @@ export class JobRunner implements JobHandler {
   }
 
   /** BullMQ failed the job without a run that recorded it: record it, end its stream. */
-  async failed(jobId: string, reason: string): Promise<void> {
+  async failed(jobId: string, reason: string, traceparent?: string): Promise<void> {
+    // In the job's trace (no run, so no span of its own): the webhook it may send carries it.
+    await traceContexts.with(untracedRequestContext(traceparent), () => this.recordLost(jobId, reason));
+  }
+
+  private async recordLost(jobId: string, reason: string): Promise<void> {
     const message = `worker_lost: ${reason}`;
     if (await this.deps.jobs.settle(jobId, 'failed', message)) {
       await this.deps.events.append(jobId, [

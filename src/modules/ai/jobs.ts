@@ -4,6 +4,7 @@ import type { JobPeers } from '../../cluster-jobs.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { AiJobRow, JobStatus } from '../../db/types.js';
 import { AppError, conflict, fieldError, notFound } from '../../errors.js';
+import { activeTraceparent } from '../../tracing/propagation.js';
 import { type Actor, authorize, can } from '../access/permissions.js';
 import type { AiEvent } from './broadcast.js';
 import type { RedisEventStream } from './event-stream.js';
@@ -60,7 +61,8 @@ export const FINISHED = new Set<JobStatus>(['completed', 'failed', 'cancelled'])
 
 /** What jobs need of the BullMQ queue (src/queue/bullmq.ts); its methods throw when Redis is away. */
 export interface QueuePort {
-  add(jobId: string): Promise<void>;
+  /** `traceparent`: the submitting request's trace, which the worker running the job continues. */
+  add(jobId: string, traceparent?: string): Promise<void>;
   remove(jobId: string): Promise<boolean>;
   cancel(jobId: string): Promise<void>;
   state(jobId: string): Promise<{ state: string; reason?: string }>;
@@ -252,7 +254,7 @@ export class JobsService {
       throw error;
     }
     try {
-      await durable.queue.add(id);
+      await durable.queue.add(id, activeTraceparent());
     } catch (error) {
       await this.deps.repo.delete(id);
       this.deps.log?.warn({ err: error, job: id }, 'could not queue a job');

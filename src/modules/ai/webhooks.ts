@@ -1,8 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Span } from '@opentelemetry/api';
 import { type Clock, systemClock } from '../../clock.js';
 import { outgoingTraceparent } from '../../tracing/propagation.js';
+import { formatTraceparent } from '../../tracing/traceparent.js';
+import type { Tracing } from '../../tracing/tracing.js';
 import { retryAfterMs } from './providers/http.js';
 import { type Answer, DestinationGuard, type Lookup, postPinned } from './webhook-guard.js';
 
@@ -15,7 +18,8 @@ import { type Answer, DestinationGuard, type Lookup, postPinned } from './webhoo
  *     User-Agent: Inkstone-Webhooks
  *     Inkstone-Delivery: 6f1c2a4e-…   one id per event (a job's: its id), the same on every retry: ignore ids you have seen
  *     Inkstone-Signature: t=1767225600,v1=5257a869e7ec…   (64 hex digits)
- *     traceparent: 00-4bf92f35…-00f067aa…-01   the W3C trace of the request that submitted the job
+ *     traceparent: 00-4bf92f35…-00f067aa…-01   the W3C trace of the request that submitted the job;
+ *                  with trace export on, its parent id is this attempt's own exported span
  *
  * `t` is when this attempt was sent, in Unix seconds; `v1` is the hex HMAC-SHA256 of `t`, a
  * dot and the raw request body, keyed with your webhook secret (the whole `whsec_…` string).
@@ -85,6 +89,8 @@ export interface WebhookSenderOptions {
   lookup?: Lookup;
   random?: () => number;
   clock?: Clock;
+  /** Span export: a client span per attempt, the parent sent in `traceparent`; absent: none. */
+  tracing?: Pick<Tracing, 'startWebhook' | 'endWebhook'>;
 }
 
 export interface DeliveryAttempt {
@@ -148,7 +154,7 @@ export class WebhookSender {
       if (signal?.aborted) return { delivered: false, attempts: attempt - 1 };
       const at = this.clock.now();
       const started = performance.now();
-      const outcome = await this.attempt(url, body, secret, id, at, signal);
+      const outcome = await this.attempt(url, body, secret, id, at, attempt, signal);
       const durationMs = Math.round(performance.now() - started);
       await onAttempt({
         attempt,
@@ -177,27 +183,57 @@ export class WebhookSender {
     );
   }
 
-  /** One attempt: the POST and up to MAX_REDIRECTS redirects, each hop checked, in one timeout. */
+  /** One attempt, under a span of its own when spans are exported. */
   private async attempt(
     first: string,
     body: string,
     secret: string,
     id: string,
     at: Date,
+    attempt: number,
+    outer?: AbortSignal,
+  ): Promise<Outcome> {
+    const { tracing } = this.options;
+    // `first` parses: deliver() is only called with URLs check() accepted.
+    const target = parseUrl(first);
+    const span =
+      tracing && typeof target !== 'string'
+        ? tracing.startWebhook({ url: target, attempt, deliveryId: id })
+        : undefined;
+    const outcome = await this.send(first, body, secret, id, at, span, outer);
+    if (span) tracing!.endWebhook(span, outcome.status, outcome.error);
+    return outcome;
+  }
+
+  /**
+   * The POST and up to MAX_REDIRECTS redirects, each hop checked, in one timeout; every hop
+   * carries the attempt's span as the parent.
+   */
+  private async send(
+    first: string,
+    body: string,
+    secret: string,
+    id: string,
+    at: Date,
+    span: Span | undefined,
     outer?: AbortSignal,
   ): Promise<Outcome> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
     const cancel = () => controller.abort();
     outer?.addEventListener('abort', cancel, { once: true });
+    const call = span?.spanContext();
     const headers = {
       'Content-Type': 'application/json',
       'Content-Length': String(Buffer.byteLength(body)),
       'User-Agent': 'Inkstone-Webhooks',
       [DELIVERY_HEADER]: id,
       [SIGNATURE_HEADER]: signWebhook(body, Math.floor(at.getTime() / 1000), secret),
-      // The trace of the request that submitted the job, so a receiver can join its logs to ours.
-      traceparent: outgoingTraceparent(),
+      // The trace of the request that submitted the job, so a receiver can join its logs to ours;
+      // the parent is this attempt's span when one is made, so the receiver's parent exists.
+      traceparent: call
+        ? formatTraceparent(call.traceId, call.spanId, call.traceFlags)
+        : outgoingTraceparent(),
     };
     let url = first;
     let redirect: number | null = null;
