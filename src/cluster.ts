@@ -5,6 +5,7 @@ import { CLUSTER_ENV, startCacheHub } from './cache/ipc-bus.js';
 import { startJobsHub } from './cluster-jobs.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/migrate.js';
+import { appLogger, prettyLogs } from './http/logging.js';
 import { clusterScraper } from './metrics/cluster.js';
 import { startMetricsServer } from './metrics/server.js';
 
@@ -31,7 +32,13 @@ const CRASH_WINDOW_MS = 60_000;
  * holds the workers' shared cache (src/cache/ipc-bus.ts). Resolves with the exit code.
  */
 export async function runPrimary(config: Config, workers: number): Promise<number> {
-  const log = pino({ level: config.logLevel, base: { pid: process.pid, process: 'primary' } });
+  // The same rule as the workers' logs (pretty only in development), so a terminal running
+  // `serve --workers N` does not mix JSON lines from the primary among pretty ones.
+  const { stream, ...logOptions } = appLogger({
+    level: config.logLevel,
+    pretty: prettyLogs(config.env, config.logPretty, process.stdout.isTTY),
+  });
+  const log = pino({ ...logOptions, base: { pid: process.pid, process: 'primary' } }, stream);
   // Before any worker exists, so none of them runs a migration while another serves.
   const { handle, applied } = await openDatabase(config.database);
   await handle.close();
