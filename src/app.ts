@@ -69,8 +69,12 @@ export async function buildApp({
   // Anonymous page-cache hits are answered before Fastify (src/http/front-door.ts); the
   // services, and so the hot page store, exist by the time the server takes requests.
   const built: { services?: FastifyInstance['services']; metrics?: FastifyInstance['metrics'] } = {};
+  // With traces exported, every request goes through Fastify, which gives it a span (and the
+  // page-cache hit its cache-lookup child): a trace store wants each request, and the front
+  // door's microseconds matter less than a request missing from the trace.
+  const exporting = config.tracing.endpoint !== undefined;
   const frontDoor = createFrontDoor(
-    () => built.services?.pageCache?.hot,
+    () => (exporting ? undefined : built.services?.pageCache?.hot),
     (method, status, seconds) => built.metrics?.http.frontDoorHit(method, status, seconds),
   );
   const app = Fastify({

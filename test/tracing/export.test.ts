@@ -132,6 +132,22 @@ describe('trace export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     });
   });
 
+  it('traces an anonymous page-cache hit too: the front door steps aside while spans are exported', async () => {
+    await publish('Tea for everyone', 'Read by visitors.');
+    await site.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = site.app.server.address() as AddressInfo;
+    const url = `http://127.0.0.1:${port}/tags`;
+    expect((await fetch(url)).status).toBe(200);
+    otlp.reset();
+    const caller = callerTrace();
+    const hit = await fetch(url, { headers: { traceparent: caller.header } });
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get('x-page-cache')).toBe('hit');
+    const { request, spans } = await traceOf('GET /tags', caller.traceId);
+    const lookup = childrenOf(spans, request).find((s) => s.name === 'cache pages');
+    expect(lookup?.attributes['inkstone.cache.hit']).toBe(true);
+  });
+
   it('marks a cache hit, and keeps the trace id of an incoming traceparent as the parent', async () => {
     const { client } = await signedIn(site.app, 'reader');
     const post = await publish('Cached tea', 'Read twice.');
