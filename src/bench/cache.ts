@@ -7,12 +7,14 @@ import { type Credentials, ADMIN_TOKEN_ENV, prepareAccounts, Session } from './a
 import type { BenchCommand } from './cli.js';
 import {
   commandLine,
+  credentialFlags,
   defaultOutDir,
   FlagError,
   parseBaseUrl,
   parseDuration,
   parseFlags,
   parsePositiveInt,
+  runParsed,
 } from './flags.js';
 import { type BenchOutcome, type BenchRequest, HttpClient } from './http.js';
 import { type CacheCounts, metricsReader, type MetricsReader } from './metrics-scrape.js';
@@ -85,13 +87,7 @@ function options(args: string[]): CacheOptions | 'help' {
   });
   if (switches.has('help')) return 'help';
   const get = (name: string) => values.get(name);
-  const pair = (name: string, secret: string): Credentials | undefined => {
-    const login = get(name);
-    const password = get(secret);
-    if ((login === undefined) !== (password === undefined))
-      throw new FlagError(`--${name} and --${secret} go together.`);
-    return login !== undefined && password !== undefined ? { login, password } : undefined;
-  };
+  const pair = (name: string, secret: string) => credentialFlags(values, name, secret);
   const metricsToken = get('metrics-token') ?? process.env.METRICS_TOKEN;
   const metricsUrl = get('metrics-url');
   const user = pair('user', 'password');
@@ -117,20 +113,8 @@ function options(args: string[]): CacheOptions | 'help' {
   };
 }
 
-async function run(args: string[]): Promise<number> {
-  let opts: CacheOptions | 'help';
-  try {
-    opts = options(args);
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    console.error(`${error.message}\n\n${HELP}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
-  return runCache(opts, commandLine('cache', args));
+function run(args: string[]): Promise<number> {
+  return runParsed(args, HELP, options, (opts) => runCache(opts, commandLine('cache', args)));
 }
 
 interface PagePlan {

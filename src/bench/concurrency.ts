@@ -5,14 +5,15 @@
 import type { BenchCommand } from './cli.js';
 import { Recorder, runWorkers } from './engine.js';
 import {
-  commandLine,
-  defaultOutDir,
-  FlagError,
   parseBaseUrl,
   parseDuration,
   parseFlags,
   parseFraction,
   parseLevels,
+  commandLine,
+  defaultOutDir,
+  FlagError,
+  runParsed,
 } from './flags.js';
 import { HttpClient } from './http.js';
 import { onInterrupt, startProgress } from './progress.js';
@@ -97,20 +98,8 @@ function options(args: string[]): ConcurrencyOptions | 'help' {
   };
 }
 
-async function run(args: string[]): Promise<number> {
-  let opts: ConcurrencyOptions | 'help';
-  try {
-    opts = options(args);
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    console.error(`${error.message}\n\n${HELP}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
-  return runConcurrency(opts, commandLine('concurrency', args));
+function run(args: string[]): Promise<number> {
+  return runParsed(args, HELP, options, (opts) => runConcurrency(opts, commandLine('concurrency', args)));
 }
 
 async function targets(client: HttpClient, opts: ConcurrencyOptions, notes: string[]): Promise<Target[]> {

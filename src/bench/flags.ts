@@ -40,6 +40,19 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** "60s", "2m", "500ms", "1.5s" or a bare number of seconds → milliseconds. */
+/** A login flag and its password flag (`--user`/`--password`): both or neither. */
+export function credentialFlags(
+  values: ParsedFlags['values'],
+  name: string,
+  secret: string,
+): { login: string; password: string } | undefined {
+  const login = values.get(name);
+  const password = values.get(secret);
+  if ((login === undefined) !== (password === undefined))
+    throw new FlagError(`--${name} and --${secret} go together.`);
+  return login !== undefined && password !== undefined ? { login, password } : undefined;
+}
+
 export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new FlagError(`--${flag}: "${text}" is not a duration (examples: 60s, 2m, 500ms).`);
@@ -110,4 +123,29 @@ export function commandLine(test: string, args: readonly string[]): string {
     return i > 0 && secret.test(args[i - 1]!) ? '***' : arg;
   });
   return ['inkstone', 'bench', test, ...shown].join(' ');
+}
+
+/**
+ * A test's command line: its options parsed (a bad flag prints the message and the help, and
+ * exits 2), `--help` printed, or the test run with them.
+ */
+export async function runParsed<O>(
+  args: string[],
+  help: string,
+  parse: (args: string[]) => O | 'help' | Promise<O | 'help'>,
+  run: (options: O) => Promise<number>,
+): Promise<number> {
+  let parsed: O | 'help';
+  try {
+    parsed = await parse(args);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    console.error(`${error.message}\n\n${help}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    console.log(help);
+    return 0;
+  }
+  return run(parsed);
 }

@@ -7,6 +7,7 @@ import type { BenchCommand } from './cli.js';
 import { between, pause, Recorder, weightedPicker } from './engine.js';
 import {
   commandLine,
+  credentialFlags,
   defaultOutDir,
   FlagError,
   parseBaseUrl,
@@ -14,6 +15,7 @@ import {
   parseFlags,
   parsePositiveInt,
   parseRange,
+  runParsed,
 } from './flags.js';
 import { type BenchRequest, HttpClient } from './http.js';
 import { onInterrupt, startProgress } from './progress.js';
@@ -89,13 +91,7 @@ async function options(args: string[]): Promise<LoadOptions | 'help'> {
   });
   if (switches.has('help')) return 'help';
   const get = (name: string) => values.get(name);
-  const pair = (name: string, secret: string): Credentials | undefined => {
-    const login = get(name);
-    const password = get(secret);
-    if ((login === undefined) !== (password === undefined))
-      throw new FlagError(`--${name} and --${secret} go together.`);
-    return login !== undefined && password !== undefined ? { login, password } : undefined;
-  };
+  const pair = (name: string, secret: string) => credentialFlags(values, name, secret);
   const scenarioFile = get('scenario');
   const scenario = scenarioFile ? await loadScenario(scenarioFile) : undefined;
   const users = parsePositiveInt(get('users') ?? '10', 'users', 10_000);
@@ -118,20 +114,8 @@ async function options(args: string[]): Promise<LoadOptions | 'help'> {
   };
 }
 
-async function run(args: string[]): Promise<number> {
-  let opts: LoadOptions | 'help';
-  try {
-    opts = await options(args);
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    console.error(`${error.message}\n\n${HELP}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    console.log(HELP);
-    return 0;
-  }
-  return runLoad(opts, commandLine('load', args));
+function run(args: string[]): Promise<number> {
+  return runParsed(args, HELP, options, (opts) => runLoad(opts, commandLine('load', args)));
 }
 
 export async function runLoad(opts: LoadOptions, asRun: string): Promise<number> {
