@@ -11,6 +11,7 @@
 // report.html and pages.json (every figure) to --out DIR (default bench/results/pages-<date>/).
 import { join } from 'node:path';
 import { defaultOutDir, ratioResults, writeRatioRun } from '../src/bench/ratio.js';
+import { onInterrupt } from '../src/bench/progress.js';
 import { loadAverage } from '../src/bench/stats.js';
 import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { parseWorkers } from '../src/cluster.js';
@@ -87,7 +88,12 @@ const options: PagesBenchOptions = {
   log: (line) => console.error(line),
 };
 
-const result = await runPagesBench(options);
+// Ctrl-C: the target under way finishes (wrk, which gets it too, stops early and reports), no
+// other starts, and what was measured is written; a second Ctrl-C quits at once.
+const controller = new AbortController();
+const interrupt = onInterrupt(controller);
+const result = await runPagesBench({ ...options, signal: controller.signal });
+interrupt.dispose();
 console.log(formatReport(result));
 const dir =
   values.out ?? defaultOutDir(values.profile ? 'pages-profile' : 'pages', new Date(result.startedAt));
@@ -100,3 +106,4 @@ const benchResults = await ratioResults({
 });
 const written = await writeRatioRun(dir, benchResults, { name: 'pages', value: result });
 console.log(`\nWritten: ${written.join(', ')}`);
+if (result.interrupted) process.exitCode = 130;

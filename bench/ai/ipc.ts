@@ -99,6 +99,9 @@ export function serve<C extends Command>(handle: (command: C) => Promise<unknown
       process.send?.(reply);
     })();
   });
-  // The parent went away (a crash, Ctrl-C): nothing is left to serve.
+  // The parent went away (a crash, a second Ctrl-C): nothing is left to serve.
   process.on('disconnect', () => process.exit(0));
+  // Ctrl-C reaches the whole process group; the bench decides when its children stop (on the
+  // first, it finishes the target under way, writes what it measured and closes them).
+  process.on('SIGINT', () => {});
 }

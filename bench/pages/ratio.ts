@@ -34,6 +34,9 @@ function goalText(target: TargetName): string | undefined {
 export function pagesSection(result: PagesBenchResult, bench = 'pages', withGoals = true): RatioSection {
   const rows: RatioSection['rows'] = [];
   const notes = [
+    ...(result.interrupted
+      ? ['Interrupted (Ctrl-C): the targets after the last row were not measured.']
+      : []),
     `Layout: ${result.layout.note}.`,
     `Load average ${result.loadAverage.start.join(' ')} at the start, ${result.loadAverage.end.join(' ')} at the end.`,
   ];

@@ -43,6 +43,9 @@ export function formatReport(result: PagesBenchResult): string {
     'Goals: no errors or timeouts; cached pages ≥ 0.8× the bare server with p99 ≤ 1.5× its p99;',
     'signed-in pages and the API ≥ 0.25×; uncached pages p99 ≤ 3 × p50.',
     `Goals ${result.pass ? 'met' : 'NOT met'}.`,
+    ...(result.interrupted
+      ? ['Interrupted (Ctrl-C): the targets after the last one shown were not measured.']
+      : []),
   );
   return lines.join('\n');
 }

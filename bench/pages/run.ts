@@ -46,6 +46,8 @@ export interface PagesBenchOptions {
    * default 1). Each round measures the baseline again, and its ratios are against that one.
    */
   rounds?: number;
+  /** Aborted (Ctrl-C): the target under way finishes, no other starts, and the result says so. */
+  signal?: AbortSignal;
   /**
    * Measure the baseline again right before each target, so that each ratio is against a
    * baseline seconds old (the gate, on a machine where other work comes and goes).
@@ -137,6 +139,8 @@ export interface PagesBenchResult {
     'log' | 'profileDir' | 'postgresUrl' | 'only' | 'rounds' | 'baselineBeforeEach'
   >;
   runs: DatabaseRun[];
+  /** Stopped early (Ctrl-C): the targets after the last one listed were not measured. */
+  interrupted: boolean;
   pass: boolean;
 }
 
@@ -230,6 +234,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
   const dir = mkdtempSync(join(tmpdir(), 'inkstone-pages-'));
   try {
     for (const database of options.databases) {
+      if (options.signal?.aborted) break;
       runs.push(await runDatabase(database, dir, pinned, options));
     }
   } finally {
@@ -263,6 +268,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       clusterWorkers: options.clusterWorkers,
     },
     runs,
+    interrupted: options.signal?.aborted ?? false,
     pass: verdicts.length > 0 && verdicts.every(Boolean),
   };
 }
@@ -422,7 +428,15 @@ async function runDatabase(
     let baselineP99 = NaN;
     const bareCluster = { rps: NaN, p99: NaN };
     for (const { target, child: start, path, signedIn, against } of measured) {
-      const child = await start();
+      if (options.signal?.aborted) break;
+      let child: Server;
+      try {
+        child = await start();
+      } catch (error) {
+        // Ctrl-C reached a child still loading its code (it ignores Ctrl-C once it serves).
+        if (options.signal?.aborted) break;
+        throw error;
+      }
       const url = `${child.ready.url}${path}`;
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
       const first = await probe(url, headers);

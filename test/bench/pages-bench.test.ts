@@ -109,6 +109,38 @@ describe('npm run bench:pages', () => {
   );
 });
 
+describe('npm run bench:pages, interrupted', () => {
+  it.skipIf(problem !== null && !CI)(
+    'finishes the target under way, starts no other, and says so (Ctrl-C)',
+    { timeout: 120_000 },
+    async () => {
+      const controller = new AbortController();
+      const result = await runPagesBench({
+        databases: ['sqlite', 'postgres'],
+        connections: 5,
+        clusterWorkers: 0,
+        threads: 1,
+        durationS: 1,
+        warmupS: 1,
+        timeoutS: 5,
+        pin: false,
+        postgresUrl: '',
+        signal: controller.signal,
+        // As Ctrl-C would, while the home page is being measured.
+        log: (line) => {
+          if (line.includes('home: warm-up')) controller.abort();
+        },
+      });
+      expect(result.interrupted).toBe(true);
+      expect(result.runs.map((x) => x.database)).toEqual(['sqlite']);
+      expect(result.runs[0]!.targets.map((x) => x.target)).toEqual(['baseline', 'home']);
+      expect(result.runs[0]!.targets[1]!.wrk.requests).toBeGreaterThan(0);
+      expect(pagesSection(result).notes[0]).toMatch(/^Interrupted \(Ctrl-C\)/);
+      expect(formatReport(result)).toContain('Interrupted (Ctrl-C)');
+    },
+  );
+});
+
 describe('inkstone bench pages', () => {
   it(
     'runs bench/pages.ts from the source checkout: --help, and a bad option exits 2',
