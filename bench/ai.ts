@@ -12,6 +12,7 @@
 // bench/results/ai-<date>/).
 import { join } from 'node:path';
 import { defaultOutDir, ratioResults, writeRatioRun } from '../src/bench/ratio.js';
+import { onInterrupt } from '../src/bench/progress.js';
 import { loadAverage } from '../src/bench/stats.js';
 import { parseBenchArgs, usageError } from './args.js';
 import { ROOT } from './ai/children.js';
@@ -69,7 +70,12 @@ if (values.quick) {
   options.instances = { ...options.instances, windowMs: 4000, rounds: 1 };
 }
 
-const result = await runAiBench(options);
+// Ctrl-C: the scenario under way finishes, no other starts, and what was measured is written;
+// a second Ctrl-C quits at once.
+const controller = new AbortController();
+const interrupt = onInterrupt(controller);
+const result = await runAiBench({ ...options, signal: controller.signal });
+interrupt.dispose();
 console.log(formatReport(result));
 const dir = values.out ?? defaultOutDir(values.profile ? 'ai-profile' : 'ai', new Date(result.startedAt));
 const benchResults = await ratioResults({
@@ -81,3 +87,4 @@ const benchResults = await ratioResults({
 });
 const written = await writeRatioRun(dir, benchResults, { name: 'ai', value: result });
 console.log(`\nWritten: ${written.join(', ')}`);
+if (result.interrupted) process.exitCode = 130;

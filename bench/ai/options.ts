@@ -94,6 +94,8 @@ export interface AiBenchOptions {
   /** Only the 100-stream TTFT level, with Inkstone under --cpu-prof; the profile goes here. */
   profileDir?: string;
   log: (line: string) => void;
+  /** Aborted (Ctrl-C): the scenario under way finishes, no other starts. */
+  signal?: AbortSignal;
 }
 
 const UNLIMITED = { parallel: Infinity, maxQueue: 100_000 };

@@ -138,7 +138,11 @@ export function aiSection(r: AiBenchResult): RatioSection {
       errors: r.thousand.errors.count,
     });
   }
-  const notes = [`Layout: ${r.layout.note}.`, `Model: the fake model server, ${r.protocol} protocol.`];
+  const notes = [
+    ...(r.interrupted ? ['Interrupted (Ctrl-C): the scenarios not shown were not run.'] : []),
+    `Layout: ${r.layout.note}.`,
+    `Model: the fake model server, ${r.protocol} protocol.`,
+  ];
   if (r.thousand) {
     const m = r.thousand.memoryMB;
     notes.push(

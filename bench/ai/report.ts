@@ -177,6 +177,7 @@ export function formatReport(r: AiBenchResult): string {
     );
   }
   out.push('', `Overall: ${r.pass ? 'every target met' : 'some targets missed (MISS above)'}.`);
+  if (r.interrupted) out.push('Interrupted (Ctrl-C): the scenarios not shown were not run.');
   return out.join('\n');
 }
 

@@ -40,7 +40,7 @@ export interface AiBenchResult {
   protocol: Protocol;
   settings: Omit<
     AiBenchOptions,
-    'log' | 'profileDir' | 'pin' | 'inkstoneNodeArgs' | 'redisUrl' | 'postgresUrl'
+    'log' | 'profileDir' | 'pin' | 'inkstoneNodeArgs' | 'redisUrl' | 'postgresUrl' | 'signal'
   >;
   targets: typeof TARGETS;
   ttft: TtftLevel[];
@@ -55,6 +55,8 @@ export interface AiBenchResult {
   /** Why the two-instance scenario did not run (Redis or PostgreSQL unreachable). */
   instancesSkipped?: string;
   profile?: ProfileSummary;
+  /** Stopped early (Ctrl-C): the scenarios not in the result were not run. */
+  interrupted: boolean;
   pass: boolean;
 }
 
@@ -148,7 +150,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     },
   });
   const direct: Target = { via: 'direct', url: fakeUrl, protocol, model: MODEL, keepAlive: '5m' };
-  const result: Omit<AiBenchResult, 'finishedAt' | 'loadAverage' | 'pass'> = {
+  const result: Omit<AiBenchResult, 'finishedAt' | 'loadAverage' | 'pass' | 'interrupted'> = {
     bench: 'ai',
     startedAt,
     machine: {
@@ -203,29 +205,55 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
           throw new Error(`GET /v1/models lists ${models.join(', ')}, not ${alias}`);
       }
       world.door = { via: 'openai-door', url, token, model: 'default' };
-      log('time to first token, direct vs through Inkstone');
-      result.ttft = await measureTtft(world, options.ttft);
-      log(`the OpenAI door vs the editor's vs direct, ${options.doors.concurrency} streams`);
-      result.doors = await measureDoors(world, options.doors, options.ttft.timings);
-      log('coalescing');
-      result.coalescing = await measureCoalescing(world, options.coalescing);
-      log('cache replay');
-      result.replay = await measureReplay(world, options.replay);
-      log(`${options.thousand.streams} concurrent streams`);
-      result.thousand = await measureThousand(world, options.thousand);
-      log(`throughput at the model's capacity (${options.throughput.slots} slots), both doors`);
       const capacity: Target = { ...world.through, model: CAPACITY_ALIAS };
       const capacityDoor: Target = { ...world.door, model: CAPACITY_ALIAS };
-      result.throughput = await measureThroughput(
-        { ...world, through: capacity, door: capacityDoor },
-        options.throughput,
-      );
-      result.jobs = await runJobs(world, options, scope);
-      const instances = await runInstances(world, options, scope);
-      if (typeof instances === 'string') {
-        result.instancesSkipped = instances;
-        log(`  SKIPPED two instances: ${instances}`);
-      } else result.instances = instances;
+      // One scenario after another; Ctrl-C (the signal) lets the one under way finish.
+      const scenarios: [string, () => Promise<unknown>][] = [
+        [
+          'time to first token, direct vs through Inkstone',
+          async () => (result.ttft = await measureTtft(world, options.ttft)),
+        ],
+        [
+          `the OpenAI door vs the editor's vs direct, ${options.doors.concurrency} streams`,
+          async () => (result.doors = await measureDoors(world, options.doors, options.ttft.timings)),
+        ],
+        ['coalescing', async () => (result.coalescing = await measureCoalescing(world, options.coalescing))],
+        ['cache replay', async () => (result.replay = await measureReplay(world, options.replay))],
+        [
+          `${options.thousand.streams} concurrent streams`,
+          async () => (result.thousand = await measureThousand(world, options.thousand)),
+        ],
+        [
+          `throughput at the model's capacity (${options.throughput.slots} slots), both doors`,
+          async () =>
+            (result.throughput = await measureThroughput(
+              { ...world, through: capacity, door: capacityDoor },
+              options.throughput,
+            )),
+        ],
+        ['jobs', async () => (result.jobs = await runJobs(world, options, scope))],
+        [
+          'two instances',
+          async () => {
+            const instances = await runInstances(world, options, scope);
+            if (typeof instances === 'string') {
+              result.instancesSkipped = instances;
+              log(`  SKIPPED two instances: ${instances}`);
+            } else result.instances = instances;
+          },
+        ],
+      ];
+      for (const [name, scenario] of scenarios) {
+        if (options.signal?.aborted) break;
+        if (name !== 'jobs' && name !== 'two instances') log(name);
+        try {
+          await scenario();
+        } catch (error) {
+          // Ctrl-C reached an Inkstone still loading its code (it ignores Ctrl-C once it serves).
+          if (options.signal?.aborted) break;
+          throw error;
+        }
+      }
     }
   } finally {
     // Whatever happened, no child outlives the run (close() is a no-op on one already gone).
@@ -247,6 +275,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
   ].filter((x) => x !== undefined);
   return {
     ...result,
+    interrupted: options.signal?.aborted ?? false,
     finishedAt: new Date().toISOString(),
     loadAverage: { start, end: loadAverage() },
     pass: verdicts.every(Boolean),

@@ -120,6 +120,32 @@ describe('npm run bench:ai', () => {
   });
 });
 
+describe('npm run bench:ai, interrupted', () => {
+  it(
+    'finishes the scenario under way, starts no other, and says so (Ctrl-C)',
+    { timeout: 90_000 },
+    async () => {
+      const controller = new AbortController();
+      const result = await runAiBench({
+        ...TINY,
+        signal: controller.signal,
+        // As Ctrl-C would, while coalescing is measured.
+        log: (line) => {
+          if (line === 'coalescing') controller.abort();
+        },
+      });
+      expect(result.interrupted).toBe(true);
+      expect(result.ttft.length).toBeGreaterThan(0);
+      expect(result.coalescing).toMatchObject({ requests: 5, modelCalls: 1 });
+      expect(result.replay).toBeUndefined();
+      expect(result.throughput).toBeUndefined();
+      expect(result.jobs).toBeUndefined();
+      expect(aiSection(result).notes[0]).toMatch(/^Interrupted \(Ctrl-C\)/);
+      expect(formatReport(result)).toContain('Interrupted (Ctrl-C)');
+    },
+  );
+});
+
 describe('inkstone bench ai', () => {
   it(
     'runs bench/ai.ts from the source checkout: a bad option exits 2 naming it',
