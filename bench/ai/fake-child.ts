@@ -7,6 +7,7 @@ import {
   type FakeCommand,
   type FakeStatsSummary,
   type FakeTimings,
+  monotonicMs,
   serve,
 } from './ipc.js';
 import { requestId } from './world.js';
@@ -42,7 +43,7 @@ function summary(): FakeStatsSummary {
 
 /** By the request id in the prompt (the bench's titles carry one). */
 function arrivals(): Record<string, Arrival> {
-  const epoch = (t: number | undefined) => (t === undefined ? undefined : performance.timeOrigin + t);
+  const epoch = (t: number | undefined) => (t === undefined ? undefined : monotonicMs(t));
   const out: Record<string, Arrival> = {};
   for (const record of fake.stats.requests) {
     const id = requestId(JSON.stringify(record.body));

@@ -10,7 +10,16 @@ export type FakeCommand =
   | { type: 'arrivals' }
   | { type: 'close' };
 
-/** Epoch ms (timeOrigin + performance.now()), comparable between processes on one machine. */
+/**
+ * This process's performance.now() as ms on the machine's monotonic clock (process.hrtime,
+ * CLOCK_MONOTONIC on Linux, one clock for every process). Epoch ms (timeOrigin + now) are not
+ * comparable to the tenth of a millisecond: each process fixes its timeOrigin at start, and the
+ * load client's and the fake's disagreed enough to make a 0.1 ms leg negative.
+ */
+const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+export const monotonicMs = (performanceMs: number) => MONOTONIC_OFFSET + performanceMs;
+
+/** Monotonic ms (monotonicMs), comparable between processes on one machine. */
 export interface Arrival {
   receivedAt: number;
   firstTokenAt: number | undefined;

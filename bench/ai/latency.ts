@@ -1,7 +1,7 @@
 // Time to first token: through Inkstone vs straight to the model, at several concurrencies;
 // coalescing of identical requests; and a cache hit's replay.
 import { closedLoop, stream, type StreamResult } from './client.js';
-import type { Arrival, FakeTimings, LoopDelay } from './ipc.js';
+import { type Arrival, type FakeTimings, type LoopDelay, monotonicMs } from './ipc.js';
 import type { TtftOptions } from './options.js';
 import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
 import type { Latency } from '../../src/bench/results.js';
@@ -46,15 +46,15 @@ export interface Legs {
 }
 type Leg = { toModel: number; model: number; back: number };
 
-/** Each stream's three legs, from the client's clock and the fake's (both as epoch ms). */
+/** Each stream's three legs, from the client's clock and the fake's (both as monotonic ms). */
 function legsOf(results: readonly StreamResult[], arrivals: Record<string, Arrival>): Leg[] {
   const legs: Leg[] = [];
   for (const r of results) {
     const id = requestId(r.title);
     const at = id ? arrivals[id] : undefined;
     if (!r.ok || !at || at.firstTokenAt === undefined) continue;
-    const sent = performance.timeOrigin + r.startedAt;
-    const received = performance.timeOrigin + r.firstTokenAt;
+    const sent = monotonicMs(r.startedAt);
+    const received = monotonicMs(r.firstTokenAt);
     legs.push({
       toModel: at.receivedAt - sent,
       model: at.firstTokenAt - at.receivedAt,
