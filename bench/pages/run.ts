@@ -178,7 +178,12 @@ function missedGoals(
   return missed;
 }
 
-/** A session cookie for the bench's author, signed in as a browser would (the JSON login). */
+/**
+ * The cookies of the bench's author, signed in as a browser would (the JSON login): the session,
+ * and the CSRF cookie the first signed-in page sets (its logout form carries the token), which a
+ * browser then sends with every page. Without it each request would be a first visit that mints
+ * and signs a new token.
+ */
 async function signIn(base: string): Promise<string> {
   const response = await fetch(`${base}/api/v1/auth/login`, {
     method: 'POST',
@@ -187,7 +192,13 @@ async function signIn(base: string): Promise<string> {
   });
   const session = response.headers.getSetCookie().find((x) => x.startsWith('inkstone_session='));
   if (response.status !== 200 || !session) throw new Error(`signing in answered ${response.status}`);
-  return session.split(';')[0]!;
+  const cookie = session.split(';')[0]!;
+  const page = await fetch(`${base}/`, { headers: { cookie } });
+  await page.arrayBuffer();
+  const csrf = page.headers.getSetCookie().find((x) => x.startsWith('inkstone_csrf='));
+  if (page.status !== 200 || !csrf)
+    throw new Error(`the first signed-in page answered ${page.status} with no CSRF cookie`);
+  return `${cookie}; ${csrf.split(';')[0]!}`;
 }
 
 interface Probe {
