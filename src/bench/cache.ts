@@ -8,7 +8,6 @@ import type { BenchCommand } from './cli.js';
 import {
   commandLine,
   credentialFlags,
-  defaultOutDir,
   FlagError,
   parseBaseUrl,
   parseDuration,
@@ -31,7 +30,7 @@ import {
 } from './site.js';
 import { loadAverage, ratio, round, summarize } from './stats.js';
 import { formatTable } from './table.js';
-import { buildResults, printWritten, writeResults } from './write.js';
+import { finishRun } from './write.js';
 
 const HELP = `Usage: inkstone bench cache --url URL [options]
 
@@ -253,16 +252,7 @@ export async function runCache(opts: CacheOptions, asRun: string): Promise<numbe
         ]),
       ),
     );
-    const results = await buildResults({
-      startedAt,
-      url: opts.url,
-      command: asRun,
-      loadAtStart,
-      sections: [section],
-    });
-    const paths = await writeResults(opts.out ?? defaultOutDir(startedAt), results);
-    printWritten(paths, interrupted);
-    return interrupted ? 130 : 0;
+    return finishRun({ startedAt, url: opts.url, command: asRun, loadAtStart, section, out: opts.out });
   } finally {
     sigint.dispose();
     await client.close();

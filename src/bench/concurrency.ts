@@ -11,7 +11,6 @@ import {
   parseFraction,
   parseLevels,
   commandLine,
-  defaultOutDir,
   FlagError,
   runParsed,
 } from './flags.js';
@@ -21,7 +20,7 @@ import type { ConcurrencySection, EndpointResult } from './results.js';
 import { publishedPosts } from './site.js';
 import { loadAverage, round } from './stats.js';
 import { endpointTable } from './table.js';
-import { buildResults, printWritten, writeResults } from './write.js';
+import { finishRun } from './write.js';
 
 const HELP = `Usage: inkstone bench concurrency --url URL [options]
 
@@ -184,16 +183,7 @@ export async function runConcurrency(opts: ConcurrencyOptions, asRun: string): P
       console.log(endpointTable(level.endpoints));
     }
     for (const note of notes) console.log(note);
-    const results = await buildResults({
-      startedAt,
-      url: opts.url,
-      command: asRun,
-      loadAtStart,
-      sections: [section],
-    });
-    const paths = await writeResults(opts.out ?? defaultOutDir(startedAt), results);
-    printWritten(paths, interrupted);
-    return interrupted ? 130 : 0;
+    return finishRun({ startedAt, url: opts.url, command: asRun, loadAtStart, section, out: opts.out });
   } finally {
     sigint.dispose();
     await client.close();

@@ -8,7 +8,6 @@ import { between, pause, Recorder, weightedPicker } from './engine.js';
 import {
   commandLine,
   credentialFlags,
-  defaultOutDir,
   FlagError,
   parseBaseUrl,
   parseDuration,
@@ -24,7 +23,7 @@ import { DEFAULT_WEIGHTS, LOAD_KINDS, type LoadKind, loadScenario } from './scen
 import { aiDraftRequest, aiStatus, BENCH_TAG, benchBody, createPost, publishedPosts, runId } from './site.js';
 import { loadAverage } from './stats.js';
 import { endpointTable } from './table.js';
-import { buildResults, printWritten, writeResults } from './write.js';
+import { finishRun } from './write.js';
 
 const HELP = `Usage: inkstone bench load --url URL [options]
 
@@ -285,16 +284,7 @@ export async function runLoad(opts: LoadOptions, asRun: string): Promise<number>
       notes,
     };
     console.log(endpointTable(section.endpoints));
-    const results = await buildResults({
-      startedAt,
-      url: opts.url,
-      command: asRun,
-      loadAtStart,
-      sections: [section],
-    });
-    const paths = await writeResults(opts.out ?? defaultOutDir(startedAt), results);
-    printWritten(paths, section.interrupted);
-    return section.interrupted ? 130 : 0;
+    return finishRun({ startedAt, url: opts.url, command: asRun, loadAtStart, section, out: opts.out });
   } catch (error) {
     if (error instanceof FlagError) {
       console.error(error.message);
