@@ -24,9 +24,11 @@ describe('npm run bench:ai', () => {
       expect(level.direct.n).toBeGreaterThanOrEqual(TINY.ttft.levels[0]!.samples);
       expect(level.inkstone.n).toBe(level.direct.n);
       expect(level.inkstone.p50).toBeGreaterThan(0);
-      // The fake's record of each request was matched with the client's.
+      // The fake's record of each request was matched with the client's, on both paths. (Not
+      // the legs between processes: under the test runner, on a loaded machine, a leg of a
+      // tenth of a millisecond has come out negative, which says nothing about the match.)
       expect(level.legs.inkstone.model.p50).toBeGreaterThan(0);
-      expect(level.legs.direct.toModel.p50).toBeGreaterThan(0);
+      expect(level.legs.direct.model.p50).toBeGreaterThan(0);
     }
     expect(result.coalescing).toMatchObject({ requests: 5, modelCalls: 1, complete: 5, tokensEach: [5] });
     expect(result.replay).toMatchObject({ allCached: true, modelCalls: 0 });

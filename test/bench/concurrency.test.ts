@@ -76,7 +76,8 @@ describe('inkstone bench concurrency', () => {
         expect(e.requests).toBe(e.ok);
         expect(e.ok).toBeGreaterThan(5);
         expect(e.latency.n).toBe(e.ok);
-        expect(e.throughput).toBeCloseTo(e.ok / 0.7, 0);
+        // ok per second of the step as measured, which is the 0.7 s asked for within a few ms.
+        expect(Math.abs(e.throughput / (e.ok / 0.7) - 1)).toBeLessThan(0.05);
         expect(e.latency.min).toBeLessThanOrEqual(e.latency.p50);
         expect(e.latency.p95).toBeLessThanOrEqual(e.latency.p99);
         expect(e.latency.p99).toBeLessThanOrEqual(e.latency.max);
