@@ -13,9 +13,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchResults, RESULTS_SCHEMA, type RatioSection } from './results.js';
-import { type LoadAverage, machineInfo } from './stats.js';
-import { inkstoneVersion, writeResults } from './write.js';
+import type { BenchResults, RatioSection } from './results.js';
+import type { LoadAverage } from './stats.js';
+import { buildResults, writeResults } from './write.js';
 
 /** The repository root (src/bench/ and dist/bench/ are both two levels below it). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,22 +27,14 @@ export function defaultOutDir(name: string, startedAt = new Date()): string {
 }
 
 /** A BenchResults of one RatioSection. Its url says what ran: the bench starts its own servers. */
-export async function ratioResults(run: {
+export function ratioResults(run: {
   section: RatioSection;
   startedAt: string;
   loadAtStart: LoadAverage;
   command: string;
   url: string;
 }): Promise<BenchResults> {
-  return {
-    schema: RESULTS_SCHEMA,
-    startedAt: run.startedAt,
-    inkstoneVersion: await inkstoneVersion(),
-    url: run.url,
-    command: run.command,
-    machine: machineInfo(run.loadAtStart),
-    sections: [run.section],
-  };
+  return buildResults({ ...run, startedAt: new Date(run.startedAt), sections: [run.section] });
 }
 
 /**
@@ -56,7 +48,7 @@ export async function writeRatioRun(
   raw?: { name: string; value: unknown },
 ): Promise<string[]> {
   const { json, html } = await writeResults(dir, results);
-  const written = [json, ...(html ? [html] : [])];
+  const written = [json, html];
   if (raw) {
     const file = join(dirname(json), `${raw.name}.json`);
     await writeFile(file, `${JSON.stringify(raw.value, null, 2)}\n`);

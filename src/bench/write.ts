@@ -15,7 +15,7 @@ import {
 import { type LoadAverage, machineInfo } from './stats.js';
 
 /** Inkstone's own version, from package.json (two levels up from src/bench and dist/bench). */
-export async function inkstoneVersion(): Promise<string> {
+async function inkstoneVersion(): Promise<string> {
   const file = fileURLToPath(new URL('../../package.json', import.meta.url));
   try {
     return (JSON.parse(await readFile(file, 'utf8')) as { version?: string }).version ?? 'unknown';
@@ -24,9 +24,13 @@ export async function inkstoneVersion(): Promise<string> {
   }
 }
 
+/**
+ * A run's results file. `url`: the target measured (a trailing slash dropped), or, for a bench
+ * that starts its own servers, a sentence saying what ran.
+ */
 export async function buildResults(options: {
   startedAt: Date;
-  url: URL;
+  url: URL | string;
   command: string;
   loadAtStart: LoadAverage;
   sections: Section[];
@@ -37,7 +41,7 @@ export async function buildResults(options: {
     startedAt: options.startedAt.toISOString(),
     inkstoneVersion: await inkstoneVersion(),
     ...(options.targetVersion ? { targetVersion: options.targetVersion } : {}),
-    url: options.url.href.replace(/\/$/, ''),
+    url: typeof options.url === 'string' ? options.url : options.url.href.replace(/\/$/, ''),
     command: options.command,
     machine: machineInfo(options.loadAtStart),
     sections: options.sections,
