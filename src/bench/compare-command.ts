@@ -1,8 +1,8 @@
 // `inkstone bench compare base.json new.json [--threshold 10%]`: a table of changes, and an
 // exit code CI can gate on.
-import { parseArgs } from 'node:util';
 import type { BenchCommand } from './cli.js';
 import { type Change, compareResults, parseThreshold } from './compare.js';
+import { FlagError, parseFlags, runParsed } from './flags.js';
 import { readResults, ResultsFileError } from './read-results.js';
 import { formatNumber, formatTime, type Unit } from './report/format.js';
 
@@ -69,39 +69,34 @@ export function formatChanges(changes: Change[]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        threshold: { type: 'string', default: '10%' },
-        changed: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    console.error(`inkstone bench compare: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 2) {
-    console.error(`inkstone bench compare: give two results files, base then new\n\n${HELP}`);
-    return 2;
-  }
-  const threshold = parseThreshold(values.threshold);
-  if (threshold === undefined) {
-    console.error(
-      `inkstone bench compare: --threshold must be a percentage like 10%, not "${values.threshold}"`,
-    );
-    return 2;
-  }
-  const [basePath, newPath] = positionals as [string, string];
+interface CompareOptions {
+  basePath: string;
+  newPath: string;
+  threshold: number;
+  changed: boolean;
+}
+
+function options(args: string[]): CompareOptions | 'help' {
+  const { values, switches, positionals } = parseFlags(args, {
+    values: ['threshold'],
+    switches: ['changed', 'help'],
+    positionals: true,
+  });
+  if (switches.has('help')) return 'help';
+  if (positionals.length !== 2)
+    throw new FlagError('inkstone bench compare: give two results files, base then new');
+  const text = values.get('threshold') ?? '10%';
+  const threshold = parseThreshold(text);
+  if (threshold === undefined)
+    throw new FlagError(`inkstone bench compare: --threshold must be a percentage like 10%, not "${text}"`);
+  return { basePath: positionals[0]!, newPath: positionals[1]!, threshold, changed: switches.has('changed') };
+}
+
+function run(args: string[]): Promise<number> {
+  return runParsed(args, HELP, options, compare);
+}
+
+async function compare({ basePath, newPath, threshold, changed }: CompareOptions): Promise<number> {
   let changes: Change[];
   let header: string;
   try {
@@ -116,7 +111,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const shown = values.changed ? changes.filter((c) => c.verdict !== 'same') : changes;
+  const shown = changed ? changes.filter((c) => c.verdict !== 'same') : changes;
   console.log(header);
   console.log('');
   console.log(shown.length ? formatChanges(shown) : '(no figures changed past the threshold)');

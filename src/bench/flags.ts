@@ -6,21 +6,33 @@ export class FlagError extends Error {}
 export interface FlagSpec {
   /** Flags that take a value. */
   values: readonly string[];
-  /** Flags that stand alone. */
+  /** Flags that stand alone (`help` is also `-h`). */
   switches?: readonly string[];
+  /** Whether arguments that are not flags (files) are taken; else each is refused. */
+  positionals?: boolean;
 }
 
 export interface ParsedFlags {
   values: Map<string, string>;
   switches: Set<string>;
+  positionals: string[];
 }
 
 export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags {
   const values = new Map<string, string>();
   const switches = new Set<string>();
+  const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new FlagError(`Unexpected argument "${arg}" (flags start with --).`);
+    if (arg === '-h' && spec.switches?.includes('help')) {
+      switches.add('help');
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      if (!spec.positionals) throw new FlagError(`Unexpected argument "${arg}" (flags start with --).`);
+      positionals.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     if (spec.switches?.includes(name)) {
@@ -34,7 +46,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags
       throw new FlagError(`--${name} needs a value.`);
     values.set(name, value);
   }
-  return { values, switches };
+  return { values, switches, positionals };
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,8 +1,8 @@
 // `inkstone bench report a.json [b.json…] [--out report.html] [--lang en|zh]`
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { BenchCommand } from '../cli.js';
+import { FlagError, parseFlags, runParsed } from '../flags.js';
 import { readResults, ResultsFileError } from '../read-results.js';
 import { langFromEnv, type Lang, LANGS } from './i18n.js';
 import { renderReport } from './index.js';
@@ -19,40 +19,39 @@ the same numbers in tables. Several files give one report with a tab per test of
 Exit codes: 0 written; 2 a file is missing, not JSON or not inkstone-bench/1 (the message names
 the field).`;
 
-async function run(args: string[]): Promise<number> {
-  let parsed;
+interface ReportOptions {
+  files: string[];
+  out: string;
+  lang: Lang;
+}
+
+function options(args: string[]): ReportOptions | 'help' {
+  const { values, switches, positionals } = parseFlags(args, {
+    values: ['out', 'lang'],
+    switches: ['help'],
+    positionals: true,
+  });
+  if (switches.has('help')) return 'help';
+  if (positionals.length === 0) throw new FlagError('inkstone bench report: give at least one results.json');
+  const lang = values.get('lang');
+  if (lang !== undefined && !LANGS.includes(lang as Lang))
+    throw new FlagError(`inkstone bench report: --lang must be one of ${LANGS.join(', ')}, not "${lang}"`);
+  return {
+    files: positionals,
+    out: values.get('out') ?? 'report.html',
+    lang: (lang as Lang | undefined) ?? langFromEnv(),
+  };
+}
+
+function run(args: string[]): Promise<number> {
+  return runParsed(args, HELP, options, report);
+}
+
+async function report({ files, out: outFile, lang }: ReportOptions): Promise<number> {
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', default: 'report.html' },
-        lang: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    console.error(`inkstone bench report: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length === 0) {
-    console.error(`inkstone bench report: give at least one results.json\n\n${HELP}`);
-    return 2;
-  }
-  if (values.lang !== undefined && !LANGS.includes(values.lang as Lang)) {
-    console.error(`inkstone bench report: --lang must be one of ${LANGS.join(', ')}, not "${values.lang}"`);
-    return 2;
-  }
-  const lang = (values.lang as Lang | undefined) ?? langFromEnv();
-  try {
-    const results = positionals.map((file) => readResults(file));
-    const out = resolve(values.out);
-    writeFileSync(out, renderReport(results, { lang, sources: positionals }));
+    const results = files.map((file) => readResults(file));
+    const out = resolve(outFile);
+    writeFileSync(out, renderReport(results, { lang, sources: files }));
     const sections = results.reduce((sum, r) => sum + r.sections.length, 0);
     console.log(
       `Wrote ${out} (${results.length} run${results.length === 1 ? '' : 's'}, ${sections} test${sections === 1 ? '' : 's'})`,
