@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../bench/ai/children.js';
+import { summarizeProfile } from '../../bench/ai/profile.js';
 import { checkTarget, runProfile } from '../../bench/profile/run.js';
 
 // `npm run profile` end to end, short: Inkstone under load with --cpu-prof, its main thread's
@@ -49,17 +50,28 @@ describe('npm run profile', () => {
     const { summary } = run;
     expect(summary.busyMs).toBeGreaterThan(0);
     expect(summary.windowMs).toBeGreaterThan(1000);
-    const fromSrc = summary.top.filter((x) => x.where.startsWith('src/'));
-    expect(fromSrc.length, JSON.stringify(summary.top)).toBeGreaterThan(0);
+    expect(summary.top.length).toBeGreaterThan(0);
     // Put back on the TypeScript lines (tsx compiles each file to one line): a named function's
-    // line in its file names it.
-    const named = fromSrc.filter((x) => x.function !== '(anonymous)' && !x.function.startsWith('__'));
-    expect(named.length, JSON.stringify(fromSrc)).toBeGreaterThan(0);
-    for (const { function: name, where } of named) {
+    // line in its file names it. Checked over every sampled function of src/, not only the top
+    // few, which in a 2 s run may all be closures.
+    const all = summarizeProfile(out, [-Infinity, Infinity], Infinity).top;
+    const named = all.filter(
+      // V8's own names (`<instance_members_initializer>`) and esbuild's helpers (`__name`) are left out.
+      (x) => x.where.startsWith('src/') && !/^[(<]|^__/.test(x.function),
+    );
+    expect(named.length, JSON.stringify(all)).toBeGreaterThan(0);
+    const misplaced = named.filter(({ function: name, where }) => {
       const [, file, line] = /^(src\/.+\.ts):(\d+)$/.exec(where)!;
-      const source = readFileSync(join(ROOT, file!), 'utf8').split('\n')[Number(line) - 1];
-      expect(source, where).toContain(name.split('.').at(-1));
-    }
+      // The line itself, and the one before it for a function that is an argument on its own line.
+      const source = readFileSync(join(ROOT, file!), 'utf8')
+        .split('\n')
+        .slice(Math.max(0, Number(line) - 2), Number(line))
+        .join('\n');
+      // A class's constructor is sampled under the class's name, on the `constructor(` line;
+      // a name V8 inferred (`fp.name` for a function passed to `fp(…)`) shows one of its parts.
+      return !name.split('.').some((part) => source.includes(part)) && !source.includes('constructor(');
+    });
+    expect(misplaced).toEqual([]);
     expect(summary.modules.some((x) => x.module.startsWith('src/'))).toBe(true);
     const percents = summary.modules.reduce((sum, x) => sum + x.percent, 0);
     expect(percents).toBeGreaterThan(50);
