@@ -1,4 +1,4 @@
-// npm run profile [-- --target home|post|api|home-cached|post-cached|/path] [--duration S]
+// npm run profile [-- --target home|post|api|home-cached|post-cached|home-signed-in|/path] [--duration S]
 //                 [--connections N] [--out FILE.cpuprofile] [--no-pin]
 //
 // Inkstone under load with the V8 CPU profiler: writes a .cpuprofile (open it in Chrome

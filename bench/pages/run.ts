@@ -184,7 +184,7 @@ function missedGoals(
  * browser then sends with every page. Without it each request would be a first visit that mints
  * and signs a new token.
  */
-async function signIn(base: string): Promise<string> {
+export async function signIn(base: string): Promise<string> {
   const response = await fetch(`${base}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', origin: base },

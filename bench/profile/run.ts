@@ -9,12 +9,19 @@ import { canPin, forkChild, pinSelf } from '../ai/children.js';
 import type { InkstoneCommand } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { prepareDatabase } from '../pages/database.js';
-import { inkstoneEnv, postPath } from '../pages/run.js';
+import { inkstoneEnv, postPath, signIn } from '../pages/run.js';
 import { runWrk, wrkProblem } from '../pages/wrk.js';
 import { mapProfile, SOURCE_MAPS_FILE } from './source-maps.js';
 
 /** The named targets; anything starting with / is a path of its own (uncached). */
-export const PROFILE_TARGETS = ['home', 'post', 'api', 'home-cached', 'post-cached'] as const;
+export const PROFILE_TARGETS = [
+  'home',
+  'post',
+  'api',
+  'home-cached',
+  'post-cached',
+  'home-signed-in',
+] as const;
 
 export interface ProfileOptions {
   /** One of PROFILE_TARGETS, or a path ('/tags/welcome'). */
@@ -47,7 +54,12 @@ interface Load {
 }
 
 /** Without wrk: `connections` loops of fetch, each reading its whole answer. */
-async function fetchLoad(url: string, connections: number, durationS: number): Promise<Load> {
+async function fetchLoad(
+  url: string,
+  headers: Record<string, string>,
+  connections: number,
+  durationS: number,
+): Promise<Load> {
   const started = performance.now();
   const until = started + durationS * 1000;
   let requests = 0;
@@ -56,7 +68,7 @@ async function fetchLoad(url: string, connections: number, durationS: number): P
     Array.from({ length: connections }, async () => {
       while (performance.now() < until) {
         try {
-          const response = await fetch(url);
+          const response = await fetch(url, { headers });
           await response.arrayBuffer();
           if (response.status >= 400) errors++;
         } catch {
@@ -100,7 +112,7 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
     let path: string;
     try {
       const base = inkstone.ready.url;
-      const name = options.target.replace(/-cached$/, '');
+      const name = options.target.replace(/-cached$|-signed-in$/, '');
       path = name.startsWith('/')
         ? name
         : name === 'home'
@@ -109,13 +121,17 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
             ? '/api/v1/posts'
             : await postPath(base);
       const url = `${base}${path}`;
-      const first = await fetch(url);
+      // The bench's author, signed in as a browser is: the session and CSRF cookies on every request.
+      const headers: Record<string, string> =
+        options.target === 'home-signed-in' ? { cookie: await signIn(base) } : {};
+      const first = await fetch(url, { headers });
       await first.arrayBuffer();
       if (first.status !== 200) throw new Error(`GET ${path} answered ${first.status}`);
       const loader = async (durationS: number): Promise<Load> => {
-        if (!useWrk) return fetchLoad(url, options.connections, durationS);
+        if (!useWrk) return fetchLoad(url, headers, options.connections, durationS);
         const wrk = await runWrk(url, {
           connections: options.connections,
+          headers,
           threads: 1,
           durationS,
           timeoutS: 2,
