@@ -51,7 +51,12 @@ export async function sendSse<T = SseEvent>(
   // Events that are ready together (a cache replay, a reader catching up) leave in one
   // write at the end of the tick instead of one system call each; a live token, alone in
   // its tick, still leaves at once.
+  // The first write (headers and `start`) waits for the check phase instead: a generation's
+  // model call, sent in the same tick, leaves before it. undici writes a request on a reused
+  // keep-alive connection only then (setImmediate, its check for unsolicited bytes), and the
+  // model's time to first token, the longest wait, starts when its request arrives.
   let corked = false;
+  let first = true;
   const uncork = () => {
     corked = false;
     raw.uncork();
@@ -61,7 +66,9 @@ export async function sendSse<T = SseEvent>(
       if (!corked) {
         corked = true;
         raw.cork();
-        process.nextTick(uncork);
+        if (first) setImmediate(uncork);
+        else process.nextTick(uncork);
+        first = false;
       }
       if (!raw.write(encode(event))) await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
       if (gone.signal.aborted) break;
