@@ -5,6 +5,7 @@ import { Kysely, type LogEvent, PostgresAdapter, PostgresDialect } from 'kysely'
 import pg from 'pg';
 import { DATABASE_DEFAULTS } from '../config-schema.js';
 import type { DatabaseConfig } from '../config.js';
+import { backgroundCheckpoints, type CheckpointOptions, type CheckpointStats } from './checkpoints.js';
 import { FifoSqliteDialect } from './sqlite-driver.js';
 import type { Database } from './types.js';
 
@@ -20,6 +21,8 @@ export interface DbHandle {
   poolStats(): PoolStats;
   /** Calls `listener` after every query (the metrics' histogram); returns the unsubscribe. */
   onQuery(listener: (event: QueryEvent) => void): () => void;
+  /** SQLite on a file: what the background checkpoints have done. */
+  checkpoints?: () => CheckpointStats;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,8 @@ export interface PoolStats {
 export interface DbOptions {
   /** Where slow queries are reported (the app's logger); without it they are not. */
   log?: { warn(object: object, message: string): void };
+  /** SQLite's background checkpoints: when to look and at what WAL size (tests make them small). */
+  checkpoints?: Pick<CheckpointOptions, 'everyMs' | 'walBytes'>;
 }
 
 // Enough of a statement to recognise it; a generated IN (...) list can run to pages.
@@ -132,6 +137,11 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
+    // A file's WAL is checkpointed by a worker thread, not inside a request's commit.
+    const checkpoints =
+      config.file === ':memory:'
+        ? undefined
+        : backgroundCheckpoints(sqlite, config.file, { ...options.checkpoints, log: options.log });
     cachePreparedStatements(sqlite);
     const dialect = new FifoSqliteDialect({ database: sqlite });
     const poolStats = (): PoolStats => {
@@ -147,7 +157,12 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
       },
       poolStats,
       onQuery,
-      close: () => db.destroy(),
+      checkpoints: checkpoints?.stats,
+      close: async () => {
+        // The worker's connection goes first: the last one to close folds the WAL in.
+        await checkpoints?.close();
+        await db.destroy();
+      },
     };
   }
 
