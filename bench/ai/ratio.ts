@@ -125,6 +125,16 @@ export function aiSection(r: AiBenchResult): RatioSection {
       pass: r.replay.pass,
       errors: r.replay.errors.count,
     });
+    // The same client against a server that answers at once: what this machine allows.
+    rows.push({
+      group: 'cache replay',
+      target: 'server answering at once',
+      throughput: 0,
+      latency: r.replay.floor,
+      ratio: null,
+      pass: r.replay.floor.n === r.replay.repeats,
+      errors: r.replay.repeats - r.replay.floor.n,
+    });
   }
   if (r.thousand) {
     rows.push({

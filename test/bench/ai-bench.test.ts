@@ -33,6 +33,9 @@ describe('npm run bench:ai', () => {
     expect(result.coalescing).toMatchObject({ requests: 5, modelCalls: 1, complete: 5, tokensEach: [5] });
     expect(result.replay).toMatchObject({ allCached: true, modelCalls: 0 });
     expect(result.replay!.ttft.n).toBe(3);
+    // The floor: the same client against the fake answering at once, as many times.
+    expect(result.replay!.floor.n).toBe(3);
+    expect(result.replay!.floor.p50).toBeGreaterThan(0);
     expect(result.thousand).toMatchObject({
       streams: 4,
       completed: 4,
