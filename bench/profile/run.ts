@@ -100,7 +100,9 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
     if (typeof database === 'string') throw new Error(database);
     const profileDir = join(dir, 'profile');
     const mapsFile = join(dir, 'source-maps.json');
-    const cached = options.target.endsWith('-cached');
+    // The signed-in page as the pages bench runs it: with the page cache on, whose shared
+    // bodies serve a signed-in reader the list rendered before, in their own layout.
+    const cached = options.target.endsWith('-cached') || options.target === 'home-signed-in';
     const inkstone = await forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
       cpu: pinned ? 1 : undefined,
       // Source maps cost at start-up and when an error's stack is formatted, not per request.

@@ -127,13 +127,19 @@ export function createPageResponder(options: {
     /**
      * Sends a rendered body. An anonymous 200 of a cacheable route with tags (what is on the
      * page) and no cookie set gets an ETag and public caching, and is stored; anything else
-     * is private and not stored.
+     * is private and not stored, as is a body already encoded (a signed-in reader's page).
      */
-    async send(reply: FastifyReply, body: string, type: string, tags: string[] | undefined) {
+    async send(reply: FastifyReply, body: string | Buffer, type: string, tags: string[] | undefined) {
       const request = reply.request;
       const status = reply.statusCode;
       reply.header('vary', 'Cookie, Accept-Encoding');
-      if (!tags || status !== 200 || !cacheable(request) || reply.hasHeader('set-cookie')) {
+      if (
+        typeof body !== 'string' ||
+        !tags ||
+        status !== 200 ||
+        !cacheable(request) ||
+        reply.hasHeader('set-cookie')
+      ) {
         return reply.header('cache-control', 'private, no-store').type(type).send(body);
       }
       // Each tag is checked on every hit (~3 µs each): a list by one author names them once.
