@@ -59,7 +59,7 @@ export const pagesPlugin = fp(
 
     // A held body as UTF-8, encoded once: a page with one character beyond Latin-1 (any
     // Chinese title) is a two-byte string, and writing 30 KB of it cost ~27 µs of encoding on
-    // every response (a CPU profile put the write at a third of a signed-in page).
+    // every response (a CPU profile put writevGeneric at 8 % of a signed-in page, now 1.4 %).
     const encoded = new WeakMap<SharedBody, Buffer>();
     const sendHeld = async (request: FastifyRequest, reply: FastifyReply, held: SharedBody) => {
       let body = encoded.get(held);
