@@ -38,7 +38,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: E2E, globalSetup: ['test/helpers/global-setup.ts'] },
+        test: {
+          name: 'e2e',
+          include: E2E,
+          globalSetup: ['test/helpers/global-setup.ts'],
+          // A browser test polls the page as Playwright would (its context waits 15 s), not for
+          // vitest's default 1 s: /admin/metrics draws its first point only after two readings
+          // a second apart, and a busy CI machine missed that window.
+          expect: { poll: { timeout: 15_000 } },
+        },
       },
     ],
   },
