@@ -75,13 +75,25 @@ function nav(ctx: PageContext): SafeHtml {
   </nav>`;
 }
 
-export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): SafeHtml {
+/** What the frame of a page reads: the site and the URL, never who asks. */
+export type FrameContext = Pick<PageContext, 'settings' | 'publicUrl' | 'path'>;
+
+/**
+ * The layout's parts that are the same for every reader of a URL: the head, the header up to
+ * the navigation, and everything after the body. A signed-in reader's page around a shared
+ * body keeps these as bytes (src/http/pages.ts), so only the navigation and the flash are
+ * drawn for each reader.
+ */
+export function layoutFrame(
+  ctx: FrameContext,
+  meta: PageMeta,
+): { top: SafeHtml; middle: SafeHtml; bottom: SafeHtml } {
   const siteTitle = ctx.settings.siteTitle;
   const fullTitle = meta.title && meta.title !== siteTitle ? `${meta.title} · ${siteTitle}` : siteTitle;
   const description = meta.description ?? ctx.settings.siteDescription;
   const canonical = meta.canonical ?? `${ctx.publicUrl}${ctx.path}`;
   const og = meta.og ?? { type: 'website' as const };
-  return html`<!doctype html>
+  const top = html`<!doctype html>
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -107,12 +119,13 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
         <header class="site-header">
           <div class="wrap header-row">
             <a class="site-title" href="/">${siteTitle}</a>
-            ${nav(ctx)}
+            `;
+  const middle = html`
           </div>
         </header>
         <main class="wrap" id="main">
-          ${ctx.flash ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>` : ''}
-          ${body}
+          `;
+  const bottom = html`
         </main>
         <footer class="site-footer">
           <div class="wrap">
@@ -126,6 +139,22 @@ export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): S
         ${(meta.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
       </body>
     </html>`;
+  return { top, middle, bottom };
+}
+
+/** The layout's parts that are the reader's own: the navigation (who is signed in) and the flash. */
+export function readerParts(ctx: PageContext): { nav: SafeHtml; flash: SafeHtml | '' } {
+  const flash = ctx.flash
+    ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>`
+    : '';
+  return { nav: nav(ctx), flash };
+}
+
+export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): SafeHtml {
+  const { top, middle, bottom } = layoutFrame(ctx, meta);
+  const { nav, flash } = readerParts(ctx);
+  // The same bytes as a held body's page (src/http/pages.ts), which joins these parts too.
+  return html`${top}${nav}${middle}${flash}${body}${bottom}`;
 }
 
 /** The whole document for a page. */

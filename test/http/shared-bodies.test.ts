@@ -49,6 +49,11 @@ describe.each(await availableDialects())('shared bodies on %s', (dialect) => {
       // Their own CSRF token in the logout form, never the first reader's.
       expect(second.body, url).toContain(`value="${two.client.csrf}"`);
       expect(second.body, url).not.toContain(`value="${one.client.csrf}"`);
+      // The held page is drawn from kept parts: for the same reader, byte for byte the page
+      // the handler rendered.
+      const again = await one.client.get(url);
+      expect(again.headers['x-page-cache'], url).toBe('body');
+      expect(again.body, url).toBe(first.body);
     }
   });
 
