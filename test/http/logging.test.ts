@@ -108,6 +108,8 @@ describe('logs', () => {
         password: 'leak_5',
         user: { password: 'leak_6', token: 'leak_7' },
         request: { prompt: 'leak_8', messages: [{ role: 'user', content: 'leak_9' }] },
+        // Deeper than one level, and inside arrays.
+        job: { input: { params: { token: 'leak_10' } }, attempts: [{ password: 'leak_11' }] },
         kept: 'visible',
       },
       'a careless line',
