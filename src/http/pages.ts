@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorPage, bareErrorPage } from '../views/error-page.js';
 import { raw } from '../views/html.js';
+import type { Actor } from '../modules/access/permissions.js';
 import {
+  type Flash,
   layout,
   layoutFrame,
   type Page,
@@ -27,6 +29,30 @@ declare module 'fastify' {
      * say what it shows; see createPageResponder.
      */
     sendShared(body: string, type: string, tags: string[]): Promise<FastifyReply>;
+  }
+}
+
+/**
+ * What every page knows of its request. The CSRF token is read only by a form's hidden field
+ * (a page without a form sets no CSRF cookie), so it is a getter: on the class's prototype.
+ * An object literal's `get csrfToken()` closure, made anew for each request, gave every
+ * context a hidden class of its own, and V8's young-generation collector treats the map
+ * transitions that lead to such classes as strong: each request's objects (the reply and all
+ * it reaches, ~4 KB) survived into the old generation until the next full collection. Young
+ * collections cost ~0.023 ms per HTML page that way, 0.001 ms without (--trace-gc-nvp).
+ */
+class RequestPageContext implements PageContext {
+  constructor(
+    readonly actor: Actor | null,
+    private readonly reply: FastifyReply,
+    readonly settings: SiteSettings,
+    readonly flash: Flash | null,
+    readonly publicUrl: string,
+    readonly path: string,
+  ) {}
+
+  get csrfToken(): string {
+    return this.reply.csrfToken();
   }
 }
 
@@ -98,17 +124,15 @@ export const pagesPlugin = fp(
       return responder.send(reply.code(200), page, 'text/html; charset=utf-8', undefined);
     };
 
-    const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> => ({
-      actor: request.actor,
-      // Read only by a form's hidden field: a page without a form sets no CSRF cookie.
-      get csrfToken() {
-        return reply.csrfToken();
-      },
-      settings: await settings.get(),
-      flash: takeFlash(request, reply),
-      publicUrl,
-      path: request.url.split('?')[0] ?? '/',
-    });
+    const context = async (request: FastifyRequest, reply: FastifyReply): Promise<PageContext> =>
+      new RequestPageContext(
+        request.actor,
+        reply,
+        await settings.get(),
+        takeFlash(request, reply),
+        publicUrl,
+        request.url.split('?')[0] ?? '/',
+      );
 
     app.decorateReply('page', async function (this: FastifyReply, page: Page) {
       const ctx = await context(this.request, this);

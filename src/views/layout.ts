@@ -162,20 +162,37 @@ export function renderPage(ctx: PageContext, page: Page): string {
   return layout(ctx, page.meta, page.body(ctx)).value;
 }
 
+/**
+ * The context a sharedBody page's body is rendered with: the site and the URL, and no reader.
+ * Reading who asks throws, so a body that does fails its tests instead of leaking. Getters on
+ * a class's prototype, not defined on each object: a fresh getter closure per render gives the
+ * object a hidden class of its own, which V8's young-generation collector keeps alive with
+ * everything the closure reaches (see RequestPageContext in src/http/pages.ts).
+ */
+class NoReaderContext implements PageContext {
+  constructor(
+    readonly settings: SiteSettings,
+    readonly publicUrl: string,
+    readonly path: string,
+  ) {}
+  get actor(): never {
+    return noReader('actor');
+  }
+  get csrfToken(): never {
+    return noReader('csrfToken');
+  }
+  get flash(): never {
+    return noReader('flash');
+  }
+}
+
+function noReader(field: string): never {
+  throw new Error(
+    `A page marked sharedBody read ctx.${field} in its body: it is not the same for every reader`,
+  );
+}
+
 /** A sharedBody page's body, rendered with a context that has no reader to read. */
 export function renderSharedBody(ctx: PageContext, page: Page): string {
-  const noReader = (field: string) => () => {
-    throw new Error(
-      `A page marked sharedBody read ctx.${field} in its body: it is not the same for every reader`,
-    );
-  };
-  const shared = Object.defineProperties(
-    { settings: ctx.settings, publicUrl: ctx.publicUrl, path: ctx.path },
-    {
-      actor: { get: noReader('actor') },
-      csrfToken: { get: noReader('csrfToken') },
-      flash: { get: noReader('flash') },
-    },
-  ) as PageContext;
-  return html`${page.body(shared)}`.value;
+  return html`${page.body(new NoReaderContext(ctx.settings, ctx.publicUrl, ctx.path))}`.value;
 }
