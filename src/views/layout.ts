@@ -165,9 +165,9 @@ export function renderPage(ctx: PageContext, page: Page): string {
 /**
  * The context a sharedBody page's body is rendered with: the site and the URL, and no reader.
  * Reading who asks throws, so a body that does fails its tests instead of leaking. Getters on
- * a class's prototype, not defined on each object: a fresh getter closure per render gives the
- * object a hidden class of its own, which V8's young-generation collector keeps alive with
- * everything the closure reaches (see RequestPageContext in src/http/pages.ts).
+ * a class's prototype, not defined on each object: fresh getter closures per render kept the
+ * render's objects alive through young-generation collections (see RequestPageContext in
+ * src/http/pages.ts).
  */
 class NoReaderContext implements PageContext {
   constructor(
