@@ -1,4 +1,4 @@
-// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--duration S]
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--duration S]
 //                      [--connections N] [--workers N|auto|0] [--out DIR]
 // (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
@@ -33,6 +33,8 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
   --workers N|auto|0   the cluster targets' workers (default auto: one per core; 0: none)
   --sqlite-only        leave out the PostgreSQL + Redis run
   --no-pin             do not pin wrk and the server to separate CPUs
+  --baseline-each      measure the bare server again right before every target, and take each
+                       ratio against that one (on a machine whose speed drifts within minutes)
   --profile            Inkstone under the V8 CPU profiler, a summary per target
   --out DIR            results.json, report.html and pages.json (default bench/results/pages-<date>/)`;
 
@@ -41,6 +43,7 @@ const values = parseBenchArgs(USAGE, {
   profile: { type: 'boolean', default: false },
   'no-pin': { type: 'boolean', default: false },
   'sqlite-only': { type: 'boolean', default: false },
+  'baseline-each': { type: 'boolean', default: false },
   duration: { type: 'string' },
   connections: { type: 'string', default: '100' },
   // The cluster targets' worker count (auto: one per core); 0 leaves them out.
@@ -80,6 +83,7 @@ const options: PagesBenchOptions = {
   warmupS: values.quick ? 1 : 3,
   timeoutS: 2,
   pin: !values['no-pin'],
+  baselineBeforeEach: values['baseline-each'],
   postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
     ? process.env.DATABASE_URL
     : 'postgres://postgres@127.0.0.1:5432/test',
