@@ -3,7 +3,7 @@ import { type Clock, isoNow } from '../../clock.js';
 import { AppError, fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../access/permissions.js';
 import { type AiEvent, Broadcast } from './broadcast.js';
-import { type GenerationCache, generationKey } from './cache.js';
+import { type CachedGeneration, type GenerationCache, generationKey } from './cache.js';
 import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { FlightsPort } from './flights.js';
@@ -54,6 +54,10 @@ const RESUME_MS = 60_000;
 
 const TAKEN: LimitDecision = { allowed: true, retryAfterSeconds: 0, headers: {} };
 
+/** A finished generation, or the cached answer a replay replayed (and its record's promise). */
+type Finished = { generation: Generation } | { replayed: { hit: CachedGeneration; settled: Promise<void> } };
+type Remembered = Finished & { until: number };
+
 /**
  * The AI pipeline, whichever door a request comes in by: authorise → per-user limits →
  * generation cache (a hit replays as a stream) → coalescing (an identical request in flight
@@ -64,8 +68,13 @@ export class AiService {
   private readonly inFlight = new Map<string, Generation>();
   /** Generations running here, by id (however long they take). */
   private readonly live = new Map<string, Generation>();
-  /** Finished ones, in the order they finished, each until its resume window closes. */
-  private readonly recent = new Map<string, { generation: Generation; until: number }>();
+  /**
+   * Finished ones, in the order they finished, each until its resume window closes. A cache
+   * hit's replay is kept as the cached answer it replayed, not as its events: its stream is
+   * drawn again from that if a client resumes it (at a thousand hits a second, a minute of
+   * replayed events would be 60,000 broadcasts for the garbage collector to carry).
+   */
+  private readonly recent = new Map<string, Remembered>();
   private readonly running = new Map<string, AbortController>();
 
   constructor(
@@ -168,7 +177,7 @@ export class AiService {
       release();
       this.running.delete(generation.id);
       this.live.delete(generation.id);
-      this.remember(generation);
+      this.remember(generation.id, { generation });
     });
     return generation;
   }
@@ -191,7 +200,10 @@ export class AiService {
     const running = this.live.get(id);
     if (running) return running;
     const entry = this.recent.get(id);
-    return entry && entry.until > this.deps.clock.now().getTime() ? entry.generation : undefined;
+    if (!entry || entry.until <= this.deps.clock.now().getTime()) return undefined;
+    if ('generation' in entry) return entry.generation;
+    const { hit, settled } = entry.replayed;
+    return { id, broadcast: replayBroadcast(id, hit), headers: {}, settled };
   }
 
   /**
@@ -451,37 +463,17 @@ export class AiService {
   }
 
   private replay(
-    hit: Awaited<ReturnType<GenerationCache['get']>> & object,
+    hit: CachedGeneration,
     request: GenerateRequest,
     actor: Actor,
     params: GenerateParams,
     headers: Record<string, string>,
   ): Generation {
-    const generation: Generation = {
-      id: randomUUID(),
-      broadcast: new Broadcast(),
-      headers,
-      settled: Promise.resolve(),
-    };
-    const { broadcast } = generation;
-    broadcast.push({ type: 'start', generationId: generation.id, alias: hit.alias, cached: true });
-    for (const text of hit.tokens) broadcast.push({ type: 'token', text });
-    broadcast.push({
-      type: 'done',
-      model: hit.model,
-      provider: hit.provider,
-      alias: hit.alias,
-      usage: hit.usage,
-      finishReason: hit.finishReason,
-      cached: true,
-      ttftMs: 0,
-      durationMs: 0,
-    });
-    this.remember(generation);
+    const id = randomUUID();
     // After the replayed events have gone out: the insert (synchronous on SQLite) would
     // otherwise run before the first of them reaches the reader's socket.
-    generation.settled = new Promise((resolve) => setImmediate(resolve)).then(() =>
-      this.record(generation.id, actor, request, params, {
+    const settled = new Promise((resolve) => setImmediate(resolve)).then(() =>
+      this.record(id, actor, request, params, {
         alias: hit.alias,
         model: hit.model,
         provider: hit.provider,
@@ -495,16 +487,17 @@ export class AiService {
         cached: true,
       }),
     );
-    return generation;
+    this.remember(id, { replayed: { hit, settled } });
+    return { id, broadcast: replayBroadcast(id, hit), headers, settled };
   }
 
-  private remember(generation: Generation): void {
+  private remember(id: string, what: Finished): void {
     const now = this.deps.clock.now().getTime();
-    for (const [id, entry] of this.recent) {
+    for (const [old, entry] of this.recent) {
       if (entry.until > now) break;
-      this.recent.delete(id);
+      this.recent.delete(old);
     }
-    this.recent.set(generation.id, { generation, until: now + RESUME_MS });
+    this.recent.set(id, { ...what, until: now + RESUME_MS });
   }
 
   /** The generation's row; a failure to write it is logged, never passed to the author. */
@@ -553,4 +546,23 @@ export class AiService {
       this.deps.log?.error({ err: error, generation: id }, 'could not record the generation');
     }
   }
+}
+
+/** A cache hit's stream: the same events as the answer's, complete before anyone reads it. */
+function replayBroadcast(id: string, hit: CachedGeneration): Broadcast {
+  const broadcast = new Broadcast();
+  broadcast.push({ type: 'start', generationId: id, alias: hit.alias, cached: true });
+  for (const text of hit.tokens) broadcast.push({ type: 'token', text });
+  broadcast.push({
+    type: 'done',
+    model: hit.model,
+    provider: hit.provider,
+    alias: hit.alias,
+    usage: hit.usage,
+    finishReason: hit.finishReason,
+    cached: true,
+    ttftMs: 0,
+    durationMs: 0,
+  });
+  return broadcast;
 }

@@ -135,6 +135,25 @@ describe('the AI pipeline', () => {
     expect(w.primary.stats.requests).toHaveLength(1);
   });
 
+  it('resumes a replayed answer from the cached copy: the same events, and its record', async () => {
+    const original = await read(w, ask('resume a replay'));
+    const { ai } = w.t.app.services;
+    const generation = await ai.generate(ask('resume a replay'), w.actor);
+    const replayed: AiEvent[] = [];
+    for await (const event of generation.broadcast.subscribe()) replayed.push(event);
+    expect(last(replayed)).toMatchObject({ type: 'done', cached: true });
+    expect(text(replayed)).toBe(text(original));
+    // A client that saw the first two events reconnects with Last-Event-ID 1.
+    const found = ai.find(generation.id);
+    expect(found?.id).toBe(generation.id);
+    const resumed: AiEvent[] = [];
+    for await (const event of found!.broadcast.subscribe(undefined, 1)) resumed.push(event);
+    expect(resumed).toEqual(replayed.slice(2));
+    await found!.settled;
+    expect((await rows(w)).find((row) => row.id === generation.id)).toMatchObject({ cached: 1 });
+    expect(ai.find('no-such-generation')).toBeUndefined();
+  });
+
   it('keeps at most AI concurrency calls in flight per provider', async () => {
     w.primary.set({ ttftMs: 20 });
     await Promise.all(Array.from({ length: 8 }, (_, i) => read(w, ask(`slots ${i}`))));
