@@ -1,4 +1,4 @@
-// npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--profile] [--out DIR]
+// npm run bench:ai [-- --protocol openai] [--no-pin] [--quick] [--only replay,…] [--profile] [--out DIR]
 //                   [--inkstone-node-args="--trace-gc …"]
 // (also `inkstone bench ai …`, which runs this file from the source checkout)
 //
@@ -16,7 +16,7 @@ import { onInterrupt } from '../src/bench/progress.js';
 import { loadAverage } from '../src/bench/stats.js';
 import { parseBenchArgs, usageError } from './args.js';
 import { ROOT } from './ai/children.js';
-import { type AiBenchOptions, FULL } from './ai/options.js';
+import { type AiBenchOptions, FULL, type Scenario, SCENARIOS } from './ai/options.js';
 import { aiSection } from './ai/ratio.js';
 import { formatReport } from './ai/report.js';
 import { runAiBench } from './ai/run.js';
@@ -30,6 +30,7 @@ PostgreSQL). Runs from a source checkout.
 
   --protocol ollama|openai     the fake model's protocol (default ollama)
   --quick                      a smoke run of about half a minute
+  --only a,b                   only these scenarios: ${SCENARIOS.join(', ')}
   --no-pin                     do not pin the processes to separate CPUs
   --profile                    Inkstone under the V8 CPU profiler at the busiest level
   --inkstone-node-args "…"     more node flags for Inkstone (--trace-gc …)
@@ -42,7 +43,11 @@ const values = parseBenchArgs(USAGE, {
   profile: { type: 'boolean', default: false },
   out: { type: 'string' },
   'inkstone-node-args': { type: 'string' },
+  only: { type: 'string' },
 });
+const only = values.only?.split(',').map((x) => x.trim());
+const unknown = only?.find((x) => !(SCENARIOS as readonly string[]).includes(x));
+if (unknown !== undefined) usageError(USAGE, `--only: no scenario "${unknown}"; use ${SCENARIOS.join(', ')}`);
 const protocol = values.protocol;
 if (protocol !== 'ollama' && protocol !== 'openai')
   usageError(USAGE, `--protocol must be ollama or openai (got "${protocol}")`);
@@ -53,6 +58,7 @@ const options: AiBenchOptions = {
   ...FULL,
   protocol,
   pin: !values['no-pin'],
+  ...(only ? { only: only as Scenario[] } : {}),
   inkstoneNodeArgs: values['inkstone-node-args']?.split(' ').filter(Boolean),
   ...(values.profile ? { profileDir: join(results, 'profiles') } : {}),
 };
@@ -64,7 +70,7 @@ if (values.quick) {
     levels: options.ttft.levels.map((l) => ({ ...l, samples: l.samples / 5 })),
   };
   options.throughput = { ...options.throughput, rounds: 1, windowMs: 4000 };
-  options.replay = { ...options.replay, repeats: 100 };
+  options.replay = { ...options.replay, repeats: 200, rounds: 2 };
   options.doors = { ...options.doors, samples: options.doors.samples / 5, rounds: 2 };
   options.jobs = { ...options.jobs, sequential: 10, burst: 100 };
   options.instances = { ...options.instances, windowMs: 4000, rounds: 1 };
