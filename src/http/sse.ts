@@ -23,14 +23,15 @@ export function sseFrame(event: SseEvent): string {
 /**
  * Streams events to the client as Server-Sent Events, each written the moment it comes: no
  * buffering past the current tick, and a slow reader is waited for (backpressure) rather
- * than queued in memory. The signal given to `events` aborts when the client goes away.
+ * than queued in memory. The signal given to `events` aborts when the client goes away; an
+ * array from `events` (every event already there) is written at once.
  * `encode` turns an event into its frame (default: `sseFrame`); a source whose events many
  * clients read (a coalesced or replayed generation) can encode each one once.
  */
 export async function sendSse<T = SseEvent>(
   request: FastifyRequest,
   reply: FastifyReply,
-  events: (signal: AbortSignal) => AsyncIterable<T>,
+  events: (signal: AbortSignal) => AsyncIterable<T> | readonly T[],
   options: { headers?: Record<string, string>; encode?: (event: T) => string } = {},
 ): Promise<void> {
   const encode = options.encode ?? (sseFrame as (event: T) => string);
@@ -48,7 +49,7 @@ export async function sendSse<T = SseEvent>(
     'x-request-id': request.id,
     ...options.headers,
   });
-  // Events that are ready together (a cache replay, a reader catching up) leave in one
+  // Events that are ready together (a live stream's reader catching up) leave in one
   // write at the end of the tick instead of one system call each; a live token, alone in
   // its tick, still leaves at once.
   // The first write (headers and `start`) waits for the check phase instead: a generation's
@@ -62,7 +63,13 @@ export async function sendSse<T = SseEvent>(
     raw.uncork();
   };
   try {
-    for await (const event of events(gone.signal)) {
+    const source = events(gone.signal);
+    if (isArray(source)) {
+      // All there already (a cache replay, a resume after the end): one write, then the end.
+      raw.end(source.map(encode).join(''));
+      return;
+    }
+    for await (const event of source) {
       if (!corked) {
         corked = true;
         raw.cork();
@@ -79,4 +86,9 @@ export async function sendSse<T = SseEvent>(
     raw.off('close', onClose);
     if (!raw.writableEnded) raw.end();
   }
+}
+
+// Array.isArray narrows a readonly array to any[]; this keeps its element type.
+function isArray<T>(value: AsyncIterable<T> | readonly T[]): value is readonly T[] {
+  return Array.isArray(value);
 }

@@ -69,6 +69,14 @@ describe('AI writing over HTTP', () => {
     expect(second[0]!.data.cached).toBe(true);
     expect(second.at(-1)!.data).toMatchObject({ cached: true, model: 'glm4' });
     expect(textOf(second)).toBe(textOf(first));
+    const tokens = (events: typeof first) =>
+      events.filter((e) => e.event === 'token').map((e) => [e.id, e.data]);
+    expect(tokens(second)).toEqual(tokens(first));
+    expect(second.map((e) => Number(e.id))).toEqual(second.map((_, i) => i));
+    // Every replay of one cached answer sends the same frames after its own start.
+    const third = parseSse((await client.api('POST', '/api/v1/ai/write', body)).body);
+    expect(third.slice(1)).toEqual(second.slice(1));
+    expect(third[0]!.data.generationId).not.toBe(second[0]!.data.generationId);
     await client.api('POST', '/api/v1/ai/write', { ...body, regenerate: true });
     expect(fake.stats.requests).toHaveLength(2);
   });

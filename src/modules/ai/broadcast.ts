@@ -37,6 +37,17 @@ export class Broadcast {
 
   constructor(private readonly onAbandoned: () => void = () => {}) {}
 
+  /**
+   * A broadcast complete from the start (a cache hit's replay): `events` (ids 0…n, the last a
+   * `done` or `error`) are taken as they are, not copied, so they may be shared between many.
+   */
+  static complete(events: readonly AiEvent[]): Broadcast {
+    const broadcast = new Broadcast();
+    for (let i = 0; i < events.length; i++) broadcast.events.push(events[i]!);
+    broadcast.finished = true;
+    return broadcast;
+  }
+
   get done(): boolean {
     return this.finished;
   }
@@ -53,6 +64,17 @@ export class Broadcast {
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /**
+   * What a reader after `lastEventId` gets: once the broadcast is finished, the rest of its
+   * events at once (a stream writes them in one go, with no promise per event); before, a
+   * subscription.
+   */
+  read(signal?: AbortSignal, lastEventId = -1): AsyncIterable<AiEvent> | readonly AiEvent[] {
+    return this.finished
+      ? this.events.slice(Math.max(0, lastEventId + 1))
+      : this.subscribe(signal, lastEventId);
   }
 
   /**

@@ -18,7 +18,7 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const stream =
     (generation: Generation, lastEventId = -1) =>
     (signal: AbortSignal) =>
-      generation.broadcast.subscribe(signal, lastEventId);
+      generation.broadcast.read(signal, lastEventId);
 
   app.post(
     '/ai/write',
@@ -111,8 +111,23 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
+/**
+ * The frames of events that many streams send as they are: a replay's tokens and end are the
+ * same objects for every hit on one cached answer (see replayBroadcast), encoded once.
+ */
+const sharedFrames = new WeakMap<AiEvent, string>();
+
 /** An event's SSE frame; a token (nearly every event) without building an object first. */
 function aiFrame(event: AiEvent): string {
+  if (Object.isFrozen(event)) {
+    let frame = sharedFrames.get(event);
+    if (frame === undefined) sharedFrames.set(event, (frame = encodeFrame(event)));
+    return frame;
+  }
+  return encodeFrame(event);
+}
+
+function encodeFrame(event: AiEvent): string {
   if (event.type === 'token') {
     return `id: ${event.id}\nevent: token\ndata: {"text":${JSON.stringify(event.text)}}\n\n`;
   }

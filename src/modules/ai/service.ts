@@ -213,9 +213,9 @@ export class AiService {
   async resume(
     id: string,
     lastEventId: number,
-  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent>) | undefined> {
+  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent> | readonly AiEvent[]) | undefined> {
     const local = this.find(id);
-    if (local) return (signal) => local.broadcast.subscribe(signal, lastEventId);
+    if (local) return (signal) => local.broadcast.read(signal, lastEventId);
     const { flights } = this.deps;
     if (flights && (await flights.relayed(id))) return (signal) => flights.follow(id, signal, lastEventId);
     return undefined;
@@ -548,12 +548,20 @@ export class AiService {
   }
 }
 
-/** A cache hit's stream: the same events as the answer's, complete before anyone reads it. */
-function replayBroadcast(id: string, hit: CachedGeneration): Broadcast {
-  const broadcast = new Broadcast();
-  broadcast.push({ type: 'start', generationId: id, alias: hit.alias, cached: true });
-  for (const text of hit.tokens) broadcast.push({ type: 'token', text });
-  broadcast.push({
+/**
+ * A cached answer's events after `start` (its tokens and `done`), built once per answer held
+ * in memory and shared, frozen, by every replay of it: a replay then allocates its `start`
+ * and little else (each of a thousand replays a second had made ~20 event objects, and the
+ * garbage collector's pauses with them).
+ */
+const replayTails = new WeakMap<CachedGeneration, readonly AiEvent[]>();
+
+function replayTail(hit: CachedGeneration): readonly AiEvent[] {
+  let tail = replayTails.get(hit);
+  if (tail) return tail;
+  const events: AiEvent[] = hit.tokens.map((text, i) => ({ id: i + 1, type: 'token', text }));
+  events.push({
+    id: events.length + 1,
     type: 'done',
     model: hit.model,
     provider: hit.provider,
@@ -564,5 +572,13 @@ function replayBroadcast(id: string, hit: CachedGeneration): Broadcast {
     ttftMs: 0,
     durationMs: 0,
   });
-  return broadcast;
+  tail = Object.freeze(events.map((event) => Object.freeze(event)));
+  replayTails.set(hit, tail);
+  return tail;
+}
+
+/** A cache hit's stream: the same events as the answer's, complete before anyone reads it. */
+function replayBroadcast(id: string, hit: CachedGeneration): Broadcast {
+  const start: AiEvent[] = [{ id: 0, type: 'start', generationId: id, alias: hit.alias, cached: true }];
+  return Broadcast.complete(start.concat(replayTail(hit)));
 }
