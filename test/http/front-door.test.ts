@@ -69,9 +69,17 @@ describe('the front door (hot page layer over a real socket)', () => {
     expect(hit.header('set-cookie')).toBeUndefined();
     const generated = await get(base + post.url);
     expect(generated.header('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // Each hit writes its own id into the page's headers: never the one before it.
+    const again = await get(base + post.url);
+    expect(again.header('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(again.header('x-request-id')).not.toBe(generated.header('x-request-id'));
 
-    const notModified = await get(base + post.url, { 'if-none-match': `W/${first.header('etag')}` });
+    const notModified = await get(base + post.url, {
+      'if-none-match': `W/${first.header('etag')}`,
+      'x-request-id': 'third-3',
+    });
     expect(notModified.status).toBe(304);
+    expect(notModified.header('x-request-id')).toBe('third-3');
     expect(notModified.body.length).toBe(0);
     expect(notModified.header('etag')).toBe(first.header('etag'));
 
@@ -94,6 +102,8 @@ describe('the front door (hot page layer over a real socket)', () => {
     }
     expect(br.header('content-encoding')).toBe('br');
     expect(brotliDecompressSync(br.body).toString()).toBe(first.text);
+    const brId = await get(base + post.url, { 'accept-encoding': 'br', 'x-request-id': 'br-1' });
+    expect(brId.header('x-request-id')).toBe('br-1');
     expect(br.body.length).toBeLessThan(first.body.length / 3);
 
     const gz = await get(base + post.url, { 'accept-encoding': 'gzip' });
