@@ -385,7 +385,10 @@ async function runDatabase(
     ];
     const workers = options.clusterWorkers;
     if (workers > 0) {
-      // As users run it: the CLI's cluster, the page cache on, not pinned (a cluster spreads).
+      // As users run it: the CLI's cluster, the page cache on. One worker (and its primary) on
+      // Inkstone's CPU, as every other target against the single bare server: unpinned, the
+      // scheduler put it beside wrk on CPU 0 now and then, and the ratio measured that. N
+      // workers are not pinned: a cluster spreads, as the bare cluster it is against does.
       const cli = (n: number) => {
         let server: Server | undefined;
         return async () => {
@@ -395,6 +398,7 @@ async function runDatabase(
               'src/cli/index.ts',
               ['serve', '--workers', String(n)],
               inkstoneEnv(prepared.url, 60, redisUrl),
+              n === 1 ? cpu : undefined,
             );
             children.push(server);
           }
