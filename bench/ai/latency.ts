@@ -14,6 +14,9 @@ export interface TtftLevel {
   answerTokens: number;
   direct: Latency;
   inkstone: Latency;
+  /** Through the bare relay (the control), and its overhead over direct; absent without one. */
+  relay?: Latency;
+  relayOverhead?: { p50: number; p99: number };
   /** Of Inkstone's TTFT, the time until its `start` event: the request was admitted. */
   accepted: Latency;
   /** Inkstone minus direct, at the same percentile. */
@@ -23,21 +26,25 @@ export interface TtftLevel {
    * request on its way to the model (through Inkstone: its whole request path), the model's
    * own first token, and the token on its way back (through Inkstone: its relay).
    */
-  legs: Record<Path, Legs>;
+  legs: Partial<Record<Path, Legs>> & Record<'direct' | 'inkstone', Legs>;
   /** Per round: each path's p50, to show how steady the numbers are. */
-  rounds: { first: 'direct' | 'inkstone'; directP50: number; inkstoneP50: number }[];
+  rounds: { first: Path; directP50: number; inkstoneP50: number; relayP50?: number }[];
   /** Inkstone's event-loop delay while it served this level (worst p99 and max of the rounds). */
   loopDelay: LoopDelay;
   /** CPU per stream, ms: Inkstone's (through it), and the fake's on each path. Load-independent. */
   cpuMsPerStream: { inkstone: number; fakeDirect: number; fakeThrough: number };
-  errors: { direct: ReturnType<typeof failures>; inkstone: ReturnType<typeof failures> };
+  errors: {
+    direct: ReturnType<typeof failures>;
+    inkstone: ReturnType<typeof failures>;
+    relay?: ReturnType<typeof failures>;
+  };
   /** The fake queued nothing on either path: the model's own wait is the same for both. */
   modelQueued: number;
   loadAverage: LoadAverage;
   pass: boolean;
 }
 
-type Path = 'direct' | 'inkstone';
+type Path = 'direct' | 'inkstone' | 'relay';
 type Percentiles = { p50: number; p99: number };
 export interface Legs {
   toModel: Percentiles;
@@ -78,7 +85,7 @@ function summarizeLegs(legs: readonly Leg[]): Legs {
  * lockstep and every round would be a burst of `concurrency` requests at the same instant.
  */
 async function phase(world: World, path: Path, concurrency: number, perWorker: number, staggerMs: number) {
-  const target = path === 'direct' ? world.direct : world.through;
+  const target = path === 'direct' ? world.direct : path === 'relay' ? world.relay! : world.through;
   await world.fake.call({ type: 'reset' });
   await world.inkstone.call({ type: 'loopDelay', reset: true });
   const before = await cpuNow(world);
@@ -105,19 +112,19 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
     const generationMs = options.timings.ttftMs + (answerTokens - 1) * options.timings.interTokenMs;
     // Connections opened and code compiled, on both sides of Inkstone, before anything counts.
     const warmup = Math.max(1, Math.ceil(options.warmup / concurrency));
-    for (const path of ['direct', 'inkstone'] as const) {
-      await phase(world, path, concurrency, warmup, generationMs);
-    }
+    const paths: Path[] = world.relay ? ['direct', 'inkstone', 'relay'] : ['direct', 'inkstone'];
+    for (const path of paths) await phase(world, path, concurrency, warmup, generationMs);
     const perWorker = Math.max(1, Math.ceil(samples / (options.rounds * concurrency)));
-    const all = { direct: [] as StreamResult[], inkstone: [] as StreamResult[] };
-    const legs = { direct: [] as Leg[], inkstone: [] as Leg[] };
+    const all: Record<Path, StreamResult[]> = { direct: [], inkstone: [], relay: [] };
+    const legs: Record<Path, Leg[]> = { direct: [], inkstone: [], relay: [] };
     const cpu = { inkstone: 0, fakeDirect: 0, fakeThrough: 0 };
     const rounds: TtftLevel['rounds'] = [];
     let modelQueued = 0;
     const loopDelay: LoopDelay = { p50: 0, p99: 0, max: 0 };
     for (let r = 0; r < options.rounds; r++) {
-      const order: Path[] = r % 2 === 0 ? ['direct', 'inkstone'] : ['inkstone', 'direct'];
-      const p50 = { direct: NaN, inkstone: NaN };
+      // Each path first in turn, so that drift in the machine's load falls on all of them.
+      const order = paths.map((_, i) => paths[(i + r) % paths.length]!);
+      const p50: Record<Path, number> = { direct: NaN, inkstone: NaN, relay: NaN };
       for (const path of order) {
         const {
           results,
@@ -138,24 +145,44 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
         if (path === 'inkstone') {
           cpu.inkstone += used.inkstone;
           cpu.fakeThrough += used.fake;
-        } else cpu.fakeDirect += used.fake;
+        } else if (path === 'direct') cpu.fakeDirect += used.fake;
       }
-      rounds.push({ first: order[0]!, directP50: p50.direct, inkstoneP50: p50.inkstone });
+      rounds.push({
+        first: order[0]!,
+        directP50: p50.direct,
+        inkstoneP50: p50.inkstone,
+        ...(world.relay ? { relayP50: p50.relay } : {}),
+      });
     }
-    const direct = summarize(all.direct.filter((x) => x.ok).map((x) => x.ttftMs));
-    const inkstone = summarize(all.inkstone.filter((x) => x.ok).map((x) => x.ttftMs));
+    const ttftOf = (path: Path) => summarize(all[path].filter((x) => x.ok).map((x) => x.ttftMs));
+    const direct = ttftOf('direct');
+    const inkstone = ttftOf('inkstone');
     const accepted = summarize(all.inkstone.filter((x) => x.ok).map((x) => x.acceptedMs));
-    const overhead = { p50: round(inkstone.p50 - direct.p50), p99: round(inkstone.p99 - direct.p99) };
-    const errors = { direct: failures(all.direct), inkstone: failures(all.inkstone) };
+    const over = (path: Latency) => ({
+      p50: round(path.p50 - direct.p50),
+      p99: round(path.p99 - direct.p99),
+    });
+    const overhead = over(inkstone);
+    const relay = world.relay ? ttftOf('relay') : undefined;
+    const errors = {
+      direct: failures(all.direct),
+      inkstone: failures(all.inkstone),
+      ...(relay ? { relay: failures(all.relay) } : {}),
+    };
     const perStream = (ms: number, n: number) => round(ms / Math.max(1, n));
     const level: TtftLevel = {
       concurrency,
       answerTokens,
       direct,
       inkstone,
+      ...(relay ? { relay, relayOverhead: over(relay) } : {}),
       accepted,
       overhead,
-      legs: { direct: summarizeLegs(legs.direct), inkstone: summarizeLegs(legs.inkstone) },
+      legs: {
+        direct: summarizeLegs(legs.direct),
+        inkstone: summarizeLegs(legs.inkstone),
+        ...(relay ? { relay: summarizeLegs(legs.relay) } : {}),
+      },
       loopDelay,
       rounds,
       cpuMsPerStream: {
@@ -172,7 +199,7 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
         errors.direct.count + errors.inkstone.count === 0,
     };
     world.log(
-      `  TTFT at ${concurrency} streams: direct p50 ${direct.p50} p99 ${direct.p99}, Inkstone p50 ${inkstone.p50} p99 ${inkstone.p99} ms; Inkstone CPU ${level.cpuMsPerStream.inkstone} ms/stream (load ${level.loadAverage.join(' ')})`,
+      `  TTFT at ${concurrency} streams: direct p50 ${direct.p50} p99 ${direct.p99}, Inkstone p50 ${inkstone.p50} p99 ${inkstone.p99}${relay ? `, bare relay p50 ${relay.p50} p99 ${relay.p99}` : ''} ms; Inkstone CPU ${level.cpuMsPerStream.inkstone} ms/stream (load ${level.loadAverage.join(' ')})`,
     );
     levels.push(level);
   }

@@ -42,6 +42,16 @@ export function aiSection(r: AiBenchResult): RatioSection {
         errors: x.errors.inkstone.count,
       },
     );
+    // The control: a bare relay's own overhead, no goal.
+    if (x.relay)
+      rows.push({
+        group,
+        target: 'bare relay (control)',
+        throughput: 0,
+        latency: x.relay,
+        ratio: speed(x.direct, x.relay),
+        errors: x.errors.relay?.count ?? 0,
+      });
   }
   if (r.doors) {
     const d = r.doors;

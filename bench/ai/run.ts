@@ -137,6 +137,11 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     cpu: pinned ? 0 : undefined,
     env: { ...process.env, FAKE_PORT: new URL(fakeUrl).port },
   });
+  // The control: a bare relay to the fake on Inkstone's CPU (idle but for its own turns).
+  const relayStarting = forkChild<InkstoneCommand>('bare relay', './relay-child.ts', {
+    cpu: pinned ? 1 : undefined,
+    env: { ...process.env, RELAY_UPSTREAM: fakeUrl },
+  });
   const inkstoneStarting = forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
     cpu: pinned ? 1 : undefined,
     nodeArgs: [
@@ -178,12 +183,19 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
   const children: Child<Command>[] = [];
   const scope: Scope = { dir, fakeUrl, pinned, children, cleanups: [], usedRedis: false };
   try {
-    const settled = await Promise.allSettled([fakeStarting, inkstoneStarting]);
+    const settled = await Promise.allSettled([fakeStarting, inkstoneStarting, relayStarting]);
     for (const x of settled) if (x.status === 'fulfilled') children.push(x.value);
     for (const x of settled) if (x.status === 'rejected') throw x.reason;
-    const [fake, inkstone] = await Promise.all([fakeStarting, inkstoneStarting]);
+    const [fake, inkstone, relay] = await Promise.all([fakeStarting, inkstoneStarting, relayStarting]);
     const { token = '', url } = inkstone.ready;
-    const world: World = { fake, inkstone, direct, through: { via: 'inkstone', url, token }, log };
+    const world: World = {
+      fake,
+      inkstone,
+      direct,
+      through: { via: 'inkstone', url, token },
+      relay: { ...direct, url: relay.ready.url },
+      log,
+    };
 
     if (profileDir) {
       const busiest = options.ttft.levels.at(-1)!;

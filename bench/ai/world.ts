@@ -13,6 +13,11 @@ export interface World {
   through: Target;
   /** The same again through Inkstone's OpenAI-compatible door, POST /v1/chat/completions. */
   door?: Target;
+  /**
+   * The direct request through a bare relay on Inkstone's CPU (relay-child.ts): the control,
+   * what one more process between client and model costs here before any work of its own.
+   */
+  relay?: Target;
   log: (line: string) => void;
 }
 

@@ -24,6 +24,11 @@ describe('npm run bench:ai', () => {
       expect(level.direct.n).toBeGreaterThanOrEqual(TINY.ttft.levels[0]!.samples);
       expect(level.inkstone.n).toBe(level.direct.n);
       expect(level.inkstone.p50).toBeGreaterThan(0);
+      // The control: every stream through the bare relay reached the model and came back.
+      expect(level.errors.relay?.count).toBe(0);
+      expect(level.relay?.n).toBe(level.direct.n);
+      expect(level.relayOverhead?.p50).toBeTypeOf('number');
+      expect(level.legs.relay?.model.p50).toBeGreaterThan(0);
       // The fake's record of each request was matched with the client's, on both paths. (Not
       // the legs between processes: under the test runner, on a loaded machine, a leg of a
       // tenth of a millisecond has come out negative, which says nothing about the match.)
@@ -96,6 +101,8 @@ describe('npm run bench:ai', () => {
 
     const report = formatReport(result);
     expect(report).toContain('Time to first token');
+    expect(report).toContain('bare relay: overhead p50');
+    expect(report).toMatch(/\n1\s+relay\s/);
     expect(report).toContain('Load average');
     expect(report).toMatch(/Coalescing: 5 identical concurrent requests\s+1 model call/);
     expect(report).toContain('OpenAI door, /v1/chat/completions');
@@ -111,7 +118,9 @@ describe('npm run bench:ai', () => {
       expect(rows.map((x) => [x.target, x.ratio])).toEqual([
         ['direct', null],
         ['inkstone', Math.round((level.direct.p50 / level.inkstone.p50) * 1000) / 1000],
+        ['bare relay (control)', Math.round((level.direct.p50 / level.relay!.p50) * 1000) / 1000],
       ]);
+      expect(rows[2]!.goal).toBeUndefined();
       expect(rows[1]!.latency).toEqual(level.inkstone);
       expect(rows[1]!.pass).toBe(level.pass);
     }
