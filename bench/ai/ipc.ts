@@ -1,5 +1,6 @@
 // The messages between the bench (parent) and its two child processes. Requests carry an id
 // and get exactly one reply with the same id; each child first sends one `ready` message.
+import type { Server } from 'node:http';
 
 export type FakeCommand =
   | { type: 'set'; settings: FakeTimings }
@@ -113,4 +114,33 @@ export function serve<C extends Command>(handle: (command: C) => Promise<unknown
   // Ctrl-C reaches the whole process group; the bench decides when its children stop (on the
   // first, it finishes the target under way, writes what it measured and closes them).
   process.on('SIGINT', () => {});
+}
+
+/**
+ * A bare server as a bench child (the bare page server, the relay): listens on a free port,
+ * answers `cpu` and `close` as the Inkstone child does, and tells the parent it is ready.
+ */
+export async function serveBare(
+  server: Server,
+  name: string,
+  close: () => Promise<void> = async () => {},
+): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('not on a TCP port');
+  serve<InkstoneCommand>(async (command) => {
+    switch (command.type) {
+      case 'cpu':
+        return cpuMs();
+      case 'close':
+        server.closeAllConnections();
+        server.close();
+        await close();
+        setImmediate(() => process.exit(0));
+        return undefined;
+      default:
+        throw new Error(`${name} does not answer ${command.type}`);
+    }
+  });
+  process.send?.({ type: 'ready', url: `http://127.0.0.1:${address.port}` } satisfies Ready);
 }

@@ -4,7 +4,7 @@
 // machine before any gateway does any work of its own.
 import { createServer } from 'node:http';
 import { Agent, request } from 'undici';
-import { cpuMs, type InkstoneCommand, serve } from './ipc.js';
+import { serveBare } from './ipc.js';
 
 const upstream = process.env.RELAY_UPSTREAM ?? '';
 if (!upstream) throw new Error('RELAY_UPSTREAM is not set');
@@ -34,23 +34,4 @@ const server = createServer((incoming, outgoing) => {
       });
   });
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const address = server.address();
-if (address === null || typeof address === 'string') throw new Error('not on a TCP port');
-
-// The Inkstone child's commands, so the bench drives both alike; only these mean anything here.
-serve<InkstoneCommand>(async (command) => {
-  switch (command.type) {
-    case 'cpu':
-      return cpuMs();
-    case 'close':
-      server.closeAllConnections();
-      server.close();
-      await agent.close();
-      setImmediate(() => process.exit(0));
-      return undefined;
-    default:
-      throw new Error(`the relay does not answer ${command.type}`);
-  }
-});
-process.send?.({ type: 'ready', url: `http://127.0.0.1:${address.port}` });
+await serveBare(server, 'the relay', () => agent.close());

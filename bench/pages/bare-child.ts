@@ -2,7 +2,7 @@
 // bytes Inkstone sent for its home page (same body, same content type), and nothing else.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { cpuMs, type InkstoneCommand, serve } from '../ai/ipc.js';
+import { serveBare } from '../ai/ipc.js';
 
 const body = readFileSync(process.env.BARE_BODY_FILE ?? '');
 const type = process.env.BARE_CONTENT_TYPE ?? 'text/html; charset=utf-8';
@@ -18,22 +18,4 @@ const server = createServer((_request, response) => {
   response.writeHead(200, { 'content-type': type, 'content-length': body.length });
   response.end(body);
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const address = server.address();
-if (address === null || typeof address === 'string') throw new Error('not on a TCP port');
-
-// The Inkstone child's commands, so the bench drives both alike; only these two mean anything here.
-serve<InkstoneCommand>(async (command) => {
-  switch (command.type) {
-    case 'cpu':
-      return cpuMs();
-    case 'close':
-      server.closeAllConnections();
-      server.close();
-      setImmediate(() => process.exit(0));
-      return undefined;
-    default:
-      throw new Error(`the bare server does not answer ${command.type}`);
-  }
-});
-process.send?.({ type: 'ready', url: `http://127.0.0.1:${address.port}` });
+await serveBare(server, 'the bare server');
