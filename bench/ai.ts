@@ -3,9 +3,10 @@
 // (also `inkstone bench ai …`, which runs this file from the source checkout)
 //
 // The AI pipeline against the fake model server (a simulator with fixed timings): time to
-// first token through Inkstone vs direct, and through its OpenAI door; throughput at the
-// model's capacity, 1,000 concurrent streams and their memory, coalescing, cache replay;
-// generation jobs on the in-process queue vs BullMQ; two instances on one Redis and one
+// first token through Inkstone vs direct (and vs a bare relay on Inkstone's CPU, the control),
+// and through its OpenAI door; throughput at the model's capacity, 1,000 concurrent streams
+// and their memory, coalescing, cache replay; generation jobs on the in-process queue vs
+// BullMQ; two instances on one Redis and one
 // PostgreSQL (REDIS_URL, DATABASE_URL=postgres://… or the test defaults; skipped, with the
 // reason, when unreachable). Prints a table (progress goes to stderr) and writes results.json
 // (the inkstone-bench/1 schema), report.html and ai.json (every figure) to --out DIR (default
@@ -24,9 +25,9 @@ import { runAiBench } from './ai/run.js';
 const USAGE = `Usage: inkstone bench ai [options]   (or: npm run bench:ai -- [options])
 
 The AI pipeline against the fake model server (fixed timings), each path against going
-straight to the model in the same run: time to first token, throughput at the model's
-capacity, 1,000 streams, coalescing, cache replay, jobs, two instances (with Redis and
-PostgreSQL). Runs from a source checkout.
+straight to the model in the same run: time to first token (with a bare relay as the
+control), throughput at the model's capacity, 1,000 streams, coalescing, cache replay, jobs,
+two instances (with Redis and PostgreSQL). Runs from a source checkout.
 
   --protocol ollama|openai     the fake model's protocol (default ollama)
   --quick                      a smoke run of about half a minute
