@@ -89,6 +89,13 @@ export class Child<C extends Command> {
   }
 }
 
+/** Node with these arguments, alone on `cpu` when one is given (taskset; its children inherit it). */
+export function nodeOn(cpu: number | undefined, nodeArgs: string[]): { file: string; args: string[] } {
+  return cpu === undefined
+    ? { file: process.execPath, args: nodeArgs }
+    : { file: 'taskset', args: ['-c', String(cpu), process.execPath, ...nodeArgs] };
+}
+
 /** Starts `file` (relative to bench/ai/) and waits for its `ready` message. */
 export async function forkChild<C extends Command>(
   name: string,
@@ -97,14 +104,13 @@ export async function forkChild<C extends Command>(
 ): Promise<Child<C>> {
   const modulePath = fileURLToPath(new URL(file, import.meta.url));
   // --import is resolved from the working directory: the repository root, where tsx is installed.
-  const nodeArgs = ['--import', 'tsx', ...(options.nodeArgs ?? [])];
-  const pinned = options.cpu !== undefined;
+  const node = nodeOn(options.cpu, ['--import', 'tsx', ...(options.nodeArgs ?? [])]);
   const child = fork(modulePath, [], {
     cwd: ROOT,
     env: options.env ?? process.env,
     serialization: 'advanced', // structured clone: Infinity and nested objects survive
-    execPath: pinned ? 'taskset' : process.execPath,
-    execArgv: pinned ? ['-c', String(options.cpu), process.execPath, ...nodeArgs] : nodeArgs,
+    execPath: node.file,
+    execArgv: node.args,
   });
   const ready = await new Promise<Ready>((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`${name} exited (${code}) before it was ready`));

@@ -3,7 +3,7 @@
 // the home page's bytes (the limit for it). Neither reports its CPU: a cluster is many processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canPin, freePort, ROOT } from '../ai/children.js';
+import { freePort, nodeOn, ROOT } from '../ai/children.js';
 import type { InkstoneCommand } from '../ai/ipc.js';
 
 /** What the bench needs of a server under test: its address, its CPU time, and a way to stop it. */
@@ -47,21 +47,16 @@ export async function spawnServer(
   entry: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  /** Pin the server, and the processes it forks (taskset's affinity is inherited), to this CPU. */
+  /** Pin the server, and the processes it forks, to this CPU (the caller checked it can pin). */
   cpu?: number,
 ): Promise<Server> {
   const port = await freePort();
-  const command = ['--import', 'tsx', entry, ...args];
-  const pinned = cpu !== undefined && canPin();
-  const child = spawn(
-    pinned ? 'taskset' : process.execPath,
-    pinned ? ['-c', String(cpu), process.execPath, ...command] : command,
-    {
-      cwd: ROOT,
-      env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const node = nodeOn(cpu, ['--import', 'tsx', entry, ...args]);
+  const child = spawn(node.file, node.args, {
+    cwd: ROOT,
+    env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
