@@ -30,7 +30,7 @@ export type AiEventBody = Distribute<AiEvent>;
  * its slot; while anyone still reads, it goes on.
  */
 export class Broadcast {
-  private readonly events: AiEvent[] = [];
+  private events: AiEvent[] = [];
   private waiters: (() => void)[] = [];
   private subscribers = 0;
   private finished = false;
@@ -39,11 +39,13 @@ export class Broadcast {
 
   /**
    * A broadcast complete from the start (a cache hit's replay): `events` (ids 0…n, the last a
-   * `done` or `error`) are taken as they are, not copied, so they may be shared between many.
+   * `done` or `error`) become its log, the array and the events as they are, so the events may
+   * be shared between many. The caller hands the array over: a finished broadcast never
+   * changes it, and neither may the caller.
    */
-  static complete(events: readonly AiEvent[]): Broadcast {
+  static complete(events: AiEvent[]): Broadcast {
     const broadcast = new Broadcast();
-    for (let i = 0; i < events.length; i++) broadcast.events.push(events[i]!);
+    broadcast.events = events;
     broadcast.finished = true;
     return broadcast;
   }
