@@ -2,6 +2,7 @@
 // the load client here; every scenario in turn; one result object. The scale-out scenarios
 // start more Inkstone processes for their own time: one with Redis (BullMQ), then two on one
 // Redis and one PostgreSQL.
+import { SINGLE_THREADED_GC, wantsSingleThreadedGc } from '../../src/cli/one-cpu.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -98,6 +99,14 @@ function inkstoneEnv(dir: string, fakeUrl: string, protocol: Protocol, slots: nu
   };
 }
 
+/**
+ * Inkstone's node flags as `inkstone serve` would run with them: pinned to one CPU, with V8's
+ * collector on the main thread (src/cli/one-cpu.ts), unless the flags given chose otherwise.
+ */
+function asServeOn(pinned: boolean, nodeArgs: string[]): string[] {
+  return pinned && wantsSingleThreadedGc(nodeArgs, 1) ? [SINGLE_THREADED_GC, ...nodeArgs] : nodeArgs;
+}
+
 const MODEL = 'glm4';
 const CAPACITY_ALIAS = 'capacity';
 
@@ -115,7 +124,11 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
         client: 'CPU 0',
         fake: 'CPU 0',
         inkstone: 'CPU 1',
-        note: 'the load client and the fake model server share CPU 0; Inkstone has CPU 1 (other work on the machine may run on either)',
+        note: `the load client and the fake model server share CPU 0; Inkstone has CPU 1 (other work on the machine may run on either)${
+          asServeOn(true, options.inkstoneNodeArgs ?? []).includes(SINGLE_THREADED_GC)
+            ? ' and, as `inkstone serve` on one CPU, its garbage collector on the main thread'
+            : ''
+        }`,
       }
     : {
         pinned,
@@ -147,7 +160,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     nodeArgs: [
       '--expose-gc',
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : []),
-      ...(options.inkstoneNodeArgs ?? []),
+      ...asServeOn(pinned, options.inkstoneNodeArgs ?? []),
     ],
     env: {
       ...inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
@@ -323,7 +336,7 @@ interface Scope {
 async function startInkstone(scope: Scope, name: string, env: NodeJS.ProcessEnv) {
   const child = await forkChild<InkstoneCommand>(name, './inkstone-child.ts', {
     cpu: scope.pinned ? 1 : undefined,
-    nodeArgs: ['--expose-gc'],
+    nodeArgs: ['--expose-gc', ...asServeOn(scope.pinned, [])],
     env,
   });
   scope.children.push(child);
