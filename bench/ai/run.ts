@@ -2,13 +2,13 @@
 // the load client here; every scenario in turn; one result object. The scale-out scenarios
 // start more Inkstone processes for their own time: one with Redis (BullMQ), then two on one
 // Redis and one PostgreSQL.
-import { SINGLE_THREADED_GC, wantsSingleThreadedGc } from '../../src/cli/one-cpu.js';
+import { SINGLE_THREADED_GC } from '../../src/cli/one-cpu.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
+import { asServeOn, canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
 import { createSchema, deleteRunKeys, redisPrefix, redisProblem } from './backends.js';
 import type { Protocol, Target } from './client.js';
 import { type DoorsResult, listModels, measureDoors } from './doors.js';
@@ -97,14 +97,6 @@ function inkstoneEnv(dir: string, fakeUrl: string, protocol: Protocol, slots: nu
     AI_REQUESTS_PER_MINUTE: '1000000',
     AI_TOKENS_PER_DAY: '1000000000',
   };
-}
-
-/**
- * Inkstone's node flags as `inkstone serve` would run with them: pinned to one CPU, with V8's
- * collector on the main thread (src/cli/one-cpu.ts), unless the flags given chose otherwise.
- */
-function asServeOn(pinned: boolean, nodeArgs: string[]): string[] {
-  return pinned && wantsSingleThreadedGc(nodeArgs, 1) ? [SINGLE_THREADED_GC, ...nodeArgs] : nodeArgs;
 }
 
 const MODEL = 'glm4';
