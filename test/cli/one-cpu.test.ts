@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { wantsSingleThreadedGc } from '../../src/cli/one-cpu.js';
+import { serveEnv } from '../cluster/cli.js';
 import { freePort } from '../helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,19 +27,7 @@ describe('which serve runs with V8’s collector on the main thread', () => {
 /** `inkstone serve` on CPU 0 only (taskset), as on a one-CPU machine; its output as it comes. */
 async function serveOnOneCpu(nodeFlags: string[]) {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'production',
-    SESSION_SECRET: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'info',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: `sqlite:${join(inject('testDataFolder'), `one-cpu-${randomBytes(4).toString('hex')}.db`)}`,
-    AI_PROVIDER: 'none',
-    OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
-    OVERLOAD_HEAP_PERCENT: '0',
-  };
-  delete env.REDIS_URL;
+  const env = serveEnv(port, join(inject('testDataFolder'), `one-cpu-${randomBytes(4).toString('hex')}.db`));
   const child = spawn(
     'taskset',
     ['-c', '0', process.execPath, ...nodeFlags, '--import', 'tsx', 'src/cli/index.ts', 'serve'],
