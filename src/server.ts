@@ -74,9 +74,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   await app.listen({ host: config.host, port: config.port });
   const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL';
   app.log.info(
-    `Inkstone is running at ${config.publicUrl} (database: ${where}${worker ? `, worker ${worker.id}` : ''}${
-      process.execArgv.includes('--single-threaded-gc') ? ', garbage collector on the main thread' : ''
-    })`,
+    `Inkstone is running at ${config.publicUrl} (database: ${where}${worker ? `, worker ${worker.id}` : ''})`,
   );
   return app;
 }

@@ -1,6 +1,5 @@
 // Forks the bench's child processes (TypeScript through tsx's loader), optionally pinned to
 // one CPU with taskset, and talks to them over IPC: one request, one reply.
-import { SINGLE_THREADED_GC, wantsSingleThreadedGc } from '../../src/cli/one-cpu.js';
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -137,12 +136,4 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === 'string') throw new Error('no TCP port');
   return address.port;
-}
-
-/**
- * Inkstone's node flags as `inkstone serve` would run with them: pinned to one CPU, with V8's
- * collector on the main thread (src/cli/one-cpu.ts), unless the flags given chose otherwise.
- */
-export function asServeOn(pinned: boolean, nodeArgs: string[]): string[] {
-  return pinned && wantsSingleThreadedGc(nodeArgs, 1) ? [SINGLE_THREADED_GC, ...nodeArgs] : nodeArgs;
 }

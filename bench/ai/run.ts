@@ -2,13 +2,12 @@
 // the load client here; every scenario in turn; one result object. The scale-out scenarios
 // start more Inkstone processes for their own time: one with Redis (BullMQ), then two on one
 // Redis and one PostgreSQL.
-import { SINGLE_THREADED_GC } from '../../src/cli/one-cpu.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { asServeOn, canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
+import { canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
 import { createSchema, deleteRunKeys, redisPrefix, redisProblem } from './backends.js';
 import type { Protocol, Target } from './client.js';
 import { type DoorsResult, listModels, measureDoors } from './doors.js';
@@ -116,11 +115,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
         client: 'CPU 0',
         fake: 'CPU 0',
         inkstone: 'CPU 1',
-        note: `the load client and the fake model server share CPU 0; Inkstone has CPU 1 (other work on the machine may run on either)${
-          asServeOn(true, options.inkstoneNodeArgs ?? []).includes(SINGLE_THREADED_GC)
-            ? ' and, as `inkstone serve` on one CPU, its garbage collector on the main thread'
-            : ''
-        }`,
+        note: 'the load client and the fake model server share CPU 0; Inkstone has CPU 1 (other work on the machine may run on either)',
       }
     : {
         pinned,
@@ -152,7 +147,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     nodeArgs: [
       '--expose-gc',
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : []),
-      ...asServeOn(pinned, options.inkstoneNodeArgs ?? []),
+      ...(options.inkstoneNodeArgs ?? []),
     ],
     env: {
       ...inkstoneEnv(dir, fakeUrl, protocol, options.throughput.slots),
@@ -328,7 +323,7 @@ interface Scope {
 async function startInkstone(scope: Scope, name: string, env: NodeJS.ProcessEnv) {
   const child = await forkChild<InkstoneCommand>(name, './inkstone-child.ts', {
     cpu: scope.pinned ? 1 : undefined,
-    nodeArgs: ['--expose-gc', ...asServeOn(scope.pinned, [])],
+    nodeArgs: ['--expose-gc'],
     env,
   });
   scope.children.push(child);

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { asServeOn, canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
+import { canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
@@ -306,10 +306,7 @@ async function runDatabase(
   try {
     const inkstone = await forkChild<InkstoneCommand>(`Inkstone (${database})`, './inkstone-child.ts', {
       cpu,
-      nodeArgs: asServeOn(
-        pinned,
-        profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
-      ),
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
       env: {
         ...inkstoneEnv(prepared.url, 0, redisUrl),
         ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),

@@ -6,7 +6,6 @@ import { openDatabase } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
 import { ROLES } from '../modules/access/permissions.js';
 import type { Services } from '../services.js';
-import { endWithLauncher, relaunchWithSingleThreadedGc, wantsSingleThreadedGc } from './one-cpu.js';
 
 // The app, its services and the other commands are imported by the command that needs them:
 // the primary of `serve --workers N` only migrates, forks and relays, and so stays small.
@@ -45,10 +44,6 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' } } });
       const workers = values.workers === undefined ? undefined : parseWorkers(values.workers);
       const config = loadConfig();
-      // One CPU: the same command again, with V8's collector on the main thread (see one-cpu.ts).
-      // Its workers, if any, inherit the flag.
-      if (cluster.isPrimary && wantsSingleThreadedGc(process.execArgv)) return relaunchWithSingleThreadedGc();
-      if (cluster.isPrimary) endWithLauncher();
       // A forked worker runs this same command line, and serves.
       if (workers !== undefined && cluster.isPrimary) return runPrimary(config, workers);
       const { startServer } = await import('../server.js');

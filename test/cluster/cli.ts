@@ -74,11 +74,17 @@ export interface Cluster {
 }
 
 /**
- * The environment of a CLI `serve` in these tests: production mode on `port` and its own SQLite
- * `file`, logging at info, no model server, no Redis, no load shedding; `env` on top.
+ * Starts `inkstone serve --workers <workers>` in production mode with `env` on top, and waits
+ * until every worker answers. Load shedding is off: a worker booting on a busy machine would trip it.
  */
-export function serveEnv(port: number, file: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const full: NodeJS.ProcessEnv = {
+export async function startCluster(
+  name: string,
+  workers: number,
+  env: Record<string, string> = {},
+): Promise<Cluster> {
+  const port = await freePort();
+  const file = join(inject('testDataFolder'), `${name}-${randomBytes(4).toString('hex')}.db`);
+  const full: Record<string, string | undefined> = {
     ...process.env,
     NODE_ENV: 'production',
     SESSION_SECRET: randomBytes(32).toString('hex'),
@@ -92,21 +98,6 @@ export function serveEnv(port: number, file: string, env: Record<string, string>
     ...env,
   };
   delete full.REDIS_URL;
-  return full;
-}
-
-/**
- * Starts `inkstone serve --workers <workers>` in production mode with `env` on top, and waits
- * until every worker answers. Load shedding is off: a worker booting on a busy machine would trip it.
- */
-export async function startCluster(
-  name: string,
-  workers: number,
-  env: Record<string, string> = {},
-): Promise<Cluster> {
-  const port = await freePort();
-  const file = join(inject('testDataFolder'), `${name}-${randomBytes(4).toString('hex')}.db`);
-  const full = serveEnv(port, file, env);
   const primary = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--workers', String(workers)],
