@@ -9,6 +9,31 @@ export interface SseEvent {
   raw?: boolean;
 }
 
+/** What a feed pushes its events to. */
+export interface FeedReader<T> {
+  event(event: T): void;
+  /** The last event was pushed. */
+  end(): void;
+}
+
+/** A follower's controls: it starts paused. */
+export interface FeedStop {
+  resume(): void;
+  pause(): void;
+  /** Leaves the feed; no more events, no `end`. */
+  stop(): void;
+}
+
+/**
+ * A source that pushes its events to each reader as they come (an answer being written: a
+ * Broadcast), with no promise per event as an async iterable has.
+ */
+export interface EventFeed<T> {
+  follow(reader: FeedReader<T>): FeedStop;
+}
+
+type EventSource<T> = AsyncIterable<T> | readonly T[] | EventFeed<T>;
+
 // abort() without a reason builds a DOMException (with its stack trace) on every response.
 const CLIENT_GONE = new Error('the client went away');
 
@@ -31,7 +56,7 @@ export function sseFrame(event: SseEvent): string {
 export async function sendSse<T = SseEvent>(
   request: FastifyRequest,
   reply: FastifyReply,
-  events: (signal: AbortSignal) => AsyncIterable<T> | readonly T[],
+  events: (signal: AbortSignal) => EventSource<T>,
   options: { headers?: Record<string, string>; encode?: (event: T) => string } = {},
 ): Promise<void> {
   const encode = options.encode ?? (sseFrame as (event: T) => string);
@@ -69,6 +94,10 @@ export async function sendSse<T = SseEvent>(
       raw.end(source.map(encode).join(''));
       return;
     }
+    if (isFeed(source)) {
+      await sendFeed(raw, source, encode, gone.signal);
+      return;
+    }
     for await (const event of source) {
       if (!corked) {
         corked = true;
@@ -88,7 +117,68 @@ export async function sendSse<T = SseEvent>(
   }
 }
 
+/**
+ * Writes a feed's events as they are pushed. Events pushed in one tick (a chunk that held
+ * several tokens, a reader catching up) leave in one write, after the tick's synchronous
+ * work; a live token alone in its tick leaves at once. The first write (headers and `start`)
+ * waits for the check phase, for the reason given in sendSse. A full socket pauses the
+ * reader; the feed keeps its events until `drain`.
+ */
+function sendFeed<T>(
+  raw: FastifyReply['raw'],
+  feed: EventFeed<T>,
+  encode: (event: T) => string,
+  gone: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let pending = '';
+    let scheduled = true;
+    let ended = false;
+    const finish = () => {
+      gone.removeEventListener('abort', leave);
+      raw.off('drain', onDrain);
+      resolve();
+    };
+    const flush = () => {
+      scheduled = false;
+      if (gone.aborted) return;
+      const text = pending;
+      pending = '';
+      if (text && !raw.write(text) && !ended) {
+        following.pause();
+        raw.once('drain', onDrain);
+      }
+      if (ended) finish();
+    };
+    const onDrain = () => following.resume();
+    const leave = () => {
+      following.stop();
+      finish();
+    };
+    const following = feed.follow({
+      event: (event) => {
+        pending += encode(event);
+        if (!scheduled) {
+          scheduled = true;
+          queueMicrotask(flush);
+        }
+      },
+      end: () => {
+        ended = true;
+        if (!scheduled) flush();
+      },
+    });
+    gone.addEventListener('abort', leave, { once: true });
+    setImmediate(flush);
+    following.resume();
+  });
+}
+
+function isFeed<T>(value: EventSource<T>): value is EventFeed<T> {
+  return typeof (value as Partial<EventFeed<T>>).follow === 'function';
+}
+
 // Array.isArray narrows a readonly array to any[]; this keeps its element type.
-function isArray<T>(value: AsyncIterable<T> | readonly T[]): value is readonly T[] {
+function isArray<T>(value: EventSource<T>): value is readonly T[] {
   return Array.isArray(value);
 }

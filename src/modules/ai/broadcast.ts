@@ -1,3 +1,4 @@
+import type { EventFeed, FeedReader, FeedStop } from '../../http/sse.js';
 import type { Usage } from './providers/types.js';
 
 /** What a caller of the AI pipeline receives, in order; `id` is the event's position (SSE id). */
@@ -32,6 +33,7 @@ export type AiEventBody = Distribute<AiEvent>;
 export class Broadcast {
   private events: AiEvent[] = [];
   private waiters: (() => void)[] = [];
+  private readonly followers = new Set<Follower>();
   private subscribers = 0;
   private finished = false;
 
@@ -63,6 +65,8 @@ export class Broadcast {
     if (this.finished) return;
     this.events.push({ ...event, id: this.events.length } as AiEvent);
     if (event.type === 'done' || event.type === 'error') this.finished = true;
+    for (const follower of this.followers) this.deliver(follower);
+    if (this.waiters.length === 0) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -73,10 +77,53 @@ export class Broadcast {
    * events at once (a stream writes them in one go, with no promise per event); before, a
    * subscription.
    */
-  read(signal?: AbortSignal, lastEventId = -1): AsyncIterable<AiEvent> | readonly AiEvent[] {
+  read(lastEventId = -1): EventFeed<AiEvent> | readonly AiEvent[] {
     return this.finished
       ? this.events.slice(Math.max(0, lastEventId + 1))
-      : this.subscribe(signal, lastEventId);
+      : { follow: (reader) => this.follow(reader, lastEventId) };
+  }
+
+  /**
+   * Pushes the events after `lastEventId` to `reader`, synchronously: those already here when
+   * it first resumes, then each as it is pushed, then `end`. No promise per event, unlike
+   * `subscribe`: the hot path of a streamed answer (one event per token to every reader).
+   * Starts paused; while paused (a reader's socket is full), events wait in the log, and
+   * `resume` catches up. The reader counts as a subscriber until the end or `stop`.
+   */
+  follow(reader: FeedReader<AiEvent>, lastEventId = -1): FeedStop {
+    const follower: Follower = { reader, next: Math.max(0, lastEventId + 1), paused: true };
+    this.followers.add(follower);
+    this.subscribers++;
+    return {
+      resume: () => {
+        follower.paused = false;
+        this.deliver(follower);
+      },
+      pause: () => {
+        follower.paused = true;
+      },
+      stop: () => this.unfollow(follower),
+    };
+  }
+
+  private deliver(follower: Follower): void {
+    const { events } = this;
+    while (!follower.paused && follower.next < events.length && this.followers.has(follower)) {
+      follower.reader.event(events[follower.next++]!);
+    }
+    if (this.finished && follower.next >= events.length && this.unfollow(follower)) follower.reader.end();
+  }
+
+  /** False when it was gone already (ended or stopped). */
+  private unfollow(follower: Follower): boolean {
+    if (!this.followers.delete(follower)) return false;
+    this.leave();
+    return true;
+  }
+
+  private leave(): void {
+    this.subscribers--;
+    if (this.subscribers === 0 && !this.finished) this.onAbandoned();
   }
 
   /**
@@ -110,10 +157,14 @@ export class Broadcast {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      if (counts) {
-        this.subscribers--;
-        if (this.subscribers === 0 && !this.finished) this.onAbandoned();
-      }
+      if (counts) this.leave();
     }
   }
+}
+
+interface Follower {
+  reader: FeedReader<AiEvent>;
+  /** The next event's id (its index in the log). */
+  next: number;
+  paused: boolean;
 }

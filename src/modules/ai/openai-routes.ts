@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { type ErrorBody, toErrorResponse } from '../../http/errors.js';
-import { type SseEvent, sendSse } from '../../http/sse.js';
+import { sendSse, sseFrame } from '../../http/sse.js';
 import { authorize } from '../access/permissions.js';
 import {
   ChatCompletion,
@@ -11,6 +11,7 @@ import {
   ModelList,
   OpenAiError,
 } from './openai-schemas.js';
+import type { AiEvent } from './broadcast.js';
 import type { ChatMessage, GenerateParams } from './providers/types.js';
 import type { Generation } from './service.js';
 import { type DoneEvent, wholeAnswer } from './whole-answer.js';
@@ -95,8 +96,9 @@ export const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const id = `chatcmpl-${generation.id}`;
       if (!body.stream) return complete(generation, request, id, created);
       const usage = body.stream_options?.include_usage ?? false;
-      return sendSse(request, reply, (signal) => chunks(generation, signal, id, created, body.model, usage), {
+      return sendSse(request, reply, () => generation.broadcast.read(), {
         headers: generation.headers,
+        encode: chunkFrames(id, created, body.model, usage),
       });
     },
   );
@@ -165,46 +167,54 @@ async function complete(generation: Generation, request: FastifyRequest, id: str
   };
 }
 
-/** The stream as OpenAI chunks; a failure after the first chunk goes in-band, never as [DONE]. */
-async function* chunks(
-  generation: Generation,
-  signal: AbortSignal,
+/**
+ * Each event as OpenAI chunks: `start` as the assistant's role, tokens as deltas; a failure
+ * after the first chunk goes in-band, never as [DONE]. `notice` has no OpenAI form.
+ */
+function chunkFrames(
   id: string,
   created: number,
   alias: string,
   includeUsage: boolean,
-): AsyncGenerator<SseEvent> {
-  const chunk = (model: string, delta: object, finish: string | null = null) => ({
-    data: {
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    },
-  });
-  yield chunk(alias, { role: 'assistant', content: '' });
-  for await (const event of generation.broadcast.subscribe(signal)) {
-    if (event.type === 'token') yield chunk(alias, { content: event.text });
-    else if (event.type === 'error') {
-      yield { data: openAiError(event.status, { error: { code: event.code, message: event.message } }) };
-      return;
-    } else if (event.type === 'done') {
-      yield chunk(event.model, {}, event.finishReason);
-      if (includeUsage) {
-        yield {
-          data: {
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model: event.model,
-            choices: [],
-            usage: usageOf(event),
-          },
-        };
+): (event: AiEvent) => string {
+  const chunk = (model: string, delta: object, finish: string | null = null) =>
+    sseFrame({
+      data: {
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      },
+    });
+  return (event) => {
+    switch (event.type) {
+      case 'start':
+        return chunk(alias, { role: 'assistant', content: '' });
+      case 'token':
+        return chunk(alias, { content: event.text });
+      case 'notice':
+        return '';
+      case 'error':
+        return sseFrame({
+          data: openAiError(event.status, { error: { code: event.code, message: event.message } }),
+        });
+      case 'done': {
+        let frames = chunk(event.model, {}, event.finishReason);
+        if (includeUsage) {
+          frames += sseFrame({
+            data: {
+              id,
+              object: 'chat.completion.chunk',
+              created,
+              model: event.model,
+              choices: [],
+              usage: usageOf(event),
+            },
+          });
+        }
+        return frames + sseFrame({ data: '[DONE]', raw: true });
       }
-      yield { data: '[DONE]', raw: true };
-      return;
     }
-  }
+  };
 }

@@ -15,10 +15,7 @@ const STREAM_DESCRIPTION =
 export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ai, jobs } = app.services;
 
-  const stream =
-    (generation: Generation, lastEventId = -1) =>
-    (signal: AbortSignal) =>
-      generation.broadcast.read(signal, lastEventId);
+  const stream = (generation: Generation) => () => generation.broadcast.read();
 
   app.post(
     '/ai/write',

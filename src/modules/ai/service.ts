@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, isoNow } from '../../clock.js';
 import { AppError, fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../access/permissions.js';
+import type { EventFeed } from '../../http/sse.js';
 import { type AiEvent, Broadcast } from './broadcast.js';
 import { type CachedGeneration, type GenerationCache, generationKey } from './cache.js';
 import type { AiConfig, AliasSpec } from './config.js';
@@ -213,9 +214,11 @@ export class AiService {
   async resume(
     id: string,
     lastEventId: number,
-  ): Promise<((signal: AbortSignal) => AsyncIterable<AiEvent> | readonly AiEvent[]) | undefined> {
+  ): Promise<
+    ((signal: AbortSignal) => AsyncIterable<AiEvent> | EventFeed<AiEvent> | readonly AiEvent[]) | undefined
+  > {
     const local = this.find(id);
-    if (local) return (signal) => local.broadcast.read(signal, lastEventId);
+    if (local) return () => local.broadcast.read(lastEventId);
     const { flights } = this.deps;
     if (flights && (await flights.relayed(id))) return (signal) => flights.follow(id, signal, lastEventId);
     return undefined;
