@@ -10,6 +10,8 @@ import { type Context, type ContextManager, ROOT_CONTEXT } from '@opentelemetry/
  */
 export class AsyncLocalContextManager implements ContextManager {
   private readonly storage = new AsyncLocalStorage<Context>();
+  /** How many times a context was entered: a test checks that nothing does without export. */
+  entered = 0;
 
   active(): Context {
     return this.storage.getStore() ?? ROOT_CONTEXT;
@@ -21,6 +23,7 @@ export class AsyncLocalContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
+    this.entered++;
     return this.storage.run(context, () => fn.call(thisArg, ...args));
   }
 
@@ -28,9 +31,9 @@ export class AsyncLocalContextManager implements ContextManager {
   bind<T>(context: Context, target: T): T {
     if (typeof target !== 'function') return target;
     const run = target as unknown as (...args: unknown[]) => unknown;
-    const storage = this.storage;
+    const enter = <R>(fn: () => R): R => this.with(context, fn);
     return function (this: unknown, ...args: unknown[]) {
-      return storage.run(context, () => run.apply(this, args));
+      return enter(() => run.apply(this, args));
     } as unknown as T;
   }
 

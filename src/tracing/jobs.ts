@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { type Context, trace } from '@opentelemetry/api';
 import { traceContexts } from './context.js';
 import { callerContext, untracedRequestContext } from './propagation.js';
 import type { JobSpanInfo, JobSpanOutcome, Tracing } from './tracing.js';
@@ -13,14 +13,17 @@ export async function inJobTrace<T extends { kind: Exclude<JobSpanOutcome, 'erro
   tracing: Pick<Tracing, 'startJob' | 'endJob'> | undefined,
   traceparent: string | undefined,
   job: JobSpanInfo,
-  run: () => Promise<T>,
+  run: (context: Context) => Promise<T>,
 ): Promise<T> {
-  if (!tracing) return traceContexts.with(untracedRequestContext(traceparent), run);
+  // Without export, the context is passed to `run` and nothing enters AsyncLocalStorage (see
+  // the tracing plugin); with it, the run's queries find their parent span there too.
+  if (!tracing) return run(untracedRequestContext(traceparent));
   const caller = callerContext(traceparent);
   const span = tracing.startJob(caller, job);
+  const context = trace.setSpan(caller, span);
   let outcome: T;
   try {
-    outcome = await traceContexts.with(trace.setSpan(caller, span), run);
+    outcome = await traceContexts.with(context, () => run(context));
   } catch (error) {
     tracing.endJob(span, 'error', error);
     throw error;

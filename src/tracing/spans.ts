@@ -188,11 +188,11 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
 
   /**
    * One call to a model: a client span from the request to the last event, `first_token` when
-   * the first text arrives. The provider's own code runs with this span active, so the
-   * model server's request carries it as its `traceparent` parent.
+   * the first text arrives. The provider is given the span's context as the request's trace,
+   * so the model server's request carries it as its `traceparent` parent.
    */
   private async *modelCall(name: string, provider: Provider, request: ProviderRequest) {
-    const parent = traceContexts.active();
+    const parent = request.trace ?? traceContexts.active();
     const started = performance.now();
     const span = this.tracer.startSpan(
       `chat ${request.model}`,
@@ -207,15 +207,14 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
       },
       parent,
     );
-    const context = asOutgoingCall(parent, span);
-    // Each step of the provider's generator runs in the span's context: its fetch happens
-    // inside a next() call, not where the generator object was made.
-    const events = traceContexts.with(context, () => provider.stream(request)[Symbol.asyncIterator]());
+    const events = provider
+      .stream({ ...request, trace: asOutgoingCall(parent, span) })
+      [Symbol.asyncIterator]();
     let finished = false;
     let firstToken = true;
     try {
       for (;;) {
-        const step: IteratorResult<ProviderEvent> = await traceContexts.with(context, () => events.next());
+        const step: IteratorResult<ProviderEvent> = await events.next();
         if (step.done) {
           finished = true;
           break;
@@ -244,7 +243,7 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
     } finally {
       // The pipeline stops reading at `done` or on a timeout: end the provider's generator too,
       // which closes its request.
-      if (!finished) await traceContexts.with(context, async () => events.return?.()).catch(() => {});
+      if (!finished) await events.return?.().catch(() => {});
       span.end();
     }
   }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { parseSse } from '../helpers/sse.js';
+import { traceContexts } from '../../src/tracing/context.js';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -65,10 +66,14 @@ describe('traceparent without trace export', () => {
   });
 
   it("passes the caller's trace id on to the model server with a span id of the call's own", async () => {
+    const entered = traceContexts.entered;
     const response = await draft('Tea in a proxied winter', {
       traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
     });
     expect(parseSse(response.body).at(-1)!.event).toBe('done');
+    // Passed along explicitly: nothing entered AsyncLocalStorage, whose promise hook, once on,
+    // every promise in the process would pay for.
+    expect(traceContexts.entered).toBe(entered);
     const [header] = sentHeaders();
     const [, traceId, spanId, flags] = TRACEPARENT.exec(header!) ?? [];
     expect(traceId, header).toBe(CALLER_TRACE);

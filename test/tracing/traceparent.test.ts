@@ -1,4 +1,3 @@
-import { callsOut } from '../../src/tracing/plugin.js';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { traceContexts } from '../../src/tracing/context.js';
@@ -95,14 +94,5 @@ describe('outgoing traceparent', () => {
     expect(ids[0]).toBe(ids[1]);
     expect(HEADER.exec(outgoingTraceparent(untracedRequestContext(undefined)))![1]).not.toBe(ids[0]);
     expect(callerContext(undefined)).toBe(ROOT_CONTEXT);
-  });
-});
-
-describe('which routes carry a trace context without export', () => {
-  it('is the AI doors only: the model calls and the jobs that send webhooks', () => {
-    for (const route of ['/api/v1/ai/write', '/api/v1/ai/generations', '/v1/chat/completions'])
-      expect(callsOut(route), route).toBe(true);
-    for (const route of ['/', '/posts/:slug', '/api/v1/posts', '/api/v1/aiming', '/admin/metrics', undefined])
-      expect(callsOut(route), String(route)).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { Clock } from '../../clock.js';
 import type { AiConfig, AliasSpec } from './config.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -35,6 +36,8 @@ export interface AttemptInput {
   /** When the whole generation must be over (epoch ms): retries and fallbacks share it. */
   deadline: number;
   onToken: (text: string) => void;
+  /** The trace of the request it answers, sent on to the model server. */
+  trace?: Context;
 }
 
 export interface AttemptDeps {
@@ -84,6 +87,7 @@ export async function callProvider(
       messages: input.messages,
       params: input.params,
       signal: controller.signal,
+      trace: input.trace,
       ...(input.prefill ? { prefill: input.prefill } : {}),
     });
     for await (const event of stream) {

@@ -1,8 +1,8 @@
+import type { Context } from '@opentelemetry/api';
 import { type Clock, isoNow } from '../../clock.js';
 import type { JobStatus } from '../../db/types.js';
 import { AppError } from '../../errors.js';
 import type { JobContext, JobHandler, JobOutcome } from '../../queue/bullmq.js';
-import { traceContexts } from '../../tracing/context.js';
 import { inJobTrace } from '../../tracing/jobs.js';
 import { untracedRequestContext } from '../../tracing/propagation.js';
 import type { Tracing } from '../../tracing/tracing.js';
@@ -51,12 +51,16 @@ export class JobRunner implements JobHandler {
   ) {}
 
   run(jobId: string, context: JobContext): Promise<JobOutcome> {
-    return inJobTrace(this.deps.tracing, context.traceparent, { jobId, restarts: context.restarts }, () =>
-      this.runJob(jobId, context),
+    return inJobTrace(
+      this.deps.tracing,
+      context.traceparent,
+      { jobId, restarts: context.restarts },
+      (trace) => this.runJob(jobId, context, trace),
     );
   }
 
-  private async runJob(jobId: string, context: JobContext): Promise<JobOutcome> {
+  /** `trace`: the job's, which its model call and webhook carry on. */
+  private async runJob(jobId: string, context: JobContext, trace: Context): Promise<JobOutcome> {
     const { repo, events } = this.deps;
     const job = await repo.get(jobId);
     if (!job) return FINISHED_OUTCOME;
@@ -68,11 +72,13 @@ export class JobRunner implements JobHandler {
       }
       // The worker died between recording the end and reporting it: report it now. A
       // receiver may get it twice (at least once); Inkstone-Delivery names the duplicate.
-      if (job.callback_url && job.webhook_status === 'pending') await this.deps.jobs.report(jobId);
+      if (job.callback_url && job.webhook_status === 'pending') await this.deps.jobs.report(jobId, trace);
       return FINISHED_OUTCOME;
     }
     const actor = await this.deps.users.getActor(job.user_id);
-    if (!actor) return this.fail(jobId, new AppError(403, 'forbidden', 'The job’s user no longer exists.'));
+    if (!actor) {
+      return this.fail(jobId, new AppError(403, 'forbidden', 'The job’s user no longer exists.'), trace);
+    }
 
     // Before the generation starts: a Redis that fails here fails nothing that runs.
     const previous = await events.lastId(jobId);
@@ -85,28 +91,24 @@ export class JobRunner implements JobHandler {
         actor,
         // Run again after a crash: not joined to an identical request in flight, which may be
         // the dead worker's own (its claim outlives it for a while).
-        { alias: input.model, fresh: input.regenerate || previous >= 0, limitTaken: true },
+        { alias: input.model, fresh: input.regenerate || previous >= 0, limitTaken: true, trace },
       );
     } catch (error) {
       if (error instanceof AppError && RETRYABLE.has(error.code)) {
         const seconds = Number(error.headers?.['retry-after'] ?? 2);
         return { kind: 'later', delayMs: seconds * 1000 };
       }
-      return this.fail(jobId, error);
+      return this.fail(jobId, error, trace);
     }
     this.deps.log?.info({ job: jobId, generation: generation.id, restarts: context.restarts }, 'job started');
-    return this.follow(jobId, generation, context, previous);
+    return this.follow(jobId, generation, context, previous, trace);
   }
 
   /** BullMQ failed the job without a run that recorded it: record it, end its stream. */
   async failed(jobId: string, reason: string, traceparent?: string): Promise<void> {
     // In the job's trace (no run, so no span of its own): the webhook it may send carries it.
-    await traceContexts.with(untracedRequestContext(traceparent), () => this.recordLost(jobId, reason));
-  }
-
-  private async recordLost(jobId: string, reason: string): Promise<void> {
     const message = `worker_lost: ${reason}`;
-    if (await this.deps.jobs.settle(jobId, 'failed', message)) {
+    if (await this.deps.jobs.settle(jobId, 'failed', message, untracedRequestContext(traceparent))) {
       await this.deps.events.append(jobId, [
         { type: 'error', code: 'worker_lost', message, status: 500, partial: false },
       ]);
@@ -119,6 +121,7 @@ export class JobRunner implements JobHandler {
     generation: Generation,
     context: JobContext,
     previous: number,
+    trace: Context,
   ): Promise<JobOutcome> {
     const { repo, events, jobs, clock } = this.deps;
     // Leaving the broadcast (cancel, hand-back) stops the model call unless someone else in
@@ -154,13 +157,13 @@ export class JobRunner implements JobHandler {
             : 'failed';
         const won = await jobs.end(jobId, status, failed ? `${failed.code}: ${failed.message}` : null);
         await events.append(jobId, [body], firstId + id);
-        if (won) await jobs.report(jobId);
+        if (won) await jobs.report(jobId, trace);
       } else if (context.handingBack()) {
         return { kind: 'handed-back' };
       } else {
         // Left before the end: cancelled (the row says so already, unless the cancel was ours).
         await events.append(jobId, [endOf('cancelled', null)]);
-        await jobs.settle(jobId, 'cancelled', 'cancelled');
+        await jobs.settle(jobId, 'cancelled', 'cancelled', trace);
       }
       return FINISHED_OUTCOME;
     } finally {
@@ -168,13 +171,13 @@ export class JobRunner implements JobHandler {
     }
   }
 
-  private async fail(jobId: string, error: unknown): Promise<JobOutcome> {
+  private async fail(jobId: string, error: unknown, trace: Context): Promise<JobOutcome> {
     const { code, message, status } =
       error instanceof AppError
         ? error
         : { code: 'ai_failed', message: 'The writing assistant failed.', status: 500 };
     if (!(error instanceof AppError)) this.deps.log?.warn({ err: error, job: jobId }, 'job failed to start');
-    if (await this.deps.jobs.settle(jobId, 'failed', `${code}: ${message}`)) {
+    if (await this.deps.jobs.settle(jobId, 'failed', `${code}: ${message}`, trace)) {
       await this.deps.events.append(jobId, [{ type: 'error', code, message, status, partial: false }]);
     }
     return FINISHED_OUTCOME;

@@ -28,6 +28,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body,
         request.actor,
         request.headers['idempotency-key'],
+        request.traceContext,
       );
       // Ties this request's id to the job's, whose own lines (a worker's, later) carry `job`.
       if (created) request.log.info({ job: job.id }, 'job queued');
@@ -65,7 +66,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await jobs.cancel(request.params.id, request.actor);
+      await jobs.cancel(request.params.id, request.actor, request.traceContext);
       return reply.code(204).send(null);
     },
   );

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Context } from '@opentelemetry/api';
 import { type Clock, isoNow } from '../../clock.js';
 import type { JobPeers } from '../../cluster-jobs.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -26,6 +27,7 @@ export interface WebhookPort {
     onAttempt: (attempt: DeliveryAttempt) => Promise<void> | void,
     signal?: AbortSignal,
     id?: string,
+    trace?: Context,
   ): Promise<DeliveryResult>;
 }
 
@@ -145,6 +147,8 @@ export class JobsService {
     input: JobInput,
     actor: Actor | null,
     idempotencyKey?: string,
+    /** The submitting request's trace: the job's model call and webhook carry it on. */
+    trace?: Context,
   ): Promise<{ job: JobView; created: boolean }> {
     authorize(actor, 'ai:use');
     if (input.callbackUrl !== undefined) {
@@ -158,11 +162,12 @@ export class JobsService {
       if (existing) return { job: await this.sameJob(existing, hash, actor), created: false };
     }
     if (this.deps.durable)
-      return this.enqueue(this.deps.durable, input, actor, request, hash, idempotencyKey);
+      return this.enqueue(this.deps.durable, input, actor, request, hash, idempotencyKey, trace);
     const { kind, title, text, instruction, model, regenerate } = input;
     const generation = await this.deps.ai.write(kind, { title, text, instruction }, actor, {
       alias: model,
       fresh: regenerate,
+      trace,
     });
     const now = isoNow(this.deps.clock);
     const id = randomUUID();
@@ -208,7 +213,7 @@ export class JobsService {
       throw error;
     }
     this.generations.set(id, generation.id);
-    const finished = this.finish(id, generation)
+    const finished = this.finish(id, generation, trace)
       .catch((error: unknown) => this.deps.log?.warn({ err: error, job: id }, 'job follow-up failed'))
       .finally(() => {
         this.finishing.delete(id);
@@ -228,6 +233,7 @@ export class JobsService {
     request: string,
     hash: string,
     idempotencyKey: string | undefined,
+    trace: Context | undefined,
   ): Promise<{ job: JobView; created: boolean }> {
     await admitJob(input, actor, { ...durable, models: this.deps.ai.models().map((m) => m.id) });
     const id = randomUUID();
@@ -254,7 +260,7 @@ export class JobsService {
       throw error;
     }
     try {
-      await durable.queue.add(id, activeTraceparent());
+      await durable.queue.add(id, activeTraceparent(trace));
     } catch (error) {
       await this.deps.repo.delete(id);
       this.deps.log?.warn({ err: error, job: id }, 'could not queue a job');
@@ -269,13 +275,13 @@ export class JobsService {
   }
 
   /** Stops a running job's model call; a finished job cannot be cancelled (409). */
-  async cancel(id: string, actor: Actor | null): Promise<JobView> {
+  async cancel(id: string, actor: Actor | null, trace?: Context): Promise<JobView> {
     const job = await this.owned(id, actor);
     if (FINISHED.has(job.status)) {
       throw conflict(`The job is already ${job.status}.`, { id: `already ${job.status}` });
     }
     if (this.deps.durable) {
-      await this.cancelQueued(this.deps.durable, job);
+      await this.cancelQueued(this.deps.durable, job, trace);
       return this.get(id, actor);
     }
     // Stopping the generation ends follow() with 'cancelled'; a generation not running here
@@ -316,7 +322,7 @@ export class JobsService {
    * Marked here at once (so the answer already says cancelled), then taken off the queue if
    * no worker has it yet, else stopped by the worker that runs it, whose model call ends.
    */
-  private async cancelQueued(durable: DurableJobs, job: JobRecord): Promise<void> {
+  private async cancelQueued(durable: DurableJobs, job: JobRecord, trace?: Context): Promise<void> {
     const won = await this.deps.repo.finish(job.id, 'cancelled', isoNow(this.deps.clock), 'cancelled');
     try {
       if (await durable.queue.remove(job.id)) {
@@ -329,13 +335,16 @@ export class JobsService {
       // Marked cancelled all the same: a worker that takes it checks first.
       this.deps.log?.warn({ err: error, job: job.id }, 'could not reach the queue to cancel a job');
     }
-    if (won && job.callback_url) await this.notify(job.id, job.callback_url, job.user_id);
+    if (won && job.callback_url) await this.notify(job.id, job.callback_url, job.user_id, trace);
   }
 
-  /** Records how a job ended and sends its webhook, unless it had ended already (see end). */
-  async settle(id: string, status: JobStatus, error: string | null): Promise<boolean> {
+  /**
+   * Records how a job ended and sends its webhook, unless it had ended already (see end). The
+   * webhook carries `trace` on (the job's, where it is known), or a trace of its own.
+   */
+  async settle(id: string, status: JobStatus, error: string | null, trace?: Context): Promise<boolean> {
     const won = await this.end(id, status, error);
-    if (won) await this.report(id);
+    if (won) await this.report(id, trace);
     return won;
   }
 
@@ -348,10 +357,10 @@ export class JobsService {
   }
 
   /** Sends an ended job's webhook, if it has one; a failure is logged, not thrown. */
-  async report(id: string): Promise<void> {
+  async report(id: string, trace?: Context): Promise<void> {
     const job = await this.deps.repo.get(id);
     if (!job?.callback_url) return;
-    await this.notify(id, job.callback_url, job.user_id).catch((caught: unknown) =>
+    await this.notify(id, job.callback_url, job.user_id, trace).catch((caught: unknown) =>
       this.deps.log?.warn({ err: caught, job: id }, 'webhook follow-up failed'),
     );
   }
@@ -509,7 +518,7 @@ export class JobsService {
   }
 
   /** Reads the generation to its end (keeping it alive with no HTTP reader) and records how it ended. */
-  private async finish(id: string, generation: Generation): Promise<void> {
+  private async finish(id: string, generation: Generation, trace?: Context): Promise<void> {
     let status: JobStatus = 'failed';
     let error: string | null = 'the generation ended without an answer';
     for await (const event of generation.broadcast.subscribe()) {
@@ -520,11 +529,11 @@ export class JobsService {
       }
     }
     await generation.settled;
-    await this.settle(id, status, error);
+    await this.settle(id, status, error, trace);
   }
 
   /** Tells the callback URL how the job ended, signed; every attempt is recorded. */
-  async notify(id: string, callbackUrl: string, userId: number): Promise<void> {
+  async notify(id: string, callbackUrl: string, userId: number, trace?: Context): Promise<void> {
     const { repo, webhooks } = this.deps;
     const job = await repo.get(id);
     if (!job) return;
@@ -546,6 +555,7 @@ export class JobsService {
       undefined,
       // One event per job (its end): the job's id, so a report sent again is a known repeat.
       id,
+      trace,
     );
     await repo.setWebhookStatus(id, result.delivered ? 'delivered' : 'failed');
     if (!result.delivered)

@@ -88,7 +88,13 @@ export const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
         });
       }
       const generation = await ai.generate(
-        { kind: 'chat', messages: toMessages(body), params: toParams(body), alias: body.model },
+        {
+          kind: 'chat',
+          messages: toMessages(body),
+          params: toParams(body),
+          alias: body.model,
+          trace: request.traceContext,
+        },
         request.actor,
       );
       reply.headers(generation.headers);

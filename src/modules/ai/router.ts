@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '@opentelemetry/api';
 import type { Clock } from '../../clock.js';
 import { callProvider, Timeout } from './attempt.js';
 import { type BreakerState, CircuitBreaker } from './breaker.js';
@@ -124,6 +125,8 @@ export class ModelRouter {
     params: GenerateParams,
     hooks: RouterHooks,
     signal: AbortSignal,
+    /** The trace of the request it answers, which every model call carries on. */
+    trace?: Context,
   ): Promise<RunResult> {
     const attempts: AttemptRecord[] = [];
     // One deadline for the whole generation: retries and fallbacks share it.
@@ -193,6 +196,7 @@ export class ModelRouter {
             params: merged,
             prefill: partial,
             signal,
+            trace,
             deadline,
             onToken: (text) => {
               if (!produced) breaker.success();

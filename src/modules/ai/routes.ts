@@ -43,6 +43,7 @@ export const aiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const generation = await ai.write(kind, { title, text, instruction }, request.actor, {
         alias: model,
         fresh: regenerate,
+        trace: request.traceContext,
       });
       if (request.body.stream === false) {
         reply.headers(generation.headers);

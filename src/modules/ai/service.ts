@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context } from '@opentelemetry/api';
 import { type Clock, isoNow } from '../../clock.js';
 import { AppError, fieldError } from '../../errors.js';
 import { type Actor, authorize } from '../access/permissions.js';
@@ -25,6 +26,8 @@ export interface GenerateRequest {
   fresh?: boolean;
   /** The per-user limit was taken already, when the request was queued (a job's, at submit). */
   limitTaken?: boolean;
+  /** The trace of the request (or job) asking: its model calls carry it on. */
+  trace?: Context;
 }
 
 export interface Generation {
@@ -100,7 +103,7 @@ export class AiService {
     kind: AiKind,
     input: WritingInput,
     actor: Actor | null,
-    options: { alias?: string; fresh?: boolean; limitTaken?: boolean } = {},
+    options: Pick<GenerateRequest, 'alias' | 'fresh' | 'limitTaken' | 'trace'> = {},
   ): Promise<Generation> {
     authorize(actor, 'ai:use');
     let prompt;
@@ -371,6 +374,7 @@ export class AiService {
           notice: (message) => broadcast.push({ type: 'notice', message }),
         },
         signal,
+        request.trace,
       );
       const ttftMs = firstTokenAt === null ? null : firstTokenAt - started;
       const durationMs = clock.now().getTime() - started;

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import { type Clock, systemClock } from '../../clock.js';
 import { outgoingTraceparent } from '../../tracing/propagation.js';
 import { formatTraceparent } from '../../tracing/traceparent.js';
@@ -148,13 +148,15 @@ export class WebhookSender {
     signal?: AbortSignal,
     /** The event's delivery id; the same when one event is reported again. */
     id: string = randomUUID(),
+    /** The job's trace, carried on as `traceparent`; a trace of its own when absent. */
+    trace?: Context,
   ): Promise<DeliveryResult> {
     const body = JSON.stringify(payload);
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return { delivered: false, attempts: attempt - 1 };
       const at = this.clock.now();
       const started = performance.now();
-      const outcome = await this.attempt(url, body, secret, id, at, attempt, signal);
+      const outcome = await this.attempt(url, body, secret, id, at, attempt, signal, trace);
       const durationMs = Math.round(performance.now() - started);
       await onAttempt({
         attempt,
@@ -192,6 +194,7 @@ export class WebhookSender {
     at: Date,
     attempt: number,
     outer?: AbortSignal,
+    trace?: Context,
   ): Promise<Outcome> {
     const { tracing } = this.options;
     // `first` parses: deliver() is only called with URLs check() accepted.
@@ -200,7 +203,7 @@ export class WebhookSender {
       tracing && typeof target !== 'string'
         ? tracing.startWebhook({ url: target, attempt, deliveryId: id })
         : undefined;
-    const outcome = await this.send(first, body, secret, id, at, span, outer);
+    const outcome = await this.send(first, body, secret, id, at, span, outer, trace);
     if (span) tracing!.endWebhook(span, outcome.status, outcome.error);
     return outcome;
   }
@@ -217,6 +220,7 @@ export class WebhookSender {
     at: Date,
     span: Span | undefined,
     outer?: AbortSignal,
+    trace?: Context,
   ): Promise<Outcome> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
@@ -233,7 +237,7 @@ export class WebhookSender {
       // the parent is this attempt's span when one is made, so the receiver's parent exists.
       traceparent: call
         ? formatTraceparent(call.traceId, call.spanId, call.traceFlags)
-        : outgoingTraceparent(),
+        : outgoingTraceparent(trace),
     };
     let url = first;
     let redirect: number | null = null;

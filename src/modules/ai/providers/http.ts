@@ -5,6 +5,7 @@
  * parameter map and chunk transform.
  */
 import { STATUS_CODES } from 'node:http';
+import type { Context } from '@opentelemetry/api';
 import { Agent, type Dispatcher, request } from 'undici';
 import { outgoingTraceparent } from '../../../tracing/propagation.js';
 import { ProviderError } from './types.js';
@@ -29,12 +30,19 @@ export interface ModelResponse {
 /** One HTTP request to a model server; rejects (as undici does) when nothing answers. */
 export async function send(
   url: string,
-  init: { method?: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+  init: {
+    method?: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body?: string;
+    signal?: AbortSignal;
+    /** The trace the call belongs to (the request's); a trace of its own when absent (a status probe). */
+    trace?: Context;
+  },
 ): Promise<ModelResponse> {
   const response = await request(url, {
     method: init.method ?? 'GET',
     // The request's trace goes on to the model server (a traced vLLM or gateway joins it).
-    headers: { ...init.headers, traceparent: outgoingTraceparent() },
+    headers: { ...init.headers, traceparent: outgoingTraceparent(init.trace) },
     body: init.body,
     signal: init.signal,
     dispatcher: pool,

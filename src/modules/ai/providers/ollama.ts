@@ -147,6 +147,7 @@ export class OllamaProvider implements Provider {
         },
         body: JSON.stringify(this.body(request)),
         signal,
+        trace: request.trace,
       });
     } catch (error) {
       if (signal.aborted) throw signal.reason;

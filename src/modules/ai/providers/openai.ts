@@ -159,6 +159,7 @@ export class OpenAiProvider implements Provider {
         headers: { ...this.headers, 'content-type': 'application/json', accept: 'text/event-stream' },
         body: JSON.stringify(this.body(request)),
         signal,
+        trace: request.trace,
       });
     } catch (error) {
       if (signal.aborted) throw signal.reason;

@@ -3,6 +3,7 @@
  * stream of events and classifies its failures; retries, timeouts between tokens, the
  * circuit breaker and fallback live above it, in the pipeline, once for all providers.
  */
+import type { Context } from '@opentelemetry/api';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -32,6 +33,8 @@ export interface ProviderRequest {
    * a failed attempt, for mid-stream failover. Only for providers that can continue.
    */
   prefill?: string;
+  /** The trace of the request it answers: an HTTP provider sends it on as `traceparent`. */
+  trace?: Context;
 }
 
 export interface Usage {
