@@ -198,6 +198,24 @@ describe.each(doors)('$name adapter against the fake model server', (door) => {
     expect(fake.stats.requests[0]!.tokens).toBeLessThan(REPLY.length);
   });
 
+  it('passes no token on after an abort, even one already read in the same chunk', async () => {
+    // Every token at once: several lines arrive in one chunk.
+    fake.set({ tokensPerSecond: Infinity });
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const tokens: string[] = [];
+    await expect(
+      (async () => {
+        for await (const event of door.make().stream(request({ signal: controller.signal }))) {
+          if (event.type !== 'token') continue;
+          tokens.push(event.text);
+          controller.abort(reason);
+        }
+      })(),
+    ).rejects.toBe(reason);
+    expect(tokens).toHaveLength(1);
+  });
+
   it.each(['open', 'token'] as const)(
     'cancels the body when the consumer stops at the first %s event, freeing the server slot',
     async (stopAt) => {

@@ -59,23 +59,29 @@ export class OllamaProvider implements Provider {
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent> {
     const { signal } = request;
     const body = await this.post(request);
-    const reader = new JsonStreamReader(body, 'ndjson', { signal });
+    const reader = new JsonStreamReader('ndjson');
     let tokens = 0;
     let model = request.model;
     try {
       // Headers are in: the pipeline's connect timeout ends here, its first-token timeout goes on.
       yield { type: 'open' };
-      for await (const line of reader) {
-        if (line.error !== undefined) throw errorLine(line.error, tokens);
-        if (typeof line.model === 'string' && line.model) model = line.model;
-        const message = line.message as { content?: unknown } | undefined;
-        if (typeof message?.content === 'string' && message.content !== '') {
-          tokens++;
-          yield { type: 'token', text: message.content };
-        }
-        if (line.done === true) {
-          yield finalEvent(line, model, tokens, reader.malformed);
-          return;
+      const chunks = body[Symbol.asyncIterator]();
+      while (!reader.finished) {
+        const next = await chunks.next();
+        for (const line of reader.push(next.done ? undefined : (next.value as Uint8Array))) {
+          // One chunk often holds several lines: after an abort none of them may still pass.
+          signal.throwIfAborted();
+          if (line.error !== undefined) throw errorLine(line.error, tokens);
+          if (typeof line.model === 'string' && line.model) model = line.model;
+          const message = line.message as { content?: unknown } | undefined;
+          if (typeof message?.content === 'string' && message.content !== '') {
+            tokens++;
+            yield { type: 'token', text: message.content };
+          }
+          if (line.done === true) {
+            yield finalEvent(line, model, tokens, reader.malformed);
+            return;
+          }
         }
       }
     } catch (error) {

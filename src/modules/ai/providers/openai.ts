@@ -74,7 +74,7 @@ export class OpenAiProvider implements Provider {
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent> {
     const { signal } = request;
     const body = await this.post(request);
-    const reader = new JsonStreamReader(body, 'sse', { signal });
+    const reader = new JsonStreamReader('sse');
     let tokens = 0;
     let model = request.model;
     let usage: Usage | undefined;
@@ -82,20 +82,26 @@ export class OpenAiProvider implements Provider {
     try {
       // Headers are in: the pipeline's connect timeout ends here, its first-token timeout goes on.
       yield { type: 'open' };
-      for await (const chunk of reader) {
-        if (chunk.error !== undefined && chunk.error !== null) throw this.errorLine(chunk, tokens);
-        if (typeof chunk.model === 'string' && chunk.model) model = chunk.model;
-        const choice = (Array.isArray(chunk.choices) ? chunk.choices[0] : undefined) as
-          JsonObject | undefined;
-        const delta = choice?.delta as { content?: unknown } | undefined;
-        if (typeof delta?.content === 'string' && delta.content !== '') {
-          tokens++;
-          yield { type: 'token', text: delta.content };
+      const chunks = body[Symbol.asyncIterator]();
+      while (!reader.finished) {
+        const next = await chunks.next();
+        for (const chunk of reader.push(next.done ? undefined : (next.value as Uint8Array))) {
+          // One body chunk often holds several events: after an abort none of them may still pass.
+          signal.throwIfAborted();
+          if (chunk.error !== undefined && chunk.error !== null) throw this.errorLine(chunk, tokens);
+          if (typeof chunk.model === 'string' && chunk.model) model = chunk.model;
+          const choice = (Array.isArray(chunk.choices) ? chunk.choices[0] : undefined) as
+            JsonObject | undefined;
+          const delta = choice?.delta as { content?: unknown } | undefined;
+          if (typeof delta?.content === 'string' && delta.content !== '') {
+            tokens++;
+            yield { type: 'token', text: delta.content };
+          }
+          const reason = choice?.finish_reason;
+          if (reason === 'content_filter') throw filtered(choice, model, tokens);
+          if (typeof reason === 'string') finishReason = reason === 'length' ? 'length' : 'stop';
+          usage = usageOf(chunk.usage) ?? usage;
         }
-        const reason = choice?.finish_reason;
-        if (reason === 'content_filter') throw filtered(choice, model, tokens);
-        if (typeof reason === 'string') finishReason = reason === 'length' ? 'length' : 'stop';
-        usage = usageOf(chunk.usage) ?? usage;
       }
     } catch (error) {
       if (error instanceof ProviderError) throw error;
