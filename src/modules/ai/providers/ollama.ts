@@ -62,6 +62,7 @@ export class OllamaProvider implements Provider {
     const reader = new JsonStreamReader('ndjson');
     let tokens = 0;
     let model = request.model;
+    let whole = false;
     try {
       // Headers are in: the pipeline's connect timeout ends here, its first-token timeout goes on.
       yield { type: 'open' };
@@ -79,6 +80,7 @@ export class OllamaProvider implements Provider {
             yield { type: 'token', text: message.content };
           }
           if (line.done === true) {
+            whole = true;
             yield finalEvent(line, model, tokens, reader.malformed);
             return;
           }
@@ -89,9 +91,11 @@ export class OllamaProvider implements Provider {
       if (signal.aborted) throw signal.reason;
       throw streamBroke(error, this.endpoint, tokens);
     } finally {
-      // Also when the consumer stops at 'open', before the reader took the body: the server
-      // must see the connection close and free its slot. A no-op on a body already done.
-      body.destroy();
+      // A stopped or failed answer (also one stopped at 'open', before the body was read):
+      // the server must see the connection close and free its slot. A whole one is left to
+      // end by itself, its connection kept: destroying a body before its end builds an abort
+      // error, stack trace and all, for every answer.
+      if (!whole) body.destroy();
     }
     if (tokens === 0) {
       throw new ProviderError(

@@ -108,9 +108,11 @@ export class OpenAiProvider implements Provider {
       if (signal.aborted) throw signal.reason;
       throw streamBroke(error, this.endpoint, tokens);
     } finally {
-      // Also when the consumer stops at 'open', before the reader took the body: the server
-      // must see the connection close and free its slot. A no-op on a body already done.
-      body.destroy();
+      // A stopped or failed answer (also one stopped at 'open', before the body was read):
+      // the server must see the connection close and free its slot. After [DONE] the body is
+      // left to end by itself, its connection kept: destroying a body before its end builds
+      // an abort error, stack trace and all, for every answer.
+      if (!reader.sawDoneSentinel) body.destroy();
     }
     const missingTerminator = !reader.sawDoneSentinel;
     // Without [DONE], a finish reason or the usage chunk is what says the answer was whole;
