@@ -242,6 +242,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       path,
       protocol: protocol.name,
       headers: req.headers,
+      clientPort: req.socket.remotePort,
       body: undefined,
       faults: [],
       outcome: 'received',

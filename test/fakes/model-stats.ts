@@ -24,6 +24,8 @@ export interface FakeRequestRecord {
   path: string;
   protocol: ProtocolName;
   headers: IncomingHttpHeaders;
+  /** The client's port: the same for requests that came on one keep-alive connection. */
+  clientPort?: number;
   /** Parsed JSON, or the raw text when it did not parse. */
   body: unknown;
   model?: string;

@@ -216,6 +216,16 @@ describe.each(doors)('$name adapter against the fake model server', (door) => {
     expect(tokens).toHaveLength(1);
   });
 
+  it('keeps the connection of a whole answer for the next requests', async () => {
+    const provider = door.make();
+    for (let i = 0; i < 6; i++) expect((await run(provider, request())).events.at(-1)).toBe('done');
+    const ports = fake.stats.requests.map((r) => r.clientPort);
+    expect(ports).toHaveLength(6);
+    // The next request may leave before the last one's terminator has come (a second
+    // connection), but none is closed for good and opened again for each answer.
+    expect(new Set(ports).size, ports.join(' ')).toBeLessThanOrEqual(2);
+  });
+
   it.each(['open', 'token'] as const)(
     'cancels the body when the consumer stops at the first %s event, freeing the server slot',
     async (stopAt) => {
