@@ -1,4 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
@@ -6,38 +5,10 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../fake
 import { Client, createTestApp, createUser, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects } from '../helpers/db.js';
 import { parseSse } from '../helpers/sse.js';
+import { callerTrace, hookReceiver, TRACEPARENT } from '../helpers/trace.js';
 
 const SERVER = 2;
 const CLIENT = 3;
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/** A caller's trace position, as a tracing proxy in front would send it. */
-function callerTrace() {
-  const hex = (bytes: number) =>
-    Array.from({ length: bytes }, () =>
-      Math.floor(Math.random() * 256)
-        .toString(16)
-        .padStart(2, '0'),
-    ).join('');
-  const traceId = hex(16);
-  const spanId = hex(8);
-  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
-}
-
-/** A webhook receiver that keeps each delivery's headers. */
-async function hookReceiver() {
-  const received: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      received.push(request.headers);
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { received, port, url: `http://127.0.0.1:${port}/hook`, close: () => server.close() };
-}
 
 const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) =>
   spans.filter((s) => s.parentSpanId === parent.spanId && s.traceId === parent.traceId);

@@ -1,6 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
@@ -11,6 +9,7 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../fake
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects, databaseUrl } from '../helpers/db.js';
 import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
+import { callerTrace, hookReceiver, TRACEPARENT } from '../helpers/trace.js';
 
 // A job queued through a real Redis by one web instance and run by a real `inkstone worker`
 // process (the CLI through tsx) continues the trace of the request that queued it: the model
@@ -24,21 +23,6 @@ const dialect = (await availableDialects()).includes('postgres') ? 'postgres' : 
 const SERVER = 2;
 const CLIENT = 3;
 const CONSUMER = 5;
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-const hex = (bytes: number) =>
-  Array.from({ length: bytes }, () =>
-    Math.floor(Math.random() * 256)
-      .toString(16)
-      .padStart(2, '0'),
-  ).join('');
-
-/** A caller's trace position, as a tracing proxy in front would send it. */
-function callerTrace() {
-  const traceId = hex(16);
-  const spanId = hex(8);
-  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
-}
 
 const parsed = (header: unknown) => {
   const [, traceId, spanId, flags] = TRACEPARENT.exec(String(header)) ?? [];
@@ -76,21 +60,6 @@ function startWorker(env: Record<string, string>): WorkerProcess {
     void exited.then(() => reject(new Error(`the worker exited before it was ready: ${stderr}`)));
   });
   return { child, ready, exited };
-}
-
-/** A webhook receiver that keeps each delivery's headers. */
-async function hookReceiver() {
-  const received: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      received.push(request.headers);
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { received, port, url: `http://127.0.0.1:${port}/hook`, close: () => server.close() };
 }
 
 // Each test starts an `inkstone worker` through tsx: seconds on a busy 2-core machine.

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { parseSse } from '../helpers/sse.js';
+import { callerTrace, hookReceiver, TRACEPARENT } from '../helpers/trace.js';
 import { traceContexts } from '../../src/tracing/context.js';
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
 
@@ -24,14 +24,17 @@ describe('traceparent without trace export', () => {
   let fake: FakeModelServer;
   let site: TestApp;
   let author: Client;
+  let hooks: Awaited<ReturnType<typeof hookReceiver>>;
 
   beforeAll(async () => {
     fake = await startFakeModelServer({ ttftMs: 2, interTokenMs: 1 });
+    hooks = await hookReceiver();
     site = await createTestApp('sqlite', {
       AI_PROVIDER: 'ollama',
       AI_BASE_URL: fake.url,
       AI_REQUESTS_PER_MINUTE: '1000',
       AI_RETRY_MAX_DELAY_MS: '100',
+      WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${hooks.port}`,
     });
     author = (await signedIn(site.app, 'author')).client;
   });
@@ -42,6 +45,7 @@ describe('traceparent without trace export', () => {
   afterAll(async () => {
     await site?.close();
     await fake?.close();
+    hooks?.close();
   });
 
   const draft = (title: string, headers: Record<string, string> = {}) =>
@@ -115,6 +119,29 @@ describe('traceparent without trace export', () => {
       expect(header, bad).toMatch(TRACEPARENT);
       expect(header, bad).not.toContain(CALLER_TRACE);
     }
+  });
+
+  it("gives a job run in this process the submitting request's trace, for its model call and its webhook", async () => {
+    const caller = callerTrace();
+    const entered = traceContexts.entered;
+    const submitted = await author.request({
+      method: 'POST',
+      url: '/api/v1/ai/generations',
+      headers: {
+        'content-type': 'application/json',
+        'x-csrf-token': author.csrf,
+        traceparent: caller.header,
+      },
+      payload: JSON.stringify({ kind: 'tags', text: 'Untraced job tea', callbackUrl: hooks.url }),
+    });
+    expect(submitted.statusCode, submitted.body).toBe(202);
+    await expect.poll(() => hooks.received.length, { timeout: 5000 }).toBe(1);
+    const [, modelTrace] = TRACEPARENT.exec(sentHeaders()[0]!) ?? [];
+    const [, hookTrace, hookSpan] = TRACEPARENT.exec(String(hooks.received[0]!.traceparent)) ?? [];
+    expect(modelTrace).toBe(caller.traceId);
+    expect(hookTrace).toBe(caller.traceId);
+    expect(hookSpan).not.toBe(caller.spanId);
+    expect(traceContexts.entered).toBe(entered);
   });
 
   // Last: it loads the SDK into this process.
