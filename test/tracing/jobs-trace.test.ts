@@ -9,7 +9,7 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../fake
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { availableDialects, databaseUrl } from '../helpers/db.js';
 import { connectTestRedis, deleteKeys, REDIS_URL, redisAvailable, testPrefix } from '../helpers/redis.js';
-import { callerTrace, hookReceiver, TRACEPARENT } from '../helpers/trace.js';
+import { callerTrace, hookReceiver, postJob, TRACEPARENT } from '../helpers/trace.js';
 
 // A job queued through a real Redis by one web instance and run by a real `inkstone worker`
 // process (the CLI through tsx) continues the trace of the request that queued it: the model
@@ -129,16 +129,11 @@ describe.skipIf(!available)(`traces through queued jobs (${dialect}, Redis)`, { 
 
   /** Queues a draft (in `caller`'s trace, if given) and waits until the worker has finished it. */
   async function runJob(title: string, caller?: { header: string }, callbackUrl?: string) {
-    const submitted = await author.request({
-      method: 'POST',
-      url: '/api/v1/ai/generations',
-      headers: {
-        'content-type': 'application/json',
-        'x-csrf-token': author.csrf,
-        ...(caller ? { traceparent: caller.header } : {}),
-      },
-      payload: JSON.stringify({ kind: 'draft', title, ...(callbackUrl ? { callbackUrl } : {}) }),
-    });
+    const submitted = await postJob(
+      author,
+      { kind: 'draft', title, ...(callbackUrl ? { callbackUrl } : {}) },
+      caller?.header,
+    );
     expect(submitted.statusCode, submitted.body).toBe(202);
     const id = submitted.json<{ id: string }>().id;
     for (let i = 0; i < 1500; i++) {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
 import { parseSse } from '../helpers/sse.js';
-import { callerTrace, hookReceiver, TRACEPARENT } from '../helpers/trace.js';
+import { callerTrace, hookReceiver, postJob, TRACEPARENT } from '../helpers/trace.js';
 import { traceContexts } from '../../src/tracing/context.js';
 
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -124,16 +124,11 @@ describe('traceparent without trace export', () => {
   it("gives a job run in this process the submitting request's trace, for its model call and its webhook", async () => {
     const caller = callerTrace();
     const entered = traceContexts.entered;
-    const submitted = await author.request({
-      method: 'POST',
-      url: '/api/v1/ai/generations',
-      headers: {
-        'content-type': 'application/json',
-        'x-csrf-token': author.csrf,
-        traceparent: caller.header,
-      },
-      payload: JSON.stringify({ kind: 'tags', text: 'Untraced job tea', callbackUrl: hooks.url }),
-    });
+    const submitted = await postJob(
+      author,
+      { kind: 'tags', text: 'Untraced job tea', callbackUrl: hooks.url },
+      caller.header,
+    );
     expect(submitted.statusCode, submitted.body).toBe(202);
     await expect.poll(() => hooks.received.length, { timeout: 5000 }).toBe(1);
     const [, modelTrace] = TRACEPARENT.exec(sentHeaders()[0]!) ?? [];

@@ -1,45 +1,12 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeModelServer, startFakeModelServer } from '../fakes/model-server.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../fakes/otlp-receiver.js';
 import { type Client, createTestApp, signedIn, type TestApp } from '../helpers/app.js';
+import { callerTrace, hex, hookReceiver, postJob, TRACEPARENT } from '../helpers/trace.js';
 
 const SERVER = 2;
 const CLIENT = 3;
 const INTERNAL_ERROR = 2;
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-const hex = (bytes: number) =>
-  Array.from({ length: bytes }, () =>
-    Math.floor(Math.random() * 256)
-      .toString(16)
-      .padStart(2, '0'),
-  ).join('');
-
-/** A caller's trace position, as a tracing proxy in front would send it. */
-function callerTrace() {
-  const traceId = hex(16);
-  const spanId = hex(8);
-  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
-}
-
-/** A webhook receiver answering each delivery with the next status of `answers` (then 200). */
-async function hookReceiver() {
-  const received: IncomingHttpHeaders[] = [];
-  const answers: number[] = [];
-  const server: Server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      received.push(request.headers);
-      // Retry-After 0: the sender's next attempt comes at once rather than after its backoff.
-      response.writeHead(answers.shift() ?? 200, { 'retry-after': '0' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { received, answers, port, url: `http://127.0.0.1:${port}/hook`, close: () => server.close() };
-}
 
 // Jobs run in the web process (no Redis); spans exported to a fake collector. Each webhook
 // attempt is a client span of its own, and the traceparent the receiver gets names that span.
@@ -79,16 +46,11 @@ describe('webhook delivery spans (in-process jobs, OTEL_EXPORTER_OTLP_ENDPOINT)'
 
   /** Submits a job in the caller's trace and waits until its webhook is settled. */
   async function submitJob(caller: { header: string }, callbackUrl: string) {
-    const submitted = await author.request({
-      method: 'POST',
-      url: '/api/v1/ai/generations',
-      headers: {
-        'content-type': 'application/json',
-        'x-csrf-token': author.csrf,
-        traceparent: caller.header,
-      },
-      payload: JSON.stringify({ kind: 'tags', text: `Webhook span tea ${hex(4)}`, callbackUrl }),
-    });
+    const submitted = await postJob(
+      author,
+      { kind: 'tags', text: `Webhook span tea ${hex(4)}`, callbackUrl },
+      caller.header,
+    );
     expect(submitted.statusCode).toBe(202);
     const id = submitted.json<{ id: string }>().id;
     for (let i = 0; i < 500; i++) {
