@@ -207,9 +207,8 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
       },
       parent,
     );
-    const events = provider
-      .stream({ ...request, trace: asOutgoingCall(parent, span) })
-      [Symbol.asyncIterator]();
+    const stream = provider.stream({ ...request, trace: asOutgoingCall(parent, span) });
+    const events = stream[Symbol.asyncIterator]();
     let finished = false;
     let firstToken = true;
     try {
