@@ -95,7 +95,9 @@ export async function sendSse<T = SseEvent>(
       return;
     }
     if (isFeed(source)) {
-      await sendFeed(raw, source, encode, gone.signal);
+      await sendFeed(raw, source, encode, gone.signal, (error) =>
+        request.log.error({ err: error }, 'event stream failed'),
+      );
       return;
     }
     for await (const event of source) {
@@ -129,6 +131,7 @@ function sendFeed<T>(
   feed: EventFeed<T>,
   encode: (event: T) => string,
   gone: AbortSignal,
+  onError: (error: unknown) => void,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let pending = '';
@@ -157,7 +160,15 @@ function sendFeed<T>(
     };
     const following = feed.follow({
       event: (event) => {
-        pending += encode(event);
+        try {
+          pending += encode(event);
+        } catch (error) {
+          // This reader's fault (an event it cannot encode): it leaves; the answer goes on
+          // for the others rather than failing in the middle of Broadcast.push.
+          onError(error);
+          leave();
+          return;
+        }
         if (!scheduled) {
           scheduled = true;
           queueMicrotask(flush);

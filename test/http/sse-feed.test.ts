@@ -16,7 +16,10 @@ describe('sendSse from a pushed feed', () => {
   });
 
   /** A server whose one route streams `broadcast`, counting the pauses sendSse asks for. */
-  async function serve(broadcast: Broadcast) {
+  async function serve(
+    broadcast: Broadcast,
+    encode = (event: AiEvent) => `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`,
+  ) {
     const seen = { pauses: 0, stopped: false };
     app = Fastify();
     app.get('/events', (request, reply) => {
@@ -36,9 +39,7 @@ describe('sendSse from a pushed feed', () => {
           };
         },
       };
-      return sendSse(request, reply, () => feed, {
-        encode: (event) => `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`,
-      });
+      return sendSse(request, reply, () => feed, { encode });
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
@@ -100,5 +101,35 @@ describe('sendSse from a pushed feed', () => {
     expect(seen.stopped).toBe(true);
     // Pushing after the reader left reaches nobody and breaks nothing.
     broadcast.push({ type: 'token', text: 'late' });
+  });
+
+  it('drops a reader whose event cannot be encoded, and the answer goes on without failing', async () => {
+    let abandoned = 0;
+    const broadcast = new Broadcast(() => abandoned++);
+    broadcast.push({ type: 'start', generationId: 'g', alias: 'a', cached: false });
+    const { seen, url } = await serve(broadcast, (event) => {
+      if (event.type === 'token' && event.text === 'bad') throw new Error('cannot encode');
+      return `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`;
+    });
+    const body = new Promise<string>((resolve, reject) => {
+      const call = httpRequest(url, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve(text));
+        // The first event is there: the reader follows the answer.
+        response.once('data', () => {
+          expect(() => broadcast.push({ type: 'token', text: 'bad' })).not.toThrow();
+          broadcast.push({ type: 'token', text: 'after' });
+        });
+      });
+      call.on('error', reject);
+      call.end();
+    });
+    const events = parseSse(await body);
+    expect(events.map((e) => Number(e.id))).toEqual([0]);
+    expect(seen.stopped).toBe(true);
+    // It was the only reader: its leaving ends the answer, as a client going away does.
+    expect(abandoned).toBe(1);
   });
 });
