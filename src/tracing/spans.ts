@@ -50,8 +50,13 @@ const SQL_MAX_CHARS = 1000;
 const SQL_OPERATION = /^\s*([a-z]+)/i;
 const SQL_TARGET = /\b(?:from|into|update)\s+"?([\w.]+)"?/i;
 
-/** Wall-clock ms with a fraction, on the clock the SDK stamps spans with. */
-const nowMs = () => performance.timeOrigin + performance.now();
+/**
+ * Now on the performance clock. The SDK reads a time at or below `performance.now()` as such
+ * and puts it on the wall clock it stamped the parent with (Date.now() when that span began);
+ * a wall-clock time in ms (timeOrigin + now) it takes as is, and the two clocks drift apart by
+ * milliseconds over minutes: a query's span then began before its request's (seen in CI).
+ */
+const nowMs = () => performance.now();
 
 /** The span that children belong under, or undefined outside any recorded request. */
 function recordingParent(): Context | undefined {
