@@ -75,7 +75,7 @@ export class Broadcast {
   /**
    * What a reader after `lastEventId` gets: once the broadcast is finished, the rest of its
    * events at once (a stream writes them in one go, with no promise per event); before, a
-   * subscription.
+   * feed that pushes them to its reader as they come (`follow`).
    */
   read(lastEventId = -1): EventFeed<AiEvent> | readonly AiEvent[] {
     return this.finished

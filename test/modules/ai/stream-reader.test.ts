@@ -3,6 +3,14 @@ import { JsonStreamReader, type WireFormat } from '../../../src/modules/ai/provi
 
 const encoder = new TextEncoder();
 
+/** One read of a body that gave `chunk`, as its async iterator returns it. */
+const read = (chunk: string | Uint8Array): IteratorResult<Uint8Array> => ({
+  done: false,
+  value: typeof chunk === 'string' ? encoder.encode(chunk) : chunk,
+});
+/** The read that finds the body's end. */
+const END: IteratorResult<Uint8Array> = { done: true, value: undefined };
+
 /** Pushes the chunks as a body delivers them, then the body's end, collecting every object. */
 function readAll(
   format: WireFormat,
@@ -11,9 +19,8 @@ function readAll(
 ) {
   const reader = new JsonStreamReader(format, options);
   const values: unknown[] = [];
-  for (const chunk of chunks)
-    values.push(...reader.push(typeof chunk === 'string' ? encoder.encode(chunk) : chunk));
-  values.push(...reader.push(undefined));
+  for (const chunk of chunks) values.push(...reader.push(read(chunk)));
+  values.push(...reader.push(END));
   return { values, reader };
 }
 
@@ -69,8 +76,8 @@ describe('JsonStreamReader, NDJSON', () => {
 
   it('hands a line back with the chunk that completes it: nothing waits for the whole response', () => {
     const reader = new JsonStreamReader('ndjson');
-    expect(reader.push(encoder.encode('{"first":1}\n{"sec'))).toEqual([{ first: 1 }]);
-    expect(reader.push(encoder.encode('ond":2}\n'))).toEqual([{ second: 2 }]);
+    expect(reader.push(read('{"first":1}\n{"sec'))).toEqual([{ first: 1 }]);
+    expect(reader.push(read('ond":2}\n'))).toEqual([{ second: 2 }]);
     // A body cut here (an error, not its end) has not ended cleanly.
     expect(reader.endedCleanly).toBe(false);
     expect(reader.finished).toBe(false);
@@ -126,13 +133,11 @@ describe('JsonStreamReader, SSE', () => {
 
   it('stops at [DONE]: nothing after it is read, and the body is finished', () => {
     const reader = new JsonStreamReader('sse');
-    expect(reader.push(encoder.encode('data: {"a":1}\n\ndata: [DONE]\n\ndata: {"b":2}\n\n'))).toEqual([
-      { a: 1 },
-    ]);
+    expect(reader.push(read('data: {"a":1}\n\ndata: [DONE]\n\ndata: {"b":2}\n\n'))).toEqual([{ a: 1 }]);
     expect(reader.finished).toBe(true);
     expect(reader.sawDoneSentinel).toBe(true);
-    expect(reader.push(encoder.encode('data: {"c":3}\n\n'))).toEqual([]);
-    expect(reader.push(undefined)).toEqual([]);
+    expect(reader.push(read('data: {"c":3}\n\n'))).toEqual([]);
+    expect(reader.push(END)).toEqual([]);
   });
 
   it('wraps the payload of a named error event so it reads like an error line', () => {

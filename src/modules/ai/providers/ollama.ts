@@ -68,8 +68,7 @@ export class OllamaProvider implements Provider {
       yield { type: 'open' };
       const chunks = body[Symbol.asyncIterator]();
       while (!reader.finished) {
-        const next = await chunks.next();
-        for (const line of reader.push(next.done ? undefined : (next.value as Uint8Array))) {
+        for (const line of reader.push(await chunks.next())) {
           // One chunk often holds several lines: after an abort none of them may still pass.
           signal.throwIfAborted();
           if (line.error !== undefined) throw errorLine(line.error, tokens);

@@ -84,8 +84,7 @@ export class OpenAiProvider implements Provider {
       yield { type: 'open' };
       const chunks = body[Symbol.asyncIterator]();
       while (!reader.finished) {
-        const next = await chunks.next();
-        for (const chunk of reader.push(next.done ? undefined : (next.value as Uint8Array))) {
+        for (const chunk of reader.push(await chunks.next())) {
           // One body chunk often holds several events: after an abort none of them may still pass.
           signal.throwIfAborted();
           if (chunk.error !== undefined && chunk.error !== null) throw this.errorLine(chunk, tokens);

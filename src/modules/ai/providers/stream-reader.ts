@@ -58,14 +58,14 @@ export class JsonStreamReader {
   }
 
   /**
-   * The objects `chunk` completes, in order; `undefined` stands for the body's end, which
-   * completes a last line or event that lacked its newline. Nothing after `[DONE]`.
+   * The objects that one read of the body completes, in order: a chunk, or its end (`done`),
+   * which completes a last line or event that lacked its newline. Nothing after `[DONE]`.
    */
-  push(chunk: Uint8Array | undefined): JsonObject[] {
+  push(read: IteratorResult<Uint8Array, unknown>): JsonObject[] {
     const objects: JsonObject[] = [];
     if (this.endedCleanly) return objects;
-    const end = chunk === undefined;
-    const text = end ? this.decoder.decode() : this.decoder.decode(chunk, { stream: true });
+    const end = read.done === true;
+    const text = end ? this.decoder.decode() : this.decoder.decode(read.value, { stream: true });
     const { events } = this;
     for (const line of this.lines.push(text, end)) {
       if (!events) {
