@@ -3,7 +3,8 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Command, Ready, Reply } from './ipc.js';
+import type { Command, InkstoneCommand, Ready, Reply } from './ipc.js';
+import { buildInkstone } from '../build.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -123,6 +124,15 @@ export async function forkChild<C extends Command>(
     });
   });
   return new Child<C>(name, child, ready);
+}
+
+/** An Inkstone child (inkstone-child.ts), running dist/: built first if src/ changed since. */
+export async function forkInkstone(
+  name: string,
+  options: ForkOptions & { log?: (line: string) => void } = {},
+): Promise<Child<InkstoneCommand>> {
+  await buildInkstone(options.log);
+  return forkChild<InkstoneCommand>(name, './inkstone-child.ts', options);
 }
 
 /** A port free right now on 127.0.0.1 (another process could take it before it is used: unlikely). */

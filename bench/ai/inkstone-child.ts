@@ -1,12 +1,12 @@
 // Child process: one Inkstone, built and configured as `inkstone serve` would be (from the
 // environment the parent passes), listening on a free port, with an author and an API token
 // for the load client. It reports its own memory, which only the process itself can see.
+//
+// Inkstone itself comes from dist/, compiled as `npm ci` compiles it (the parent builds it
+// first: bench/build.ts); only this file runs through tsx, which leaves plain .js alone.
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { scryptHasher } from '../../src/modules/users/password.js';
-import { toActor } from '../../src/modules/users/service.js';
+import { pathToFileURL } from 'node:url';
 import {
   BENCH_PASSWORD,
   cpuMs,
@@ -16,8 +16,19 @@ import {
   type MemorySample,
   serve,
 } from './ipc.js';
-import { ROOT } from './children.js';
 import { SOURCE_MAPS_FILE, saveSourceMaps } from '../profile/source-maps.js';
+import { DIST } from '../build.js';
+import type * as App from '../../src/app.js';
+import type * as Config from '../../src/config.js';
+import type * as Password from '../../src/modules/users/password.js';
+import type * as Users from '../../src/modules/users/service.js';
+
+/** A module of dist/, typed as its source in src/. */
+const compiled = <T>(path: string) => import(pathToFileURL(join(DIST, path)).href) as Promise<T>;
+const { buildApp } = await compiled<typeof App>('app.js');
+const { loadConfig } = await compiled<typeof Config>('config.js');
+const { scryptHasher } = await compiled<typeof Password>('modules/users/password.js');
+const { toActor } = await compiled<typeof Users>('modules/users/service.js');
 
 const config = loadConfig(process.env);
 // The bench's author signs in with an API token, never a password: hashing its password at
@@ -104,7 +115,7 @@ serve<InkstoneCommand>(async (command) => {
     case 'close':
       await app.close();
       // npm run profile: the source maps to put the profile's positions back on the TypeScript.
-      if (process.env[SOURCE_MAPS_FILE]) saveSourceMaps(join(ROOT, 'src'), process.env[SOURCE_MAPS_FILE]);
+      if (process.env[SOURCE_MAPS_FILE]) saveSourceMaps(DIST, process.env[SOURCE_MAPS_FILE]);
       // exit() rather than waiting for the loop to drain: --cpu-prof writes its file on exit.
       setImmediate(() => process.exit(0));
       return undefined;

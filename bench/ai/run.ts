@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { canPin, type Child, forkChild, freePort, pinSelf } from './children.js';
+import { canPin, type Child, forkChild, forkInkstone, freePort, pinSelf } from './children.js';
 import { createSchema, deleteRunKeys, redisPrefix, redisProblem } from './backends.js';
 import type { Protocol, Target } from './client.js';
 import { type DoorsResult, listModels, measureDoors } from './doors.js';
@@ -142,7 +142,8 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     cpu: pinned ? 1 : undefined,
     env: { ...process.env, RELAY_UPSTREAM: fakeUrl },
   });
-  const inkstoneStarting = forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
+  const inkstoneStarting = forkInkstone('Inkstone', {
+    log,
     cpu: pinned ? 1 : undefined,
     nodeArgs: [
       '--expose-gc',
@@ -219,7 +220,7 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
       world.door = { via: 'openai-door', url, token, model: 'default' };
       const capacity: Target = { ...world.through, model: CAPACITY_ALIAS };
       const capacityDoor: Target = { ...world.door, model: CAPACITY_ALIAS };
-      // Loading the source through tsx leaves tens of MB of garbage whose first full collection
+      // Loading the code leaves tens of MB of garbage whose first full collection
       // (10 ms and more) would otherwise land in the first scenario's samples: a server in
       // production has shed its start's garbage long before it serves steady traffic.
       await inkstone.call({ type: 'memory', gc: true });
@@ -321,7 +322,7 @@ interface Scope {
 
 /** Another Inkstone, on Inkstone's CPU when pinned, closed with the others whatever happens. */
 async function startInkstone(scope: Scope, name: string, env: NodeJS.ProcessEnv) {
-  const child = await forkChild<InkstoneCommand>(name, './inkstone-child.ts', {
+  const child = await forkInkstone(name, {
     cpu: scope.pinned ? 1 : undefined,
     nodeArgs: ['--expose-gc'],
     env,

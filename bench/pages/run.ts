@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { canPin, type Child, forkChild, pinSelf } from '../ai/children.js';
+import { canPin, type Child, forkChild, forkInkstone, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
@@ -304,7 +304,8 @@ async function runDatabase(
   // PostgreSQL + Redis is the scaled-out deployment; SQLite the embedded one, with nothing else.
   const redisUrl = database === 'postgres' ? options.redisUrl : undefined;
   try {
-    const inkstone = await forkChild<InkstoneCommand>(`Inkstone (${database})`, './inkstone-child.ts', {
+    const inkstone = await forkInkstone(`Inkstone (${database})`, {
+      log,
       cpu,
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
       env: {
@@ -353,14 +354,10 @@ async function runDatabase(
     };
     let cached: Child<InkstoneCommand> | undefined;
     const withCache = async () => {
-      cached ??= await forkChild<InkstoneCommand>(
-        `Inkstone, page cache (${database})`,
-        './inkstone-child.ts',
-        {
-          cpu,
-          env: inkstoneEnv(prepared.url, 60, redisUrl),
-        },
-      );
+      cached ??= await forkInkstone(`Inkstone, page cache (${database})`, {
+        cpu,
+        env: inkstoneEnv(prepared.url, 60, redisUrl),
+      });
       if (!children.includes(cached)) children.push(cached);
       return cached;
     };
@@ -395,7 +392,7 @@ async function runDatabase(
           if (!server) {
             server = await spawnServer(
               `inkstone serve --workers ${n}`,
-              'src/cli/index.ts',
+              'bin/inkstone.js',
               ['serve', '--workers', String(n)],
               inkstoneEnv(prepared.url, 60, redisUrl),
               n === 1 ? cpu : undefined,

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, nodeOn, ROOT } from '../ai/children.js';
 import type { InkstoneCommand } from '../ai/ipc.js';
+import { buildInkstone } from '../build.js';
 
 /** What the bench needs of a server under test: its address, its CPU time, and a way to stop it. */
 export interface Server {
@@ -41,7 +42,10 @@ class SpawnedServer implements Server {
   }
 }
 
-/** Starts a TypeScript entry point with `args` on a free port (PORT) and waits for GET / to answer 200. */
+/**
+ * Starts an entry point with `args` on a free port (PORT) and waits for GET / to answer 200:
+ * TypeScript through tsx; `bin/inkstone.js` as users run it, from dist/ (built first if stale).
+ */
 export async function spawnServer(
   name: string,
   entry: string,
@@ -51,7 +55,8 @@ export async function spawnServer(
   cpu?: number,
 ): Promise<Server> {
   const port = await freePort();
-  const node = nodeOn(cpu, ['--import', 'tsx', entry, ...args]);
+  if (entry === 'bin/inkstone.js') await buildInkstone();
+  const node = nodeOn(cpu, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry, ...args]);
   const child = spawn(node.file, node.args, {
     cwd: ROOT,
     env: { ...env, HOST: '127.0.0.1', PORT: String(port) },

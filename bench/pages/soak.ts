@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Child, forkChild } from '../ai/children.js';
+import { type Child, forkInkstone } from '../ai/children.js';
 import type { InkstoneCommand, MemoryReport } from '../ai/ipc.js';
 import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
 import { prepareDatabase } from './database.js';
@@ -166,7 +166,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     log('soak: seeding the demo content');
     const prepared = await prepareDatabase('sqlite', dir, '');
     if (typeof prepared === 'string') throw new Error(prepared);
-    inkstone = await forkChild<InkstoneCommand>('Inkstone (soak)', './inkstone-child.ts', {
+    inkstone = await forkInkstone('Inkstone (soak)', {
+      log,
       env: inkstoneEnv(prepared.url, 60),
     });
     const base = inkstone.ready.url;

@@ -5,8 +5,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { canPin, forkChild, pinSelf } from '../ai/children.js';
-import type { InkstoneCommand } from '../ai/ipc.js';
+import { canPin, forkInkstone, pinSelf } from '../ai/children.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { prepareDatabase } from '../pages/database.js';
 import { inkstoneEnv, postPath, signIn } from '../pages/run.js';
@@ -103,7 +102,7 @@ export async function runProfile(options: ProfileOptions): Promise<ProfileRun> {
     // The signed-in page as the pages bench runs it: with the page cache on, whose shared
     // bodies serve a signed-in reader the list rendered before, in their own layout.
     const cached = options.target.endsWith('-cached') || options.target === 'home-signed-in';
-    const inkstone = await forkChild<InkstoneCommand>('Inkstone', './inkstone-child.ts', {
+    const inkstone = await forkInkstone('Inkstone', {
       cpu: pinned ? 1 : undefined,
       // Source maps cost at start-up and when an error's stack is formatted, not per request.
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'],

@@ -1,8 +1,8 @@
-// Inkstone's TypeScript runs through tsx, which compiles each file to one line: a CPU profile
-// then places every function of src/ at line 1. With --enable-source-maps, Node keeps tsx's
-// inline source maps; the child saves those of the files it loaded as it exits (the profile is
-// written at exit too), and the profile's positions are put back on the TypeScript lines, so
-// DevTools, speedscope and the summary all point at the right line.
+// Inkstone runs from dist/ (bench/build.ts): a CPU profile names the compiled .js files. With
+// --enable-source-maps, Node loads their source maps; the child saves those of the files it
+// loaded as it exits (the profile is written at exit too), and the profile's frames are put
+// back on the TypeScript files and lines, so DevTools, speedscope and the summary all point at
+// src/. (Files that tsx compiled, one line each, carry tsx's inline maps and are mapped alike.)
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { findSourceMap, SourceMap, type SourceMapPayload } from 'node:module';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ export const SOURCE_MAPS_FILE = 'BENCH_SOURCE_MAPS_FILE';
 export function saveSourceMaps(dir: string, file: string): void {
   const maps: Record<string, SourceMapPayload> = {};
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    if (!entry.isFile() || !/\.[jt]s$/.test(entry.name)) continue;
     const url = pathToFileURL(join(entry.parentPath, entry.name)).href;
     const map = findSourceMap(url);
     if (map) maps[url] = map.payload;
@@ -38,6 +38,8 @@ export function mapProfile(profileFile: string, mapsFile: string): number {
   for (const { callFrame: frame } of profile.nodes) {
     const entry = maps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
     if (!entry || !('originalLine' in entry)) continue;
+    // A compiled file's frames move to its source (dist/app.js → src/app.ts).
+    if (entry.originalSource) frame.url = entry.originalSource;
     frame.lineNumber = entry.originalLine;
     frame.columnNumber = entry.originalColumn;
     mapped++;
