@@ -6,17 +6,20 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Context } from '@opentelemetry/api';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { outgoingTraceparent } from '../../../tracing/propagation.js';
 import { ProviderError } from './types.js';
 
 /**
- * Why undici's `request()` and not the global `fetch()` (undici too): fetch wraps every
- * chunk in WHATWG streams and builds Request/Response/Headers objects, which a CPU profile of
- * `npm run bench:ai` put at a fifth of Inkstone's time while it relays tokens, and at about
- * a millisecond of CPU before each model call is even sent. `request()` hands the body over
- * as a Node stream of Buffers with the same errors (UND_ERR_*, ECONNREFUSED, …).
- * One pool of keep-alive connections serves every model server.
+ * Why undici's `dispatch()` and not the global `fetch()` (undici too): fetch wraps every chunk
+ * in WHATWG streams and builds Request/Response/Headers objects, which a CPU profile of
+ * `npm run bench:ai` put at a fifth of Inkstone's time while it relays tokens, and at about a
+ * millisecond of CPU before each model call is even sent. Nor `request()`: its body is a Node
+ * Readable, read through Node's async iterator, and that machinery (buffer list, `readable`
+ * events, next ticks, one async generator step per chunk) was a quarter of everything Inkstone
+ * allocated while it relayed 100 streams. The handler below gets each chunk from undici's
+ * parser and hands it to whoever awaits it; the errors are undici's own (UND_ERR_*,
+ * ECONNREFUSED, …). One pool of keep-alive connections serves every model server.
  */
 const pool = new Agent({ keepAliveTimeout: 10_000 });
 
@@ -24,11 +27,96 @@ const pool = new Agent({ keepAliveTimeout: 10_000 });
 export interface ModelResponse {
   status: number;
   headers: { get(name: string): string | undefined };
-  body: Dispatcher.ResponseData['body'];
+  body: ModelBody;
+}
+
+/** Chunks queued past this pause the connection until the reader catches up. */
+const HIGH_WATER_CHUNKS = 64;
+
+/**
+ * A response body fed by undici's parser: chunks queue until read, `next()` resolves with the
+ * next one (or waits for it), an error after the headers rejects the read that meets it, and
+ * `destroy()` closes the connection (the server sees the client go).
+ */
+export class ModelBody implements AsyncIterableIterator<Uint8Array> {
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private failure: { error: unknown } | undefined;
+  private waiting:
+    { resolve: (read: IteratorResult<Uint8Array>) => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(private readonly controller: Dispatcher.DispatchController) {}
+
+  push(chunk: Buffer): void {
+    if (this.waiting) return this.settle({ value: chunk, done: false });
+    this.queue.push(chunk);
+    if (this.queue.length >= HIGH_WATER_CHUNKS) this.controller.pause();
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiting) this.settle({ value: undefined, done: true });
+  }
+
+  fail(error: unknown): void {
+    if (this.ended || this.failure) return;
+    this.failure = { error };
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(error);
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = this.queue.shift();
+    if (chunk) {
+      if (this.queue.length === 0 && this.controller.paused) this.controller.resume();
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.failure) return Promise.reject(this.failure.error);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  /** Stops reading: what the server still sends is dropped with the connection. */
+  destroy(): void {
+    if (this.ended || this.failure) return;
+    this.fail(new Error('the body was destroyed'));
+    this.controller.abort(new Error('the body was destroyed'));
+  }
+
+  /** `for await … break` stops the body too. */
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.destroy();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async text(): Promise<string> {
+    const decoder = new TextDecoder();
+    let text = '';
+    for (let read = await this.next(); !read.done; read = await this.next())
+      text += decoder.decode(read.value, { stream: true });
+    return text + decoder.decode();
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  private settle(read: IteratorResult<Uint8Array>): void {
+    const waiting = this.waiting!;
+    this.waiting = undefined;
+    waiting.resolve(read);
+  }
 }
 
 /** One HTTP request to a model server; rejects (as undici does) when nothing answers. */
-export async function send(
+export function send(
   url: string,
   init: {
     method?: 'GET' | 'POST';
@@ -39,25 +127,66 @@ export async function send(
     trace?: Context;
   },
 ): Promise<ModelResponse> {
-  const response = await request(url, {
-    method: init.method ?? 'GET',
-    // The request's trace goes on to the model server (a traced vLLM or gateway joins it).
-    headers: { ...init.headers, traceparent: outgoingTraceparent(init.trace) },
-    body: init.body,
-    signal: init.signal,
-    dispatcher: pool,
-  });
-  const { headers } = response;
-  return {
-    status: response.statusCode,
-    headers: {
-      get: (name) => {
-        const value = headers[name.toLowerCase()];
-        return Array.isArray(value) ? value[0] : value;
+  const { signal } = init;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let body: ModelBody | undefined;
+    const onAbort = () => {
+      // Before the headers: the call fails now, even if no connection was made yet.
+      if (!body) reject(signal!.reason);
+      controller?.abort(signal!.reason as Error);
+    };
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pool.dispatch(
+      {
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: init.method ?? 'GET',
+        // The request's trace goes on to the model server (a traced vLLM or gateway joins it).
+        headers: { ...init.headers, traceparent: outgoingTraceparent(init.trace) },
+        body: init.body,
       },
-    },
-    body: response.body,
-  };
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (signal?.aborted) started.abort(signal.reason as Error);
+        },
+        onResponseStart(started, statusCode, headers) {
+          body = new ModelBody(started);
+          resolve({
+            status: statusCode,
+            headers: {
+              get: (name) => {
+                const value = headers[name.toLowerCase()];
+                return Array.isArray(value) ? value[0] : value;
+              },
+            },
+            body,
+          });
+        },
+        onResponseData(_, chunk) {
+          body?.push(chunk);
+        },
+        onResponseEnd() {
+          done();
+          body?.end();
+        },
+        onResponseError(_, error) {
+          done();
+          if (body) body.fail(error);
+          else reject(error);
+        },
+      },
+    );
+  });
 }
 
 export function isOk(response: ModelResponse): boolean {
