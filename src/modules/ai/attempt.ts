@@ -81,6 +81,24 @@ export async function callProvider(
   arm('first token', timeouts.firstTokenMs);
   arm('whole answer', Math.max(0, input.deadline - deps.clock.now().getTime()), timeouts.totalMs);
   let tokens = 0;
+  const onToken = (text: string) => {
+    if (tokens++ === 0) {
+      disarm('answer');
+      disarm('first token');
+    }
+    // Restarts the gap's timer in place: one timer per answer, not one per token.
+    const gap = timers.get('next token');
+    if (gap) gap.refresh();
+    else arm('next token', timeouts.idleMs);
+    if (!text) return;
+    try {
+      input.onToken(text);
+    } catch (error) {
+      // Called from inside the provider's stream: the failure must end the call as itself,
+      // not be taken for a broken stream (and retried).
+      controller.abort(error);
+    }
+  };
   try {
     const stream = input.provider.stream({
       model: alias.model,
@@ -88,21 +106,14 @@ export async function callProvider(
       params: input.params,
       signal: controller.signal,
       trace: input.trace,
+      // Tokens come straight to the handler; a provider that yields them instead is read alike.
+      onToken,
       ...(input.prefill ? { prefill: input.prefill } : {}),
     });
     for await (const event of stream) {
       if (event.type === 'open') disarm('answer');
-      else if (event.type === 'token') {
-        if (tokens++ === 0) {
-          disarm('answer');
-          disarm('first token');
-        }
-        // Restarts the gap's timer in place: one timer per answer, not one per token.
-        const gap = timers.get('next token');
-        if (gap) gap.refresh();
-        else arm('next token', timeouts.idleMs);
-        if (event.text) input.onToken(event.text);
-      } else if (event.type === 'done') {
+      else if (event.type === 'token') onToken(event.text);
+      else if (event.type === 'done') {
         return { model: event.model, usage: event.usage, finishReason: event.finishReason };
       }
       if (timedOut) break;

@@ -216,6 +216,33 @@ describe.each(doors)('$name adapter against the fake model server', (door) => {
     expect(tokens).toHaveLength(1);
   });
 
+  it('hands each token to onToken as it is read, and then yields only open and done', async () => {
+    const handed: string[] = [];
+    const { events, tokens, done, error } = await run(
+      door.make(),
+      request({ onToken: (text) => handed.push(text) }),
+    );
+    expect(error).toBeUndefined();
+    expect(events).toEqual(['open', 'done']);
+    expect(tokens).toEqual([]);
+    expect(handed).toEqual(REPLY);
+    expect(done?.usage.completionTokens).toBe(REPLY.length);
+  });
+
+  it('hands no token to onToken after an abort, even one already read in the same chunk', async () => {
+    fake.set({ tokensPerSecond: Infinity });
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const handed: string[] = [];
+    const onToken = (text: string) => {
+      handed.push(text);
+      controller.abort(reason);
+    };
+    const { error } = await run(door.make(), request({ signal: controller.signal, onToken }));
+    expect(error).toBe(reason);
+    expect(handed).toHaveLength(1);
+  });
+
   it('keeps the connection of a whole answer for the next requests', async () => {
     const provider = door.make();
     for (let i = 0; i < 6; i++) expect((await run(provider, request())).events.at(-1)).toBe('done');

@@ -57,7 +57,7 @@ export class OllamaProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent> {
-    const { signal } = request;
+    const { signal, onToken } = request;
     const body = await this.post(request);
     const reader = new JsonStreamReader('ndjson');
     let tokens = 0;
@@ -76,7 +76,8 @@ export class OllamaProvider implements Provider {
           const message = line.message as { content?: unknown } | undefined;
           if (typeof message?.content === 'string' && message.content !== '') {
             tokens++;
-            yield { type: 'token', text: message.content };
+            if (onToken) onToken(message.content);
+            else yield { type: 'token', text: message.content };
           }
           if (line.done === true) {
             whole = true;

@@ -72,7 +72,7 @@ export class OpenAiProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent> {
-    const { signal } = request;
+    const { signal, onToken } = request;
     const body = await this.post(request);
     const reader = new JsonStreamReader('sse');
     let tokens = 0;
@@ -94,7 +94,8 @@ export class OpenAiProvider implements Provider {
           const delta = choice?.delta as { content?: unknown } | undefined;
           if (typeof delta?.content === 'string' && delta.content !== '') {
             tokens++;
-            yield { type: 'token', text: delta.content };
+            if (onToken) onToken(delta.content);
+            else yield { type: 'token', text: delta.content };
           }
           const reason = choice?.finish_reason;
           if (reason === 'content_filter') throw filtered(choice, model, tokens);

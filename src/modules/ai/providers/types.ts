@@ -35,6 +35,13 @@ export interface ProviderRequest {
   prefill?: string;
   /** The trace of the request it answers: an HTTP provider sends it on as `traceparent`. */
   trace?: Context;
+  /**
+   * Where each token's text goes as it is read, instead of a `token` event: the stream then
+   * yields only `open` and `done`. A provider may ignore it and yield its tokens; the caller
+   * takes both. (One async generator step and one `for await` step less per token: at 100
+   * streams those were a sixth of what Inkstone allocated.)
+   */
+  onToken?: (text: string) => void;
 }
 
 export interface Usage {
