@@ -212,10 +212,30 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
       },
       parent,
     );
-    const stream = provider.stream({ ...request, trace: asOutgoingCall(parent, span) });
+    let firstToken = true;
+    const sawToken = (text: string) => {
+      if (!text || !firstToken) return;
+      firstToken = false;
+      // The pipeline's TTFT counts from its first text too (AiService.execute).
+      span.addEvent('first_token', { 'inkstone.ai.ttft_ms': Math.round(performance.now() - started) });
+    };
+    // Tokens handed to the pipeline (ProviderRequest.onToken) pass here on their way, as
+    // yielded ones do below.
+    const { onToken } = request;
+    const stream = provider.stream({
+      ...request,
+      trace: asOutgoingCall(parent, span),
+      ...(onToken
+        ? {
+            onToken: (text: string) => {
+              sawToken(text);
+              onToken(text);
+            },
+          }
+        : {}),
+    });
     const events = stream[Symbol.asyncIterator]();
     let finished = false;
-    let firstToken = true;
     try {
       for (;;) {
         const step: IteratorResult<ProviderEvent> = await events.next();
@@ -224,11 +244,8 @@ export class SpanMaker implements Omit<Tracing, 'flush' | 'shutdown'> {
           break;
         }
         const event = step.value;
-        if (event.type === 'token' && event.text && firstToken) {
-          firstToken = false;
-          // The pipeline's TTFT counts from its first text too (AiService.execute).
-          span.addEvent('first_token', { 'inkstone.ai.ttft_ms': Math.round(performance.now() - started) });
-        } else if (event.type === 'done') {
+        if (event.type === 'token') sawToken(event.text);
+        else if (event.type === 'done') {
           span.setAttributes({
             [GEN_AI_RESPONSE_MODEL]: event.model,
             [GEN_AI_RESPONSE_FINISH_REASONS]: [event.finishReason],
