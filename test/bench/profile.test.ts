@@ -62,10 +62,11 @@ describe('npm run profile', () => {
     expect(named.length, JSON.stringify(all)).toBeGreaterThan(0);
     const misplaced = named.filter(({ function: name, where }) => {
       const [, file, line] = /^(src\/.+\.ts):(\d+)$/.exec(where)!;
-      // The line itself, and the one before it for a function that is an argument on its own line.
+      // The line itself, and the three before it for a function that is an argument on its own
+      // line (V8 names the third argument of `this.queries.get('tags', …)` "queries.get.tags").
       const source = readFileSync(join(ROOT, file!), 'utf8')
         .split('\n')
-        .slice(Math.max(0, Number(line) - 2), Number(line))
+        .slice(Math.max(0, Number(line) - 4), Number(line))
         .join('\n');
       // A class's constructor is sampled under the class's name, on the `constructor(` line;
       // a name V8 inferred (`fp.name` for a function passed to `fp(…)`) shows one of its parts.
