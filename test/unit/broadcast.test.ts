@@ -52,6 +52,24 @@ describe('Broadcast.read', () => {
     expect(seen).toEqual(['0:start', '1:token', '2:done']);
     expect(ended).toBe(true);
   });
+
+  it('numbers tokens handed by text like pushed events, and takes none after the end', () => {
+    const broadcast = new Broadcast();
+    broadcast.push({ type: 'start', generationId: 'g', alias: 'default', cached: false });
+    broadcast.token('a');
+    broadcast.push({ type: 'notice', message: 'retrying' });
+    broadcast.token('b');
+    const { id: _id, ...end } = done;
+    broadcast.push(end);
+    broadcast.token('late');
+    expect(broadcast.read()).toEqual([
+      { id: 0, type: 'start', generationId: 'g', alias: 'default', cached: false },
+      token(1, 'a'),
+      { id: 2, type: 'notice', message: 'retrying' },
+      token(3, 'b'),
+      { ...done, id: 4 },
+    ]);
+  });
 });
 
 describe('Broadcast.follow', () => {

@@ -369,7 +369,7 @@ export class AiService {
           token: (text) => {
             firstTokenAt ??= clock.now().getTime();
             tokens.push(text);
-            broadcast.push({ type: 'token', text });
+            broadcast.token(text);
           },
           notice: (message) => broadcast.push({ type: 'notice', message }),
         },

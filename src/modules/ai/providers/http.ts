@@ -82,8 +82,9 @@ export class ModelBody implements AsyncIterableIterator<Uint8Array> {
   /** Stops reading: what the server still sends is dropped with the connection. */
   destroy(): void {
     if (this.ended || this.failure) return;
-    this.fail(new Error('the body was destroyed'));
-    this.controller.abort(new Error('the body was destroyed'));
+    const error = new Error('the body was destroyed');
+    this.fail(error);
+    this.controller.abort(error);
   }
 
   /** `for await … break` stops the body too. */
