@@ -1,6 +1,5 @@
 import { BentoCache, bentostore, type CacheOperationMessage } from 'bentocache';
 import { type MemoryDriver, memoryDriver } from 'bentocache/drivers/memory';
-import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { Redis } from 'ioredis';
 import { CacheCounters, type CacheStats, errorLogger, traced } from './cache-stats.js';
 import { type ClusterCacheLayers, clusterCacheLayers } from './ipc-bus.js';
@@ -134,6 +133,8 @@ export async function createCache(options: CacheOptions): Promise<AppCache> {
     // no 'error' on them, so ioredis would print every reconnect attempt while Redis is away.
     const duplicate = bus.duplicate.bind(bus);
     bus.duplicate = (override) => duplicate(override).on('error', () => {});
+    // Imported here, not at the top: the drivers load ioredis, which nothing without Redis needs.
+    const { redisBusDriver, redisDriver } = await import('bentocache/drivers/redis');
     store
       .useL2Layer(redisDriver({ connection: l2, prefix: base }))
       .useBus(redisBusDriver({ connection: bus, retryQueue: { enabled: true, maxSize: 1000 } }));

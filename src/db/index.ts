@@ -2,12 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type LogEvent, PostgresAdapter, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type * as Pg from 'pg';
 import { DATABASE_DEFAULTS } from '../config-schema.js';
 import type { DatabaseConfig } from '../config.js';
 import { backgroundCheckpoints, type CheckpointOptions, type CheckpointStats } from './checkpoints.js';
 import { FifoSqliteDialect } from './sqlite-driver.js';
+import { lazyRequire } from '../lazy-require.js';
 import type { Database } from './types.js';
+
+const pg = lazyRequire<typeof Pg>('pg');
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -166,7 +169,7 @@ export function createDb(config: DatabaseConfig, options: DbOptions = {}): DbHan
     };
   }
 
-  const pool = new pg.Pool({
+  const pool = new (pg().Pool)({
     connectionString: config.url,
     max: limits.poolMax,
     connectionTimeoutMillis: limits.connectTimeoutMs,

@@ -1,5 +1,9 @@
 import fp from 'fastify-plugin';
-import { Redis, type RedisOptions } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { lazyRequire } from '../lazy-require.js';
+
+const ioredis = lazyRequire<typeof IORedis>('ioredis');
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +32,7 @@ export function redactRedisUrl(url: string): string {
  * `client.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true })`.
  */
 export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  return new (ioredis().Redis)(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -1,5 +1,10 @@
-import { DelayedError, type Job, Queue, WaitingError, Worker } from 'bullmq';
+import type * as BullMQ from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { lazyRequire } from '../lazy-require.js';
+
+/** Loaded with the first queue: an instance without Redis has none. */
+const bullmq = lazyRequire<typeof BullMQ>('bullmq');
 
 // One queue, one job name: a job carries the id of its ai_jobs row and the trace it was
 // queued in, nothing else.
@@ -63,7 +68,7 @@ export class JobQueue {
     private readonly redis: Redis,
     private readonly keys: QueueKeys,
   ) {
-    this.queue = new Queue(QUEUE, {
+    this.queue = new (bullmq().Queue)(QUEUE, {
       connection: redis,
       prefix: bullPrefix(keys),
       defaultJobOptions: {
@@ -164,6 +169,7 @@ export class JobWorkers {
     const waiting = { maxRetriesPerRequest: null, enableOfflineQueue: true };
     const connection = redis.duplicate(waiting);
     const state = { handingBack: false };
+    const { Worker, DelayedError, WaitingError } = bullmq();
     const worker = new Worker<JobData>(
       QUEUE,
       async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
