@@ -109,7 +109,7 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
     queries,
   });
   const posts = new PostsService(new PostsRepository(db, handle.dialect), clock, pages, queries);
-  const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock, pages });
+  const comments = new CommentsService({ repo: new CommentsRepository(db), posts, clock, pages, queries });
   const { ai, limiter } = createAi(handle, config, clock, overrides);
   const repo = new JobsRepository(db);
   // With Redis, jobs go through BullMQ and their events through Redis Streams.

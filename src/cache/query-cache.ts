@@ -15,6 +15,8 @@ export const QUERY_KINDS = {
   post: 5,
   /** A user's public profile; who a session or API token belongs to. */
   profile: 5,
+  /** A post's visible comments (what every reader of its page sees). */
+  comments: 1,
   session: 1,
 } as const;
 

@@ -126,6 +126,19 @@ describe.each(await availableDialects())('queries per page with the query cache 
     expect(queries).toEqual([]);
   });
 
+  it("answers a signed-in reader's post page, its comments included, with no query once warm", async () => {
+    const post = await writePost(app, author, { title: 'With a comment' });
+    await writeComment(app, post.id, author, 'Warm words');
+    const page = `/posts/${post.slug}`;
+    await reader.get(page);
+    let body = '';
+    const queries = await log.during(async () => {
+      body = (await reader.get(page)).body;
+    });
+    expect(body).toContain('Warm words');
+    expect(queries).toEqual([]);
+  });
+
   it('reads the lists again after a publication, and only them', async () => {
     await reader.get('/');
     const post = await writePost(app, author, { title: 'Fresh from the press' });

@@ -187,6 +187,48 @@ describe('query cache on one instance', () => {
     expect(refused.statusCode).toBe(403);
   });
 
+  it("shows a new, hidden, shown and deleted comment and a writer's new name in the next read of a post's cached comments", async () => {
+    const test = await createTestApp('sqlite');
+    cleanup.push(() => test.close());
+    const { app } = test;
+    const author = await createUser(app, 'author');
+    const post = await writePost(app, author, { title: 'Talked about' });
+    const { client: writer } = await signedIn(app, 'reader');
+    const { client: editor } = await signedIn(app, 'editor');
+    const anonymous = new Client(app);
+    const url = `/api/v1/posts/${post.id}/comments`;
+    type Listed = { id: number; body: string; status: string; author: { displayName: string } };
+    const comments = async (client: Client) => {
+      const response = await client.get(url);
+      expect(response.statusCode).toBe(200);
+      return (response.json() as { items: Listed[] }).items;
+    };
+    const bodies = async (client: Client) => (await comments(client)).map((c) => `${c.body}:${c.status}`);
+
+    const first = (await writer.api('POST', url, { body: 'First' })).json() as Listed;
+    expect(await bodies(anonymous)).toEqual(['First:visible']);
+    // Written past the services: no invalidation, so the cached list stands.
+    await test.database.handle.db.updateTable('comments').set({ body: 'Changed behind' }).execute();
+    expect(await bodies(anonymous)).toEqual(['First:visible']);
+
+    const second = (await writer.api('POST', url, { body: 'Second' })).json() as Listed;
+    expect(await bodies(anonymous)).toEqual(['Changed behind:visible', 'Second:visible']);
+    expect(
+      (await editor.api('PUT', `/api/v1/comments/${first.id}/status`, { status: 'hidden' })).statusCode,
+    ).toBe(200);
+    expect(await bodies(anonymous)).toEqual(['Second:visible']);
+    // A moderator's list is not the cached one: the hidden comment is in it, marked.
+    expect(await bodies(editor)).toEqual(['Changed behind:hidden', 'Second:visible']);
+    expect((await writer.api('PATCH', '/api/v1/users/me', { displayName: 'Renamed' })).statusCode).toBe(200);
+    expect((await comments(anonymous)).map((c) => c.author.displayName)).toEqual(['Renamed']);
+    expect(
+      (await editor.api('PUT', `/api/v1/comments/${first.id}/status`, { status: 'visible' })).statusCode,
+    ).toBe(200);
+    expect(await bodies(anonymous)).toEqual(['Changed behind:visible', 'Second:visible']);
+    expect((await writer.api('DELETE', `/api/v1/comments/${second.id}`)).statusCode).toBeLessThan(300);
+    expect(await bodies(anonymous)).toEqual(['Changed behind:visible']);
+  });
+
   it('ends a session at once on sign-out and on a password change, and a revoked API token', async () => {
     const app = await oneApp();
     const { user, client } = await signedIn(app, 'reader');

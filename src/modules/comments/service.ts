@@ -1,4 +1,5 @@
 import { noPageCache, type PageInvalidator, pageTags } from '../../cache/page-cache.js';
+import { noQueryCache, type QueryReader } from '../../cache/query-cache.js';
 import { type Clock, isoNow } from '../../clock.js';
 import type { CommentStatus } from '../../db/types.js';
 import { AppError, fieldError, forbidden, notFound } from '../../errors.js';
@@ -20,6 +21,8 @@ export class CommentsService {
       clock: Clock;
       /** A post's page shows its comments; lists show no comment counts. */
       pages?: PageInvalidator;
+      /** The visible comments of a post, invalidated by the post's tag and their writers'. */
+      queries?: QueryReader;
     },
   ) {
     this.repo = deps.repo;
@@ -45,7 +48,23 @@ export class CommentsService {
    */
   async listForPost(post: number | Post, actor: Actor | null): Promise<Comment[]> {
     const postId = typeof post === 'number' ? (await this.deps.posts.get(post, actor)).id : post.id;
-    const rows = await this.repo.listForPost(postId, can(actor, 'comment:moderate'));
+    // A moderator's list (hidden ones too) is read each time; the one every reader sees is
+    // cached: building and compiling its query was a sixth of an uncached post page's CPU.
+    const rows = can(actor, 'comment:moderate')
+      ? await this.repo.listForPost(postId, true)
+      : await (this.deps.queries ?? noQueryCache).get(
+          'comments',
+          String(postId),
+          () => this.repo.listForPost(postId, false),
+          {
+            // Any comment written, deleted, hidden or shown invalidates the post's tag; a
+            // writer's new name, their user tag.
+            tags: (list) => [
+              pageTags.post(postId),
+              ...new Set(list.map((row) => pageTags.user(row.author_id))),
+            ],
+          },
+        );
     return rows.map((row) => this.toApi(row));
   }
 
