@@ -415,7 +415,7 @@ const Cache = Type.Object({
     maximum: 86_400,
     default: 60,
     description:
-      'seconds the hot reads (post lists, posts, profiles, sessions) are cached between writes; `0` = off',
+      'seconds the hot reads (post lists, posts, comments, profiles, sessions) are cached between writes; `0` = off',
   }),
   CACHE_MEMORY_MAX_MB: Type.Integer({
     minimum: 1,
