@@ -52,7 +52,7 @@ export interface PageCacheListener {
   invalidated(tags: string[]): void;
 }
 
-export function etagOf(body: string): string {
+export function etagOf(body: string | Uint8Array): string {
   return `"${createHash('sha1').update(body).digest('base64url')}"`;
 }
 
