@@ -68,6 +68,10 @@ function urlSlots(strings: TemplateStringsArray): boolean[] {
 /** Marks trusted HTML (sanitised Markdown output, JSON-LD we built) as safe to insert. */
 export const raw = (trusted: string) => new SafeHtml(trusted);
 
+const SLASH = '/'.charCodeAt(0);
+const QUESTION = '?'.charCodeAt(0);
+const HASH = '#'.charCodeAt(0);
+
 // Schemes a link may use; anything else (javascript:, data:, vbscript:, …) is dropped.
 const SAFE_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
 
@@ -78,6 +82,10 @@ const SAFE_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
  * leading spaces in a scheme, so those are removed before the check.
  */
 export function safeUrl(url: string): string {
+  // Nearly every URL a page links is a path, a query or a fragment: its first character is
+  // never stripped below, and a scheme must start with a letter, so it cannot be one.
+  const first = url.charCodeAt(0);
+  if (first === SLASH || first === QUESTION || first === HASH) return url;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is stripped
   const bare = url.replace(/[\u0000-\u0020\u007f]+/g, '');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(bare)?.[1];

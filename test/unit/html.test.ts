@@ -11,6 +11,10 @@ describe('safeUrl', () => {
     'mailto:someone@example.com',
     'posts/relative',
     '/@%E4%BD%A0%E5%A5%BD',
+    '//example.com/protocol-relative',
+    '/javascript:alert(1)',
+    '?javascript:alert(1)',
+    '#javascript:alert(1)',
   ])('keeps %s', (url) => {
     expect(safeUrl(url)).toBe(url);
   });
