@@ -48,6 +48,21 @@ describe('background WAL checkpoints (SQLite)', () => {
     reopened.close();
   });
 
+  it('are not asked for again once the WAL has been folded in and restarted', async () => {
+    const file = join(dir, 'restarted.db');
+    const walBytes = 64 * 1024;
+    const handle = createDb({ kind: 'sqlite', file }, { checkpoints: { everyMs: 10, walBytes } });
+    await fill(handle.db, 200);
+    expect(await until(() => (handle.checkpoints?.().runs ?? 0) > 0)).toBe(true);
+    // The next commit after a complete checkpoint starts the WAL over and cuts the file back.
+    await fill(handle.db, 1);
+    expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(walBytes);
+    const runs = handle.checkpoints!().runs;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(handle.checkpoints!().runs).toBe(runs);
+    await handle.close();
+  });
+
   it('start no worker while the WAL stays small', async () => {
     const file = join(dir, 'small.db');
     const handle = createDb({ kind: 'sqlite', file }, { checkpoints: { everyMs: 10 } });

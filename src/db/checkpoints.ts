@@ -76,6 +76,10 @@ export function backgroundCheckpoints(
   const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
   const walBytes = options.walBytes ?? AUTO_PAGES * pageSize;
   sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  // SQLite reuses the WAL file from its start after a checkpoint but keeps its size: without a
+  // limit the file stays large and a checkpoint would be asked for every `everyMs`, for good.
+  // With one, the writer that restarts the WAL cuts the file back to this size.
+  sqlite.pragma(`journal_size_limit = ${walBytes}`);
   const stats: CheckpointStats = { started: false, runs: 0, framesCopied: 0, failures: 0 };
   let worker: Worker | undefined;
   let running = false;
