@@ -28,7 +28,7 @@ export function formatReport(r: AiBenchResult): string {
     `Load average (1, 5, 15 min): ${r.loadAverage.start.join(' ')} at the start, ${r.loadAverage.end.join(' ')} at the end.`,
     `Model: the fake model server (a simulator), ${r.protocol} protocol, fixed timings per scenario (below).`,
     '',
-    `Time to first token, ms (first token after ${s.ttft.timings.ttftMs} ms, then one every ${s.ttft.timings.interTokenMs} ms; distinct prompts; ${s.ttft.rounds} rounds alternating which path goes first)`,
+    `Time to first token, ms (first token after ${s.ttft.timings.ttftMs} ms, then one every ${s.ttft.timings.interTokenMs} ms; distinct prompts; ${s.ttft.rounds} rounds alternating which path goes first; before the first level, ${s.ttft.jitWarmup} streams on each path to warm up)`,
     table(
       [
         'streams',

@@ -19,6 +19,7 @@ import {
   measureCoalescing,
   measureReplay,
   measureTtft,
+  warmUpPaths,
   type ReplayResult,
   TARGETS,
   type TtftLevel,
@@ -201,8 +202,10 @@ export async function runAiBench(options: AiBenchOptions): Promise<AiBenchResult
     if (profileDir) {
       const busiest = options.ttft.levels.at(-1)!;
       log(`profiling Inkstone at ${busiest.concurrency} streams (its numbers include the profiler's cost)`);
+      // Warmed before the window, so that the profile shows the level, not V8 tiering up.
+      await warmUpPaths(world, options.ttft);
       const from = await inkstone.call<number>({ type: 'clock' });
-      result.ttft = await measureTtft(world, { ...options.ttft, levels: [busiest] });
+      result.ttft = await measureTtft(world, { ...options.ttft, levels: [busiest], jitWarmup: 0 });
       const to = await inkstone.call<number>({ type: 'clock' });
       // The profile is written when the process exits.
       await inkstone.close();
