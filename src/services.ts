@@ -88,6 +88,8 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
           ttlMs: config.cache.queryTtlSeconds * 1000,
           now: () => clock.now().getTime(),
           log: overrides.log ?? console,
+          // Its objects are a second copy of part of the L1's (which holds them serialised).
+          hotMaxBytes: config.cache.memoryMaxBytes / 4,
         })
       : undefined;
   // Tags are one set for every namespace of the cache module: the page cache's invalidation

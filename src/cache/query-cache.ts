@@ -25,14 +25,10 @@ export type QueryKind = keyof typeof QUERY_KINDS;
 /** Each entry's TTL is spread over ±this share, so entries filled together do not expire together. */
 const JITTER = 0.1;
 
-/**
- * Kinds whose values are small (a list has excerpts, not bodies) and read on nearly every
- * request: kept as objects in a synchronous layer above bentocache, whose L1 hit still costs a
- * JSON parse of the value (a tenth of a cached API list's CPU time).
- */
-const HOT_KINDS: ReadonlySet<QueryKind> = new Set(['list', 'tags', 'profile', 'session']);
-/** Entries of the hot layer; past this, the oldest stored goes. */
+/** Entries of the hot layer (see QueryCache.hot); past this, the oldest stored goes. */
 const HOT_MAX_ENTRIES = 2000;
+/** Its default bound in bytes (estimated: see `freeze`); past this, the oldest stored goes. */
+const HOT_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Tags of the query cache that no page carries: the sessions and API tokens of one user. */
 export const queryTags = {
@@ -69,6 +65,8 @@ interface Hot {
   until: number;
   /** Wall-clock ms: the bentocache entry's own expiry, which this copy does not outlive. */
   expires: number;
+  /** Its estimated size (see `freeze`). */
+  bytes: number;
 }
 
 /**
@@ -85,9 +83,13 @@ export class QueryCache implements PageInvalidator {
   // One fill per key at a time on this instance (stampede protection). A fill may be joined
   // only while no invalidation at all arrived since it began: it may have read before a write.
   private readonly fills = new Map<string, { born: number; epoch: number; value: Promise<unknown> }>();
-  // Values shared by every request that reads them, so frozen: a caller that changed one
-  // would change it for the next reader (strict mode throws instead).
+  // The hot layer: values as objects, synchronously, above bentocache, whose L1 hit costs a
+  // JSON parse of the value (a tenth of a cached API list's CPU time; with a post's body and
+  // comments, 8 % of an uncached post page's). Shared by every request that reads them, so
+  // frozen: a caller that changed one would change it for the next reader (strict mode
+  // throws instead). Bounded by entries and by estimated bytes, oldest stored out first.
   private readonly hot = new Map<string, Hot>();
+  private hotBytes = 0;
   private epoch = 0;
 
   constructor(
@@ -99,21 +101,20 @@ export class QueryCache implements PageInvalidator {
       now: () => number;
       log: { error(object: object, message: string): void };
       random?: () => number;
+      /** The hot layer's bound in estimated bytes (default 16 MiB). */
+      hotMaxBytes?: number;
     },
   ) {}
 
   async get<T>(kind: QueryKind, key: string, load: () => Promise<T>, options: QueryOptions<T>): Promise<T> {
     const id = `${kind}:${key}`;
-    const isHot = HOT_KINDS.has(kind);
     // Taken before the read: what the read returns was valid at this mark or later.
     const mark = this.store.mark();
     const epoch = this.epoch;
-    if (isHot) {
-      const copy = this.hot.get(id);
-      if (copy) {
-        if (this.fresh(copy, mark)) return copy.value as T;
-        this.hot.delete(id);
-      }
+    const copy = this.hot.get(id);
+    if (copy) {
+      if (this.fresh(copy, mark)) return copy.value as T;
+      this.dropHotEntry(id);
     }
     let hit: Entry<T> | undefined;
     try {
@@ -123,7 +124,7 @@ export class QueryCache implements PageInvalidator {
     }
     if (hit && (hit.u === 0 || hit.u > this.options.now())) {
       // Its remaining TTL is not known here: a copy lives at most one base TTL of its kind.
-      if (isHot) this.keepHot(id, hit.v, { mark, epoch }, hit.u, this.ttlMs(kind));
+      this.keepHot(id, hit.v, { mark, epoch }, hit.u, this.ttlMs(kind));
       return hit.v;
     }
     const born = mark;
@@ -157,6 +158,7 @@ export class QueryCache implements PageInvalidator {
   dropHot(): void {
     this.epoch++;
     this.hot.clear();
+    this.hotBytes = 0;
   }
 
   async invalidate(tags: string[]): Promise<void> {
@@ -193,7 +195,7 @@ export class QueryCache implements PageInvalidator {
         { v: value, u: until },
         { ttlMs, tags: options.tags(value), born: birth.mark },
       );
-      if (stored && HOT_KINDS.has(kind)) this.keepHot(id, value, birth, until, ttlMs);
+      if (stored) this.keepHot(id, value, birth, until, ttlMs);
     } catch (error) {
       this.options.log.error({ err: error }, 'Query cache write failed');
     }
@@ -219,17 +221,24 @@ export class QueryCache implements PageInvalidator {
   ): void {
     // Only if nothing was invalidated since the read began: it may predate that write.
     if (mark !== this.store.mark() || epoch !== this.epoch || !this.store.inSync()) return;
-    if (this.hot.size >= HOT_MAX_ENTRIES) {
-      const oldest = this.hot.keys().next();
-      if (!oldest.done) this.hot.delete(oldest.value);
+    const max = this.options.hotMaxBytes ?? HOT_MAX_BYTES;
+    const bytes = freeze(value);
+    this.dropHotEntry(id);
+    // One value larger than a tenth of the layer is read from bentocache's L1 instead.
+    if (bytes > max / 10) return;
+    for (const [oldest] of this.hot) {
+      if (this.hot.size < HOT_MAX_ENTRIES && this.hotBytes + bytes <= max) break;
+      this.dropHotEntry(oldest);
     }
-    this.hot.set(id, {
-      value: deepFreeze(value),
-      mark,
-      epoch: this.epoch,
-      until,
-      expires: Date.now() + ttlMs,
-    });
+    this.hot.set(id, { value, mark, epoch: this.epoch, until, expires: Date.now() + ttlMs, bytes });
+    this.hotBytes += bytes;
+  }
+
+  private dropHotEntry(id: string): void {
+    const entry = this.hot.get(id);
+    if (!entry) return;
+    this.hot.delete(id);
+    this.hotBytes -= entry.bytes;
   }
 
   private ttlMs(kind: QueryKind): number {
@@ -239,12 +248,21 @@ export class QueryCache implements PageInvalidator {
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
+/**
+ * Freezes `value` deeply and returns its size, estimated: 2 bytes a string's character (V8
+ * keeps a non-Latin-1 string as UTF-16), 8 a number, 16 an object or array and 8 each of its
+ * slots. Parts already frozen are shared with another copy and count as nothing.
+ */
+function freeze(value: unknown): number {
+  if (typeof value === 'string') return 16 + 2 * value.length;
+  if (typeof value !== 'object' || value === null) return 8;
+  // A Buffer cannot be frozen (its bytes stay writable): counted, left as it is.
+  if (ArrayBuffer.isView(value)) return 16 + value.byteLength;
+  if (Object.isFrozen(value)) return 8;
+  Object.freeze(value);
+  let bytes = 16;
+  for (const inner of Object.values(value)) bytes += 8 + freeze(inner);
+  return bytes;
 }
 
 /** No query cache (QUERY_CACHE_TTL_SECONDS=0, or no cache module): every read goes to the database. */

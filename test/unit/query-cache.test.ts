@@ -12,7 +12,7 @@ afterEach(async () => {
 
 const log = { error: () => {} };
 
-async function setup(options: { random?: () => number } = {}) {
+async function setup(options: { random?: () => number; hotMaxBytes?: number } = {}) {
   const cache = await createCache({ memoryMaxBytes: 8 * 1024 * 1024, prefix: 'unit:', log });
   cleanup.push(() => cache.close());
   const store = cache.namespace('queries');
@@ -159,6 +159,43 @@ describe('QueryCache', () => {
     await queries.invalidate(['posts']);
     expect((await read()).items[0]!.version).toBe(2);
     expect(load.calls).toBe(2);
+  });
+
+  it('keeps every kind hot, a post with its body too, within its bound in bytes, oldest out first', async () => {
+    // ~3 KB per post (1,500 characters, two bytes each): a 40 KB layer holds thirteen.
+    const { queries } = await setup({ hotMaxBytes: 40_000 });
+    const body = 'x'.repeat(1500);
+    const loads = new Map<string, number>();
+    const read = (slug: string) =>
+      queries.get(
+        'post',
+        slug,
+        async () => {
+          loads.set(slug, (loads.get(slug) ?? 0) + 1);
+          return { slug, body };
+        },
+        tagged([`post:${slug}`]),
+      );
+    const first = await read('a');
+    expect(await read('a')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const others = 'bcdefghijklmn'.split('');
+    for (const slug of others) await read(slug);
+    // 'a' was stored first and went to make room: now a copy parsed from bentocache's L1.
+    const again = await read('a');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // 'n', the last, stayed: the same object.
+    expect(await read('n')).toBe(await read('n'));
+    // Nothing was read twice from the database: the L1 still had them all.
+    expect([...loads.values()].every((n) => n === 1)).toBe(true);
+
+    // A value over a tenth of the layer is never kept as an object.
+    const large = { body: 'y'.repeat(3000) };
+    const big = () => queries.get('comments', 'big', async () => large, tagged(['post:big']));
+    const once = await big();
+    expect(await big()).not.toBe(once);
+    expect(Object.isFrozen(large)).toBe(true);
   });
 
   it('serves no hot copy once the tag clock moved, even by an invalidation that bypassed it', async () => {
