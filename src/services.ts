@@ -90,6 +90,13 @@ export function createServices(handle: DbHandle, config: Config, overrides: Serv
           log: overrides.log ?? console,
           // Its objects are a second copy of part of the L1's (which holds them serialised).
           hotMaxBytes: config.cache.memoryMaxBytes / 4,
+          // A hit of its object layer is in process memory: the traces show it as an L1 hit.
+          ...(tracing
+            ? {
+                hotHit: (ms: number) =>
+                  tracing.cacheLookup({ namespace: 'queries', outcome: 'hit', layer: 'l1', ms }),
+              }
+            : {}),
         })
       : undefined;
   // Tags are one set for every namespace of the cache module: the page cache's invalidation

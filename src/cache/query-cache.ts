@@ -103,6 +103,8 @@ export class QueryCache implements PageInvalidator {
       random?: () => number;
       /** The hot layer's bound in estimated bytes (default 16 MiB). */
       hotMaxBytes?: number;
+      /** Called on each hit of the hot layer (traces: bentocache reports its own lookups). */
+      hotHit?: (ms: number) => void;
     },
   ) {}
 
@@ -111,9 +113,14 @@ export class QueryCache implements PageInvalidator {
     // Taken before the read: what the read returns was valid at this mark or later.
     const mark = this.store.mark();
     const epoch = this.epoch;
+    const { hotHit } = this.options;
+    const started = hotHit ? performance.now() : 0;
     const copy = this.hot.get(id);
     if (copy) {
-      if (this.fresh(copy, mark)) return copy.value as T;
+      if (this.fresh(copy, mark)) {
+        hotHit?.(performance.now() - started);
+        return copy.value as T;
+      }
       this.dropHotEntry(id);
     }
     let hit: Entry<T> | undefined;
