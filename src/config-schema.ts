@@ -421,7 +421,8 @@ const Cache = Type.Object({
     minimum: 1,
     maximum: 65_536,
     default: 64,
-    description: 'size bound of the in-process cache (L1, least recently used out first), in MiB',
+    description:
+      'in-process cache bound in MiB (L1, least recently used out; the query cache adds up to ¼ as objects)',
   }),
   PAGE_PURGE_URL: Type.Optional(
     Type.String({
