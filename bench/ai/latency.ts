@@ -105,6 +105,10 @@ async function phase(world: World, path: Path, concurrency: number, perWorker: n
   };
 }
 
+/** The paths a level times: the bare relay's only when the world has one. */
+const pathsOf = (world: World): Path[] =>
+  world.relay ? ['direct', 'inkstone', 'relay'] : ['direct', 'inkstone'];
+
 /**
  * `jitWarmup` streams on each path, 20 at a time, the fake answering in a few ms: code on
  * every side is optimised before anything is timed. Each path gets the same.
@@ -113,8 +117,7 @@ export async function warmUpPaths(world: World, options: Pick<TtftOptions, 'timi
   if (options.jitWarmup <= 0) return;
   const concurrency = 20;
   await setFake(world, { ...options.timings, ttftMs: 2, interTokenMs: 2, answerTokens: 2 });
-  const paths: Path[] = world.relay ? ['direct', 'inkstone', 'relay'] : ['direct', 'inkstone'];
-  for (const path of paths)
+  for (const path of pathsOf(world))
     await phase(world, path, concurrency, Math.ceil(options.jitWarmup / concurrency), 4);
 }
 
@@ -124,9 +127,9 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
   for (const { concurrency, samples, answerTokens } of options.levels) {
     await setFake(world, { ...options.timings, answerTokens });
     const generationMs = options.timings.ttftMs + (answerTokens - 1) * options.timings.interTokenMs;
-    // Connections opened and code compiled, on both sides of Inkstone, before anything counts.
+    // Connections opened at this level's concurrency, on both sides of Inkstone, before anything counts.
     const warmup = Math.max(1, Math.ceil(options.warmup / concurrency));
-    const paths: Path[] = world.relay ? ['direct', 'inkstone', 'relay'] : ['direct', 'inkstone'];
+    const paths = pathsOf(world);
     for (const path of paths) await phase(world, path, concurrency, warmup, generationMs);
     const perWorker = Math.max(1, Math.ceil(samples / (options.rounds * concurrency)));
     const all: Record<Path, StreamResult[]> = { direct: [], inkstone: [], relay: [] };
