@@ -47,6 +47,8 @@ declare module 'fastify' {
   }
 }
 
+const WORKER_HEADER = 'x-inkstone-worker';
+
 export interface AppOptions {
   config: Config;
   /** An open database (tests pass theirs); otherwise one is opened from config and migrated. */
@@ -57,6 +59,11 @@ export interface AppOptions {
   logger?: false | AppLoggerOptions;
   /** Tests: false makes the app shed load as if overloaded (see src/http/pressure.ts). */
   healthy?: () => boolean;
+  /**
+   * A worker of `serve --workers N`: its id (the pid), sent on every response as
+   * x-inkstone-worker, for whoever checks the balancing (and the tests).
+   */
+  worker?: string;
 }
 
 export async function buildApp({
@@ -65,6 +72,7 @@ export async function buildApp({
   overrides,
   logger,
   healthy,
+  worker,
 }: AppOptions): Promise<FastifyInstance> {
   // Anonymous page-cache hits are answered before Fastify (src/http/front-door.ts); the
   // services, and so the hot page store, exist by the time the server takes requests.
@@ -76,11 +84,15 @@ export async function buildApp({
   const frontDoor = createFrontDoor(
     () => (exporting ? undefined : built.services?.pageCache?.hot),
     (method, status, seconds) => built.metrics?.http.frontDoorHit(method, status, seconds),
+    worker === undefined ? [] : [WORKER_HEADER, worker],
   );
   const app = Fastify({
     serverFactory: (handler) =>
       createServer((request, response) => {
-        if (!frontDoor(request, response)) handler(request, response);
+        if (frontDoor(request, response)) return;
+        // Here, ahead of Fastify, so that every route has it (Node merges it into the reply's headers).
+        if (worker !== undefined) response.setHeader(WORKER_HEADER, worker);
+        handler(request, response);
       }),
     logger: logger === false ? false : appLogger(logger ?? { level: config.logLevel }),
     bodyLimit: config.bodyLimit,

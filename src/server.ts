@@ -26,25 +26,19 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     level: config.logLevel,
     pretty: prettyLogs(config.env, config.logPretty, process.stdout.isTTY),
   };
-  const app = await buildApp({ config, logger, ...(database ? { database } : {}) }).catch(
-    async (error: unknown) => {
-      await database?.close();
-      throw error;
-    },
-  );
+  const app = await buildApp({
+    config,
+    logger,
+    ...(database ? { database } : {}),
+    ...(worker ? { worker: String(process.pid) } : {}),
+  }).catch(async (error: unknown) => {
+    await database?.close();
+    throw error;
+  });
   // Slow or stalled clients must not hold sockets forever.
   app.server.requestTimeout = config.http.requestTimeoutMs;
   app.server.headersTimeout = config.http.headersTimeoutMs;
   app.server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
-  if (worker) {
-    // Which worker of `serve --workers N` answered, for whoever checks the balancing (and the
-    // tests). Set on the raw server, ahead of Fastify: a hook added here would miss the routes
-    // of plugins already registered. Node merges it into the headers the reply writes.
-    const pid = String(process.pid);
-    app.server.prependListener('request', (_request, response) =>
-      response.setHeader('x-inkstone-worker', pid),
-    );
-  }
 
   let closing = false;
   const close = async (signal: string) => {

@@ -39,8 +39,16 @@ export function acceptsCoding(header: string, coding: string): boolean {
  * means a reader with their own page (a cookie whose text merely contains the name is sent
  * down the slow path too, which only costs time). The rest is what Fastify would send: the
  * request id, the ETag and a 304, and the encoding the client accepts.
+ *
+ * `extra`: header pairs every response of this process carries (a cluster worker's
+ * x-inkstone-worker), written in the same array: a header set on the response before
+ * writeHead would send every header through Node's setHeader path instead.
  */
-export function createFrontDoor(store: () => HotPages | undefined, counted?: FrontDoorHit) {
+export function createFrontDoor(
+  store: () => HotPages | undefined,
+  counted?: FrontDoorHit,
+  extra: readonly string[] = [],
+) {
   return function serve(request: IncomingMessage, response: ServerResponse): boolean {
     const method = request.method;
     if (method !== 'GET' && method !== 'HEAD') return false;
@@ -58,7 +66,7 @@ export function createFrontDoor(store: () => HotPages | undefined, counted?: Fro
     const id = requestIdFrom(headers);
     const ifNoneMatch = headers['if-none-match'];
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, page.etag)) {
-      response.writeHead(304, [...page.headers.notModified, 'x-request-id', id]);
+      response.writeHead(304, [...page.headers.notModified, 'x-request-id', id, ...extra]);
       response.end();
       counted?.(method, 304, (performance.now() - started) / 1000);
       return true;
@@ -79,7 +87,7 @@ export function createFrontDoor(store: () => HotPages | undefined, counted?: Fro
       }
     }
     // One array, so writeHead takes Node's fast path (no setHeader before it).
-    response.writeHead(200, [...raw, 'x-request-id', id]);
+    response.writeHead(200, [...raw, 'x-request-id', id, ...extra]);
     if (method === 'HEAD') response.end();
     else response.end(body);
     // The time to hand the page to the socket: the front door never waits for the client.

@@ -1,5 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { type AppOptions, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Dialect } from '../../src/db/index.js';
 import type { Role } from '../../src/db/types.js';
@@ -22,6 +22,7 @@ export async function createTestApp(
   dialect: Dialect,
   env: Record<string, string> = {},
   overrides: ServiceOverrides = {},
+  options: Pick<AppOptions, 'worker'> = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(dialect);
   const config = loadConfig({ NODE_ENV: 'test', ...env });
@@ -31,6 +32,7 @@ export async function createTestApp(
     database: database.handle,
     overrides: { passwordHasher: cheapHasher, ...overrides },
     logger: false,
+    ...options,
   });
   await app.ready();
   return {

@@ -90,6 +90,32 @@ describe('the front door (hot page layer over a real socket)', () => {
     expect(spy).not.toHaveBeenCalled();
   });
 
+  it("sends a cluster worker's id on hits, 304s and the pages behind them", async () => {
+    const t = await createTestApp('sqlite', { PAGE_CACHE_TTL_SECONDS: '60' }, {}, { worker: '4242' });
+    cleanup.push(() => t.close());
+    const post = await writePost(t.app, await createUser(t.app, 'author'), { title: 'Which one' });
+    const base = await listening(t);
+    const miss = await get(base + post.url);
+    expect(miss.header('x-page-cache')).toBe('miss');
+    const hit = await get(base + post.url);
+    expect(hit.header('x-page-cache')).toBe('hit');
+    const notModified = await get(base + post.url, { 'if-none-match': hit.header('etag') ?? '' });
+    expect(notModified.status).toBe(304);
+    const api = await get(`${base}/api/v1/posts`);
+    expect(api.status).toBe(200);
+    for (const answer of [miss, hit, notModified, api])
+      expect(answer.header('x-inkstone-worker')).toBe('4242');
+    // Said once, not twice: the front door's array and a header set before it would both send it.
+    expect(hit.header('x-inkstone-worker')).not.toContain(',');
+
+    const single = await start();
+    const url = single.base + (await writePost(single.app, single.author, { title: 'No worker' })).url;
+    await get(url);
+    const alone = await get(url);
+    expect(alone.header('x-page-cache')).toBe('hit');
+    expect(alone.header('x-inkstone-worker')).toBeUndefined();
+  });
+
   it('sends the brotli and gzip copies made once, to clients that accept them', async () => {
     const { app, author, base } = await start();
     const post = await writePost(app, author, { title: 'Pu-erh', body: 'Earthy and deep. '.repeat(200) });
