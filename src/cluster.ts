@@ -19,6 +19,19 @@ export function parseWorkers(value: string): number {
   return workers;
 }
 
+/**
+ * How connections reach the workers. Round-robin (Node's default): the primary accepts each
+ * one and passes it to a worker over IPC, which spreads them evenly. With one worker there is
+ * nothing to spread, and it accepts its own (SCHED_NONE): round-robin's handed-over
+ * connections had a long tail under load here (a cached page's p99 20–500 ms, the same
+ * worker accepting for itself 6–15 ms, as a single process; a bare node:cluster the same).
+ * NODE_CLUSTER_SCHED_POLICY, when set, decides instead, as Node documents.
+ */
+export function schedulingPolicy(workers: number, env: NodeJS.ProcessEnv): number | undefined {
+  if (env.NODE_CLUSTER_SCHED_POLICY !== undefined) return undefined;
+  return workers === 1 ? cluster.SCHED_NONE : cluster.SCHED_RR;
+}
+
 // A worker that keeps dying is restarted ever later (0.25 s, 0.5 s, 1 s … 30 s), counted over
 // the last minute: a bug that kills it at each request does not fork in a tight loop.
 const RESTART_BASE_MS = 250;
@@ -72,6 +85,9 @@ export async function runPrimary(config: Config, workers: number): Promise<numbe
   let done!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (done = resolve));
 
+  const policy = schedulingPolicy(workers, process.env);
+  // Read by the first fork: set before it.
+  if (policy !== undefined) cluster.schedulingPolicy = policy;
   const fork = () => cluster.fork({ [CLUSTER_ENV]: '1' });
   cluster.on('listening', (worker: Worker) => {
     everListened = true;
