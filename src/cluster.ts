@@ -23,9 +23,10 @@ export function parseWorkers(value: string): number {
  * How connections reach the workers. Round-robin (Node's default): the primary accepts each
  * one and passes it to a worker over IPC, which spreads them evenly. With one worker there is
  * nothing to spread, and it accepts its own (SCHED_NONE): round-robin's handed-over
- * connections had a long tail under load here (a cached page's p99 20–500 ms, the same
- * worker accepting for itself 6–15 ms, as a single process; a bare node:cluster the same).
- * NODE_CLUSTER_SCHED_POLICY, when set, decides instead, as Node documents.
+ * connections had a long tail under load here (interleaved pinned wrk runs, a cached page's
+ * p99 41–120 ms handed over, 7–82 ms accepted by the worker, 8–83 ms for a single process; a
+ * bare node:cluster of one 20–129 against 6–13 ms). NODE_CLUSTER_SCHED_POLICY, when set,
+ * decides instead, as Node documents.
  */
 export function schedulingPolicy(workers: number, env: NodeJS.ProcessEnv): number | undefined {
   if (env.NODE_CLUSTER_SCHED_POLICY !== undefined) return undefined;
