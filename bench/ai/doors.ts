@@ -4,7 +4,7 @@
 import { closedLoop, stream, type StreamResult, type Target } from './client.js';
 import type { DoorsOptions, TtftOptions } from './options.js';
 import { TARGETS } from './latency.js';
-import { generationMsOf } from './load.js';
+import { generationMsOf } from './ipc.js';
 import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
 import type { Latency } from '../../src/bench/results.js';
 import { failures, freshTitle, setFake, type World } from './world.js';

@@ -3,7 +3,8 @@
 // both; and identical concurrent requests split across both → one model call.
 import { stream, type Target } from './client.js';
 import type { InstancesOptions, ThroughputOptions } from './options.js';
-import { capacityWindow, generationMsOf } from './load.js';
+import { capacityWindow } from './load.js';
+import { generationMsOf } from './ipc.js';
 import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
 import { failures, fakeStats, freshTitle, setFake, type World } from './world.js';
 

@@ -37,6 +37,10 @@ export interface FakeTimings {
   maxQueue: number;
 }
 
+/** How long one answer takes the fake to stream, first token to last. */
+export const generationMsOf = (t: Pick<FakeTimings, 'ttftMs' | 'interTokenMs' | 'answerTokens'>) =>
+  t.ttftMs + (t.answerTokens - 1) * t.interTokenMs;
+
 export interface FakeStatsSummary {
   chatRequests: number;
   maxInFlight: number;

@@ -3,7 +3,7 @@
 // the in-process queue and once through BullMQ (REDIS_URL), same timings, same slots.
 import { readStream, type StreamResult } from './client.js';
 import type { JobsOptions, ThroughputOptions } from './options.js';
-import { generationMsOf } from './load.js';
+import { generationMsOf } from './ipc.js';
 import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
 import type { Latency } from '../../src/bench/results.js';
 import { failures, fakeStats, freshTitle, setFake, type World } from './world.js';

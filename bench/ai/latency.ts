@@ -1,7 +1,7 @@
 // Time to first token: through Inkstone vs straight to the model, at several concurrencies;
 // coalescing of identical requests; and a cache hit's replay.
 import { closedLoop, stream, type StreamResult } from './client.js';
-import { type Arrival, type FakeTimings, type LoopDelay, monotonicMs } from './ipc.js';
+import { type Arrival, type FakeTimings, generationMsOf, type LoopDelay, monotonicMs } from './ipc.js';
 import type { TtftOptions } from './options.js';
 import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
 import type { Latency } from '../../src/bench/results.js';
@@ -116,9 +116,11 @@ const pathsOf = (world: World): Path[] =>
 export async function warmUpPaths(world: World, options: Pick<TtftOptions, 'timings' | 'jitWarmup'>) {
   if (options.jitWarmup <= 0) return;
   const concurrency = 20;
-  await setFake(world, { ...options.timings, ttftMs: 2, interTokenMs: 2, answerTokens: 2 });
+  const timings = { ...options.timings, ttftMs: 2, interTokenMs: 2, answerTokens: 2 };
+  await setFake(world, timings);
+  const perWorker = Math.ceil(options.jitWarmup / concurrency);
   for (const path of pathsOf(world))
-    await phase(world, path, concurrency, Math.ceil(options.jitWarmup / concurrency), 4);
+    await phase(world, path, concurrency, perWorker, generationMsOf(timings));
 }
 
 export async function measureTtft(world: World, options: TtftOptions): Promise<TtftLevel[]> {
@@ -126,7 +128,7 @@ export async function measureTtft(world: World, options: TtftOptions): Promise<T
   await warmUpPaths(world, options);
   for (const { concurrency, samples, answerTokens } of options.levels) {
     await setFake(world, { ...options.timings, answerTokens });
-    const generationMs = options.timings.ttftMs + (answerTokens - 1) * options.timings.interTokenMs;
+    const generationMs = generationMsOf({ ...options.timings, answerTokens });
     // Connections opened at this level's concurrency, on both sides of Inkstone, before anything counts.
     const warmup = Math.max(1, Math.ceil(options.warmup / concurrency));
     const paths = pathsOf(world);

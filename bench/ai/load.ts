@@ -2,7 +2,7 @@
 // doors) vs direct; and 1,000 streams held at once by one Inkstone process, with its memory.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closedLoop, stream, type StreamResult, type Target } from './client.js';
-import type { LoopDelay, MemoryReport } from './ipc.js';
+import { generationMsOf, type LoopDelay, type MemoryReport } from './ipc.js';
 import type { ThousandOptions, ThroughputOptions } from './options.js';
 import { TARGETS } from './latency.js';
 import { type LoadAverage, loadAverage, round, summarize } from '../../src/bench/stats.js';
@@ -39,9 +39,6 @@ export interface ThroughputResult {
   loadAverage: LoadAverage;
   pass: boolean;
 }
-
-export const generationMsOf = (t: { ttftMs: number; interTokenMs: number; answerTokens: number }) =>
-  t.ttftMs + (t.answerTokens - 1) * t.interTokenMs;
 
 export interface CapacityWindow {
   completed: number;
