@@ -81,6 +81,7 @@ const options: PagesBenchOptions = {
   threads: 1,
   durationS,
   warmupS: values.quick ? 1 : 3,
+  connectionBursts: values.quick ? 2 : 8,
   timeoutS: 2,
   pin: !values['no-pin'],
   baselineBeforeEach: values['baseline-each'],

@@ -23,6 +23,16 @@ export interface PagesBenchOptions {
   threads: number;
   durationS: number;
   warmupS: number;
+  /**
+   * Before the first target on each server process, this many 1 s wrk runs, each opening its
+   * connections anew (default none). wrk opens all its connections at once; Node (libuv 1.45
+   * and later) accepts one per turn of the event loop, so the last of them waits for ~100 turns
+   * of serving the others, through connection-setup code a new process has barely run. wrk's
+   * correction for coordinated omission then counts each of those late first answers as many
+   * (one per expected interval), and they alone set a fresh process's p99 for several runs
+   * (README, pages). The bursts warm that path in every server alike, the bare ones too.
+   */
+  connectionBursts?: number;
   timeoutS: number;
   /** Pin wrk to CPU 0 and the server under test to CPU 1 (taskset), when there are two. */
   pin: boolean;
@@ -274,6 +284,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       threads: options.threads,
       durationS: options.durationS,
       warmupS: options.warmupS,
+      connectionBursts: options.connectionBursts ?? 0,
       timeoutS: options.timeoutS,
       pin: options.pin,
       clusterWorkers: options.clusterWorkers,
@@ -438,6 +449,7 @@ async function runDatabase(
     const measured = Array.from({ length: options.rounds ?? 1 }, () => oneRound).flat();
     // A target measured again (rounds) is warm already: its warm-up is not repeated.
     const warmed = new Set<TargetName>();
+    const burstWarmed = new Set<Server>();
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
     let baselineP99 = NaN;
@@ -460,9 +472,13 @@ async function runDatabase(
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
       const first = await probe(url, headers);
       const wrk = { ...wrkOptions, headers };
+      const bursts = burstWarmed.has(child) ? 0 : (options.connectionBursts ?? 0);
+      burstWarmed.add(child);
       if (warmed.has(target)) log(`  ${target}: ${options.durationS} s`);
       else {
-        log(`  ${target}: warm-up ${options.warmupS} s, then ${options.durationS} s`);
+        const burstNote = bursts > 0 ? `${bursts} connection burst${bursts === 1 ? '' : 's'} of 1 s, ` : '';
+        log(`  ${target}: warm-up ${burstNote}${options.warmupS} s, then ${options.durationS} s`);
+        for (let i = 0; i < bursts; i++) await runWrk(url, { ...wrk, durationS: 1 });
         await runWrk(url, { ...wrk, durationS: options.warmupS });
         warmed.add(target);
       }

@@ -25,6 +25,7 @@ describe('npm run bench:pages', () => {
     { timeout: 180_000 },
     async () => {
       expect(problem).toBeNull();
+      const lines: string[] = [];
       const result = await runPagesBench({
         databases: ['sqlite'],
         connections: 10,
@@ -32,12 +33,35 @@ describe('npm run bench:pages', () => {
         threads: 1,
         durationS: 1,
         warmupS: 1,
+        connectionBursts: 1,
         timeoutS: 5,
         pin: false,
         postgresUrl: '',
-        log: () => {},
+        log: (line) => lines.push(line),
       });
       const [run] = result.runs;
+      // The connection bursts come once per server process, before its first target: the busy
+      // bare server is a new process each time; the cached Inkstone serves three targets.
+      const warmUp = (target: string) => lines.find((x) => x.startsWith(`  ${target}: warm-up`));
+      for (const first of [
+        'baseline',
+        'home',
+        'busy-baseline',
+        'home-cached',
+        'home-cached-w1',
+        'bare-cluster',
+      ])
+        expect(warmUp(first), first).toContain('1 connection burst of 1 s, 1 s');
+      for (const later of [
+        'post',
+        'api',
+        'post-cached',
+        'home-signed-in',
+        'post-cached-w1',
+        'post-cached-wauto',
+      ])
+        expect(warmUp(later), later).toMatch(/warm-up 1 s, then/);
+      expect(warmUp('home-cached-wauto')).toContain('1 connection burst');
       expect(run?.baselineSameBytes).toBe(true);
       expect(run?.targets.map((x) => x.target)).toEqual([
         'baseline',
