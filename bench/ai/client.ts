@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { buildPrompt } from '../../src/modules/ai/prompts.js';
+import { KEEP_ALIVE_MS } from './ipc.js';
 
 export type Protocol = 'ollama' | 'openai';
 
@@ -51,7 +52,7 @@ export interface StreamInit {
  * that answers at once (5.3–6.5 ms against 2.4–3.2 ms, one stream at a time). That time is the
  * client's, not the server's. Keep-alive connections, as many per server as streams in flight.
  */
-const pool = new Agent({ keepAliveTimeout: 10_000 });
+const pool = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS });
 
 /** `door`: OpenAI's chunks as Inkstone's door sends them (the first, role-only chunk is its `start`). */
 export type Format = 'inkstone' | 'door' | Protocol;

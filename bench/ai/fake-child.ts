@@ -7,6 +7,7 @@ import {
   type FakeCommand,
   type FakeStatsSummary,
   type FakeTimings,
+  KEEP_ALIVE_MS,
   monotonicMs,
   serve,
 } from './ipc.js';
@@ -16,7 +17,10 @@ import { requestId } from './world.js';
 const answerOf = (n: number) => () => ['Bench', ...Array.from({ length: n - 1 }, () => ' word')].join('');
 
 // The parent picks the port, so Inkstone can be configured with it while this starts.
-const fake = await startFakeModelServer({ port: Number(process.env.FAKE_PORT ?? 0) });
+const fake = await startFakeModelServer({
+  port: Number(process.env.FAKE_PORT ?? 0),
+  keepAliveTimeoutMs: KEEP_ALIVE_MS,
+});
 
 function apply(timings: FakeTimings): void {
   fake.set({

@@ -4,12 +4,12 @@
 // machine before any gateway does any work of its own.
 import { createServer } from 'node:http';
 import { Agent, request } from 'undici';
-import { serveBare } from './ipc.js';
+import { KEEP_ALIVE_MS, serveBare } from './ipc.js';
 
 const upstream = process.env.RELAY_UPSTREAM ?? '';
 if (!upstream) throw new Error('RELAY_UPSTREAM is not set');
 // Keep-alive connections to the model, as Inkstone's providers keep them.
-const agent = new Agent({ keepAliveTimeout: 10_000 });
+const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS });
 
 const server = createServer((incoming, outgoing) => {
   const chunks: Buffer[] = [];
@@ -34,4 +34,5 @@ const server = createServer((incoming, outgoing) => {
       });
   });
 });
+server.keepAliveTimeout = KEEP_ALIVE_MS;
 await serveBare(server, 'the relay', () => agent.close());

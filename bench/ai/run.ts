@@ -11,7 +11,7 @@ import { canPin, type Child, forkChild, forkInkstone, freePort, pinSelf } from '
 import { createSchema, deleteRunKeys, redisPrefix, redisProblem } from './backends.js';
 import type { Protocol, Target } from './client.js';
 import { type DoorsResult, listModels, measureDoors } from './doors.js';
-import type { Command, FakeCommand, InkstoneCommand } from './ipc.js';
+import { type Command, type FakeCommand, type InkstoneCommand, KEEP_ALIVE_MS } from './ipc.js';
 import { compareJobs, type JobsResult, type JobsRun, measureJobs } from './jobs.js';
 import { type InstancesResult, measureInstances } from './instances.js';
 import {
@@ -96,6 +96,7 @@ function inkstoneEnv(dir: string, fakeUrl: string, protocol: Protocol, slots: nu
     // One author sends every request: the per-user limits would otherwise be what is measured.
     AI_REQUESTS_PER_MINUTE: '1000000',
     AI_TOKENS_PER_DAY: '1000000000',
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_MS),
   };
 }
 

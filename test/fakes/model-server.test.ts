@@ -318,3 +318,17 @@ describe('the fake model server, slots and failures', () => {
     expect(await missing.json()).toEqual({ error: 'model "llama3" not found, try pulling it first' });
   });
 });
+
+describe('idle connections', () => {
+  it("keeps them for keepAliveTimeoutMs, Node's 5 s without it, and says so in Keep-Alive", async () => {
+    const keptLong = await start({ keepAliveTimeoutMs: 120_000 });
+    const long = await ollamaChat(keptLong, { stream: false });
+    await long.arrayBuffer();
+    expect(long.headers.get('keep-alive')).toBe('timeout=120');
+    await keptLong.close();
+    const byDefault = await start();
+    const short = await ollamaChat(byDefault, { stream: false });
+    await short.arrayBuffer();
+    expect(short.headers.get('keep-alive')).toBe('timeout=5');
+  });
+});

@@ -78,6 +78,8 @@ export interface FakeModelServerOptions extends Partial<FakeModelSettings> {
   host?: string;
   port?: number;
   faults?: FaultSpec[];
+  /** The server's `keepAliveTimeout` (Node's default, 5 s, when absent). */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface FakeModelServer {
@@ -104,7 +106,13 @@ const now = () => performance.now();
 const CLIENT_GONE = new Error('the client closed the connection');
 
 export async function startFakeModelServer(options: FakeModelServerOptions = {}): Promise<FakeModelServer> {
-  const { host = '127.0.0.1', port: wantedPort = 0, faults: initialFaults = [], ...rest } = options;
+  const {
+    host = '127.0.0.1',
+    port: wantedPort = 0,
+    faults: initialFaults = [],
+    keepAliveTimeoutMs,
+    ...rest
+  } = options;
   const settings: FakeModelSettings = {
     models: ['glm4'],
     rejectUnknownModels: false,
@@ -201,6 +209,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
       else res.destroy();
     });
   });
+  if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
