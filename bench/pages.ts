@@ -1,4 +1,4 @@
-// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--duration S]
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--rounds N] [--duration S]
 //                      [--connections N] [--workers N|auto|0] [--out DIR]
 // (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
@@ -16,7 +16,7 @@ import { loadAverage } from '../src/bench/stats.js';
 import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { parseWorkers } from '../src/cluster.js';
 import { ROOT } from './ai/children.js';
-import { parseBenchArgs, positive } from './args.js';
+import { count, parseBenchArgs, positive } from './args.js';
 import { pagesSection } from './pages/ratio.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
@@ -35,6 +35,8 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
   --no-pin             do not pin wrk and the server to separate CPUs
   --baseline-each      measure the bare server again right before every target, and take each
                        ratio against that one (on a machine whose speed drifts within minutes)
+  --rounds N           measure every target N times, in turn, on the same servers; the goals
+                       are judged on each target's medians (default 1)
   --profile            Inkstone under the V8 CPU profiler, a summary per target
   --out DIR            results.json, report.html and pages.json (default bench/results/pages-<date>/)`;
 
@@ -44,6 +46,7 @@ const values = parseBenchArgs(USAGE, {
   'no-pin': { type: 'boolean', default: false },
   'sqlite-only': { type: 'boolean', default: false },
   'baseline-each': { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '1' },
   duration: { type: 'string' },
   connections: { type: 'string', default: '100' },
   // The cluster targets' worker count (auto: one per core); 0 leaves them out.
@@ -85,6 +88,7 @@ const options: PagesBenchOptions = {
   timeoutS: 2,
   pin: !values['no-pin'],
   baselineBeforeEach: values['baseline-each'],
+  rounds: count(USAGE, '--rounds', values.rounds),
   postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
     ? process.env.DATABASE_URL
     : 'postgres://postgres@127.0.0.1:5432/test',

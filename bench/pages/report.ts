@@ -25,8 +25,19 @@ export function formatReport(result: PagesBenchResult): string {
         `${pad(run.database, 9)}${pad(x.target, 16)}${lpad(String(x.wrk.requestsPerSecond), 8)}${lpad(x.ratio.toFixed(3), 8)}${lpad(latencyMs.p50.toFixed(2), 9)}${lpad(latencyMs.p99.toFixed(2), 9)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(String(errors.timeout), 10)}${lpad(String(other), 8)}${lpad(Number.isFinite(x.cpuMsPerRequest) ? x.cpuMsPerRequest.toFixed(3) : '-', 12)}${lpad(x.loopDelayMs ? x.loopDelayMs.p99.toFixed(1) : '-', 10)}  ${pad(x.probe.setCookie.length ? 'set' : 'none', 6)}  ${x.pass ? 'ok' : 'FAIL'}`,
       );
     }
-    for (const x of run.targets.filter((t) => t.missed.length))
-      lines.push(`${pad('', 9)}${x.target} missed: ${x.missed.join('; ')}`);
+    if (run.medians) {
+      lines.push(
+        '',
+        `${pad(run.database, 9)}medians over the rounds (the verdict is theirs):`,
+        `${pad('', 9)}${pad('target', 18)}${lpad('rounds', 7)}${lpad('× bare', 8)}${lpad('p99/p50', 9)}${lpad('p99/bare', 10)}  verdict`,
+      );
+      for (const x of run.medians)
+        lines.push(
+          `${pad('', 9)}${pad(x.target, 18)}${lpad(String(x.rounds), 7)}${lpad(x.ratio.toFixed(3), 8)}${lpad(x.p99OverP50.toFixed(2), 9)}${lpad(x.p99OverBare.toFixed(2), 10)}  ${x.pass ? 'ok' : 'FAIL'}`,
+        );
+    }
+    for (const x of run.medians ?? run.targets.filter((t) => t.missed.length))
+      if (x.missed.length) lines.push(`${pad('', 9)}${x.target} missed: ${x.missed.join('; ')}`);
     lines.push(
       `${pad('', 9)}the bare server sent the home page's exact bytes (${run.homeBytes} B): ${run.baselineSameBytes ? 'yes' : 'NO'}`,
     );

@@ -182,6 +182,13 @@ describe('inkstone bench pages', () => {
         code: 2,
         stderr: expect.stringContaining('--duration must be a number > 0 (got "soon")'),
       });
+      const rounds = await run(process.execPath, [...cli, '--rounds', '1.5']).catch(
+        (error: unknown) => error,
+      );
+      expect(rounds).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--rounds must be a whole number ≥ 1 (got "1.5")'),
+      });
     },
   );
 });
