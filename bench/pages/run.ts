@@ -502,9 +502,13 @@ async function runDatabase(
     const [baseline, ...others] = chosen;
     const oneRound = options.baselineBeforeEach ? others.flatMap((x) => [baseline!, x]) : chosen;
     const measured = Array.from({ length: options.rounds ?? 1 }, () => oneRound).flat();
-    // A target measured again (rounds) is warm already: its warm-up is not repeated.
-    const warmed = new Set<TargetName>();
-    const burstWarmed = new Set<Server>();
+    // Warm-ups are once per round: a server that sat idle while a round measured the others
+    // (minutes) was cold again. Without them, the first target on each server in rounds 2 and 3
+    // had a p99 of 110–1,000 ms (bare servers too) where round 1 had 5–40 ms, and the second
+    // target on the same server, right after, was back to normal.
+    const roundOf = (index: number) => Math.floor(index / oneRound.length);
+    const warmed = new Map<TargetName, number>();
+    const burstWarmed = new Map<Server, number>();
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
     let baselineP99 = NaN;
@@ -527,15 +531,16 @@ async function runDatabase(
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
       const first = await probe(url, headers);
       const wrk = { ...wrkOptions, headers };
-      const bursts = burstWarmed.has(child) ? 0 : (options.connectionBursts ?? 0);
-      burstWarmed.add(child);
-      if (warmed.has(target)) log(`  ${target}: ${options.durationS} s`);
+      const thisRound = roundOf(index);
+      const bursts = burstWarmed.get(child) === thisRound ? 0 : (options.connectionBursts ?? 0);
+      burstWarmed.set(child, thisRound);
+      if (warmed.get(target) === thisRound) log(`  ${target}: ${options.durationS} s`);
       else {
         const burstNote = bursts > 0 ? `${bursts} connection burst${bursts === 1 ? '' : 's'} of 1 s, ` : '';
         log(`  ${target}: warm-up ${burstNote}${options.warmupS} s, then ${options.durationS} s`);
         for (let i = 0; i < bursts; i++) await runWrk(url, { ...wrk, durationS: 1 });
         await runWrk(url, { ...wrk, durationS: options.warmupS });
-        warmed.add(target);
+        warmed.set(target, thisRound);
       }
       const isInkstone = child === inkstone || child === cached;
       if (isInkstone) await child.call({ type: 'loopDelay', reset: true });

@@ -50,6 +50,7 @@ describe('the gate verdict', () => {
     { timeout: 120_000 },
     async () => {
       expect(problem).toBeNull();
+      const lines: string[] = [];
       const run = await measureGate({
         targets: ['home-cached', 'api'],
         rounds: 2,
@@ -57,9 +58,15 @@ describe('the gate verdict', () => {
         warmupS: 1,
         connections: 5,
         pin: false,
-        log: () => {},
+        log: (line) => lines.push(line),
       });
       expect(run.sameBytes).toBe(true);
+      // Every round warms each target up again: its server sat idle while the others ran.
+      for (const target of ['baseline', 'home-cached', 'api'])
+        expect(
+          lines.filter((x) => x.startsWith(`  ${target}: warm-up`)),
+          target,
+        ).toHaveLength(2);
       expect(run.measured.map((x) => x.target)).toEqual(['home-cached', 'api']);
       for (const x of run.measured) {
         expect(x.ratios, x.target).toHaveLength(2);
