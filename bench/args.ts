@@ -27,17 +27,17 @@ export function usageError(usage: string, message: string): never {
 }
 
 /** A number > 0 from an option's text, or the usage error naming the option. */
+export function positive(usage: string, option: string, text: string): number {
+  const value = Number(text);
+  if (!(Number.isFinite(value) && value > 0))
+    usageError(usage, `${option} must be a number > 0 (got "${text}")`);
+  return value;
+}
+
 /** A whole number ≥ 1, or the usage and exit code 2. */
 export function count(usage: string, option: string, text: string): number {
   const value = Number(text);
   if (!(Number.isInteger(value) && value >= 1))
     usageError(usage, `${option} must be a whole number ≥ 1 (got "${text}")`);
-  return value;
-}
-
-export function positive(usage: string, option: string, text: string): number {
-  const value = Number(text);
-  if (!(Number.isFinite(value) && value > 0))
-    usageError(usage, `${option} must be a number > 0 (got "${text}")`);
   return value;
 }

@@ -6,6 +6,7 @@
 // than 2xx/3xx) fails; timeouts (wrk's, 5 s) only past 1 % of the requests, since a stalled
 // machine times a few out whatever the code does.
 import { readFileSync } from 'node:fs';
+import { median } from '../../src/bench/stats.js';
 import type { TargetName } from '../pages/run.js';
 
 /** The targets a floor may be set for: one Inkstone (no cluster), anonymous, on SQLite. */
@@ -67,11 +68,7 @@ export interface GateMeasurement {
 /** The share of requests that may time out before the gate fails. */
 export const TIMEOUT_SHARE = 0.01;
 
-/** The median; of an even count the lower middle one, so that it is a round's own figure. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
-}
+export { median };
 
 export interface GateRow extends GateMeasurement {
   /** The median round's ratio: the one judged. */

@@ -11,7 +11,7 @@ import { EnvSchema, variablesOf } from '../../src/config-schema.js';
 import { canPin, type Child, forkChild, forkInkstone, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
-import { type LoadAverage, loadAverage, round } from '../../src/bench/stats.js';
+import { type LoadAverage, loadAverage, median, round } from '../../src/bench/stats.js';
 import { mapProfile, SOURCE_MAPS_FILE } from '../profile/source-maps.js';
 import { type DatabaseKind, prepareDatabase } from './database.js';
 import { type Server, spawnServer } from './servers.js';
@@ -24,8 +24,8 @@ export interface PagesBenchOptions {
   durationS: number;
   warmupS: number;
   /**
-   * Before the first target on each server process, this many 1 s wrk runs, each opening its
-   * connections anew (default none). wrk opens all its connections at once; Node (libuv 1.45
+   * Before the first target on each server process (in each round), this many 1 s wrk runs,
+   * each opening its connections anew (default none). wrk opens all its connections at once; Node (libuv 1.45
    * and later) accepts one per turn of the event loop, so the last of them waits for ~100 turns
    * of serving the others, through connection-setup code a new process has barely run. wrk's
    * correction for coordinated omission then counts each of those late first answers as many
@@ -199,12 +199,6 @@ function failures(target: TargetName, firstStatus: number, result: WrkResult): s
     failed.push(`${errors} errors or timeouts`);
   return failed;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * Each target's rounds summed up: on a machine whose speed swings within minutes (the bare
