@@ -37,16 +37,16 @@ export interface FakeTimings {
   maxQueue: number;
 }
 
-/** How long one answer takes the fake to stream, first token to last. */
 /**
  * How long every server and client of the AI bench keeps an idle connection. The TTFT levels
  * measure their paths in turns, ~15 s each at 100 streams; with Node's default of 5 s every
  * connection was closed between a path's turns, and each turn began by opening 100 at once,
- * which a Node server accepts one per event-loop turn: the first answer of each stream
- * waited for that, on every path, and set the p99.
+ * which a Node server accepts one per event-loop turn, so the first answer of each stream
+ * waited for that (the 100-stream p99 did not move when it stopped: README, AI benchmark).
  */
 export const KEEP_ALIVE_MS = 120_000;
 
+/** How long one answer takes the fake to stream, first token to last. */
 export const generationMsOf = (t: Pick<FakeTimings, 'ttftMs' | 'interTokenMs' | 'answerTokens'>) =>
   t.ttftMs + (t.answerTokens - 1) * t.interTokenMs;
 

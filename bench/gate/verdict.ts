@@ -68,8 +68,6 @@ export interface GateMeasurement {
 /** The share of requests that may time out before the gate fails. */
 export const TIMEOUT_SHARE = 0.01;
 
-export { median };
-
 export interface GateRow extends GateMeasurement {
   /** The median round's ratio: the one judged. */
   ratio: number;

@@ -36,13 +36,13 @@ export function summarize(samples: readonly number[]): Latency {
   };
 }
 
-/** Three decimals: a microsecond is the finest a performance.now() difference means here. */
 /** The median; of an even count the lower middle one, so that it is a round's own figure. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
 }
 
+/** Three decimals: a microsecond is the finest a performance.now() difference means here. */
 export function round(x: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../bench/ai/children.js';
 import { gateSection, measureGate } from '../../bench/gate/run.js';
-import { GATE_TARGETS, judgeGate, median, parseFloors, readFloors } from '../../bench/gate/verdict.js';
+import { GATE_TARGETS, judgeGate, parseFloors, readFloors } from '../../bench/gate/verdict.js';
+import { median } from '../../src/bench/stats.js';
 import { wrkProblem } from '../../bench/pages/wrk.js';
 
 // The CI gate: its floors file, and its verdict on ratios measured by a real (tiny) run of
