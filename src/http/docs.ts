@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 export async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: the schemas are JSON Schema 2020-12 (TypeBox's `const`, lists of types), which 3.0 is not.
+      openapi: '3.1.0',
       info: {
         title: 'Inkstone API',
         version: '1.0.0',

@@ -19,10 +19,13 @@ export function fieldsFromValidation(issues: readonly ValidationIssue[]): Record
     const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
     const field = typeof missing === 'string' ? (path ? `${path}.${missing}` : missing) : path || 'body';
     if (fields[field]) continue;
+    const allowed = issue.params?.allowedValues;
     fields[field] =
       typeof missing === 'string'
         ? `${field} is required`
-        : `${field} ${issue.message ?? 'is invalid'}`.trim();
+        : Array.isArray(allowed)
+          ? `${field} must be one of ${allowed.join(', ')}`
+          : `${field} ${issue.message ?? 'is invalid'}`.trim();
   }
   return fields;
 }

@@ -55,4 +55,16 @@ describe('the error mapping', () => {
       'tags.0': 'tags.0 must be string',
     });
   });
+
+  it('lists the allowed values of an enum', () => {
+    expect(
+      fieldsFromValidation([
+        {
+          instancePath: '/status',
+          message: 'must be equal to one of the allowed values',
+          params: { allowedValues: ['draft', 'published'] },
+        },
+      ]),
+    ).toEqual({ status: 'status must be one of draft, published' });
+  });
 });

@@ -1,5 +1,6 @@
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { AI_KINDS } from './prompts.js';
+import { Nullable, OneOf } from '../../http/schemas.js';
 
 // Inputs are bounded here: a body this size already fills the context of most local models.
 const TEXT_MAX = 60_000;
@@ -98,18 +99,10 @@ const Attempt = Type.Object({
   durationMs: Type.Integer(),
 });
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
 export const Job = Type.Object({
   id: Type.String(),
   kind: Type.String(),
-  status: Type.Union([
-    Type.Literal('queued'),
-    Type.Literal('running'),
-    Type.Literal('completed'),
-    Type.Literal('failed'),
-    Type.Literal('cancelled'),
-  ]),
+  status: OneOf(['queued', 'running', 'completed', 'failed', 'cancelled']),
   output: Type.String({ description: 'the answer so far, or all of it' }),
   model: Nullable(Type.String()),
   usage: Nullable(Usage),

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Password, User } from '../users/schemas.js';
+import { Nullable } from '../../http/schemas.js';
 
 export const LoginBody = Type.Object(
   {
@@ -27,7 +28,7 @@ export const ApiTokenSchema = Type.Object({
   name: Type.String(),
   prefix: Type.String({ description: 'first characters, to tell tokens apart' }),
   createdAt: Type.String({ format: 'date-time' }),
-  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastUsedAt: Nullable(Type.String({ format: 'date-time' })),
 });
 export const NewToken = Type.Object({ name: TokenName }, { additionalProperties: false });
 export const CreatedToken = Type.Object({

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Paged, PageNumber } from '../../http/schemas.js';
+import { Nullable, OneOf, Paged, PageNumber } from '../../http/schemas.js';
 import { SLUG_MAX, SLUG_PATTERN } from './slug.js';
 
 export const TITLE_MAX = 200;
@@ -12,11 +12,7 @@ export const QUERY_MAX = 200;
 
 const DateTime = Type.String({ format: 'date-time' });
 
-export const PostStatusSchema = Type.Union([
-  Type.Literal('draft'),
-  Type.Literal('published'),
-  Type.Literal('scheduled'),
-]);
+export const PostStatusSchema = OneOf(['draft', 'published', 'scheduled']);
 export type ApiPostStatus = Static<typeof PostStatusSchema>;
 
 export const SlugSchema = Type.String({ minLength: 1, maxLength: SLUG_MAX, pattern: SLUG_PATTERN });
@@ -39,7 +35,7 @@ const summaryProperties = {
   slug: Type.String(),
   excerpt: Type.String(),
   status: PostStatusSchema,
-  publishedAt: Type.Union([DateTime, Type.Null()]),
+  publishedAt: Nullable(DateTime),
   version: Type.Integer({ minimum: 1 }),
   createdAt: DateTime,
   updatedAt: DateTime,
