@@ -25,12 +25,10 @@ export interface PagesBenchOptions {
   warmupS: number;
   /**
    * Before the first target on each server process (in each round), this many 1 s wrk runs,
-   * each opening its connections anew (default none). wrk opens all its connections at once; Node (libuv 1.45
-   * and later) accepts one per turn of the event loop, so the last of them waits for ~100 turns
-   * of serving the others, through connection-setup code a new process has barely run. wrk's
-   * correction for coordinated omission then counts each of those late first answers as many
-   * (one per expected interval), and they alone set a fresh process's p99 for several runs
-   * (README, pages). The bursts warm that path in every server alike, the bare ones too.
+   * each opening its connections anew (default none): they warm the path that accepts and
+   * sets up a connection, which a new process has barely run and which, with Node accepting
+   * one connection per turn (see OPEN_MS in ./wrk.ts), set a fresh process's p99 for several
+   * runs (README, pages). Every server alike, the bare ones too.
    */
   connectionBursts?: number;
   timeoutS: number;

@@ -34,8 +34,8 @@ export interface WrkOptions {
  * p99 of the uncached targets and, in some runs, of a bare server burning the same CPU.
  * Holding every first request this long lets an idle server accept them all first (the
  * test sees every first request arrive with all open), so the measurement is of 100 open
- * connections, as the goals say. The run's
- * requests/s counts this time as idle (1.25 % of 8 s), the bare server's alike.
+ * connections, as the goals say. The run's requests/s counts this time as idle (1.25 % of
+ * 8 s), the bare server's alike.
  */
 export const OPEN_MS = 100;
 
