@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CacheNamespace } from './cache.js';
 import type { HotPages } from './hot-pages.js';
 import type { SharedBodies } from './shared-bodies.js';
@@ -53,7 +53,7 @@ export interface PageCacheListener {
 }
 
 export function etagOf(body: string | Uint8Array): string {
-  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+  return `"${hash('sha1', body, 'base64url')}"`;
 }
 
 /**

@@ -88,24 +88,29 @@ export function registerRequestContext(app: FastifyInstance, config: Config, aut
     return this.clearCookie(SESSION_COOKIE, { path: '/' });
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: a request without credentials (most of them) costs no promise.
+  app.addHook('onRequest', (request, reply, done) => {
     // Stylesheets and scripts are the same for everyone: no session lookup (a database
     // query) for each of them on every page view.
-    if (request.url.startsWith('/static/')) return;
+    if (request.url.startsWith('/static/')) return done();
     const header = request.headers.authorization;
     if (header?.toLowerCase().startsWith('bearer ')) {
-      const actor = await auth.resolveToken(header.slice(7).trim());
-      if (!actor) throw unauthorized('The API token is invalid or revoked.');
-      request.actor = actor;
-      request.authMethod = 'token';
+      auth.resolveToken(header.slice(7).trim()).then((actor) => {
+        if (!actor) return done(unauthorized('The API token is invalid or revoked.'));
+        request.actor = actor;
+        request.authMethod = 'token';
+        done();
+      }, done);
       return;
     }
     const session = request.cookies[SESSION_COOKIE];
-    if (session) {
-      request.actor = await auth.resolveSession(session);
-      if (request.actor) request.authMethod = 'session';
+    if (!session) return done();
+    auth.resolveSession(session).then((actor) => {
+      request.actor = actor;
+      if (actor) request.authMethod = 'session';
       else reply.endSession();
-    }
+      done();
+    }, done);
   });
 
   // After parsing (the form field is in the body), before schema validation strips it.

@@ -43,8 +43,8 @@ export function userMetrics(registry: Registry, now: () => number = Date.now) {
     /** A request by a signed-in user. */
     userSeen(id: number) {
       const at = now();
-      // Re-inserted so the map stays in the order users were last seen.
-      seen.delete(id);
+      // Updated in place: pruning reads every entry, so the map's order does not matter (a
+      // delete and a re-insert on each signed-in request left holes to rehash away).
       seen.set(id, at);
       if (at - prunedAt > PRUNE_EVERY_MS) prune(at);
     },

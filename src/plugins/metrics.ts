@@ -45,7 +45,8 @@ export const metricsPlugin = fp(
     counted(services.posts, 'create', metrics.users.postCreated);
     counted(services.users, 'create', metrics.users.userRegistered);
 
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook, not an async one: no promise and microtask on every response.
+    app.addHook('onResponse', (request, reply, done) => {
       metrics.http.observe(
         request.method,
         request.routeOptions.url,
@@ -54,6 +55,7 @@ export const metricsPlugin = fp(
       );
       const actor = (request as { actor?: { id: number } | null }).actor;
       if (actor) metrics.users.userSeen(actor.id);
+      done();
     });
 
     const { token, port } = app.config.metrics;

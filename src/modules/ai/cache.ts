@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { ChatMessage, GenerateParams, Usage } from './providers/types.js';
 
@@ -30,7 +30,7 @@ export function generationKey(model: string, messages: ChatMessage[], params: Ge
     messages.map((m) => [m.role, m.content]),
     [params.temperature, params.topP, params.maxTokens, params.seed, params.stop ?? []],
   ]);
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }
 
 /** Least recently used out first, each entry for `ttlMs`. */
