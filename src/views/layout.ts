@@ -55,7 +55,8 @@ export interface Page {
 export const csrfField = (ctx: PageContext) =>
   html`<input type="hidden" name="_csrf" value="${ctx.csrfToken}" />`;
 
-function nav(ctx: PageContext): SafeHtml {
+/** The navigation: the reader's own (who is signed in, what they may do, their logout form). */
+export function readerNav(ctx: PageContext): SafeHtml {
   const { actor } = ctx;
   const link = (href: string, label: string) =>
     html`<a href="${href}" ${ctx.path === href ? html` aria-current="page"` : ''}>${label}</a>`;
@@ -142,19 +143,17 @@ export function layoutFrame(
   return { top, middle, bottom };
 }
 
-/** The layout's parts that are the reader's own: the navigation (who is signed in) and the flash. */
-export function readerParts(ctx: PageContext): { nav: SafeHtml; flash: SafeHtml | '' } {
-  const flash = ctx.flash
+/** The flash message, the reader's own too; '' when there is none. */
+export function readerFlash(ctx: PageContext): SafeHtml | '' {
+  return ctx.flash
     ? html`<div class="flash flash-${ctx.flash.kind}" role="${ctx.flash.kind === 'error' ? 'alert' : 'status'}">${ctx.flash.text}</div>`
     : '';
-  return { nav: nav(ctx), flash };
 }
 
 export function layout(ctx: PageContext, meta: PageMeta, body: Interpolation): SafeHtml {
   const { top, middle, bottom } = layoutFrame(ctx, meta);
-  const { nav, flash } = readerParts(ctx);
   // The same bytes as a held body's page (src/http/pages.ts), which joins these parts too.
-  return html`${top}${nav}${middle}${flash}${body}${bottom}`;
+  return html`${top}${readerNav(ctx)}${middle}${readerFlash(ctx)}${body}${bottom}`;
 }
 
 /** The whole document for a page. */

@@ -57,6 +57,30 @@ describe.each(await availableDialects())('shared bodies on %s', (dialect) => {
     }
   });
 
+  it("draws a reader's navigation for the path they are on and their role as it is now", async () => {
+    const { app } = await setup();
+    const reader = await signedIn(app, 'reader');
+    const admin = await signedIn(app, 'admin');
+    const current = (page: string) => /<a href="([^"]*)" +aria-current="page"/.exec(page)?.[1];
+    await reader.client.get('/');
+    await reader.client.get('/tags');
+    for (const url of ['/', '/tags', '/']) {
+      const page = await reader.client.get(url);
+      expect(page.headers['x-page-cache'], url).toBe('body');
+      // Home is in the navigation, the tags page is not: marked on one, on neither link on the other.
+      expect(current(page.body), url).toBe(url === '/' ? '/' : undefined);
+      expect(page.body, url).not.toContain('href="/write"');
+    }
+    const promoted = await admin.client.api('PUT', `/api/v1/users/${reader.user.id}/role`, {
+      role: 'author',
+    });
+    expect(promoted.statusCode).toBe(200);
+    const after = await reader.client.get('/');
+    expect(after.body).toContain('href="/write"');
+    expect(current(after.body)).toBe('/');
+    expect(after.body).toContain(`value="${reader.client.csrf}"`);
+  });
+
   it('drops every body on a write, so the next reader sees the change at once', async () => {
     const { app, author } = await setup();
     const reader = await signedIn(app, 'reader');
