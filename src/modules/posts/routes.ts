@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.js';
 import { errors, ID_MAX, IdParams, NoContent, SIGNED_IN } from '../../http/schemas.js';
+import { serializedOnce } from '../../http/serialized.js';
 import { authorize } from '../access/permissions.js';
 import { renderMarkdown } from './markdown.js';
 import {
@@ -19,6 +20,8 @@ import {
 
 export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { posts } = app.services;
+  // The published lists are the query cache's shared objects: each is serialised once.
+  const sendList = serializedOnce();
 
   app.get(
     '/posts',
@@ -33,7 +36,7 @@ export const postRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: PostListSchema, ...errors(400, 401, 403) },
       },
     },
-    async (request) => posts.list(request.query, request.actor),
+    async (request, reply) => sendList(reply, await posts.list(request.query, request.actor)),
   );
 
   app.get(
