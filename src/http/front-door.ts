@@ -43,12 +43,28 @@ export function acceptsCoding(header: string, coding: string): boolean {
  * `extra`: header pairs every response of this process carries (a cluster worker's
  * x-inkstone-worker), written in the same array: a header set on the response before
  * writeHead would send every header through Node's setHeader path instead.
+ *
+ * The array a hit writes is made once per stored header list (the store never changes one):
+ * its pairs, the request id's slot and `extra`. Only the id is written per request, which is
+ * safe because writeHead reads the array synchronously and keeps none of it; a hit allocates
+ * no array.
  */
 export function createFrontDoor(
   store: () => HotPages | undefined,
   counted?: FrontDoorHit,
   extra: readonly string[] = [],
 ) {
+  const heads = new WeakMap<readonly string[], string[]>();
+  const head = (stored: readonly string[], id: string): string[] => {
+    let full = heads.get(stored);
+    if (full === undefined) {
+      full = [...stored, 'x-request-id', '', ...extra];
+      heads.set(stored, full);
+    }
+    full[stored.length + 1] = id;
+    return full;
+  };
+
   return function serve(request: IncomingMessage, response: ServerResponse): boolean {
     const method = request.method;
     if (method !== 'GET' && method !== 'HEAD') return false;
@@ -66,7 +82,7 @@ export function createFrontDoor(
     const id = requestIdFrom(headers);
     const ifNoneMatch = headers['if-none-match'];
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, page.etag)) {
-      response.writeHead(304, [...page.headers.notModified, 'x-request-id', id, ...extra]);
+      response.writeHead(304, head(page.headers.notModified, id));
       response.end();
       counted?.(method, 304, (performance.now() - started) / 1000);
       return true;
@@ -87,7 +103,7 @@ export function createFrontDoor(
       }
     }
     // One array, so writeHead takes Node's fast path (no setHeader before it).
-    response.writeHead(200, [...raw, 'x-request-id', id, ...extra]);
+    response.writeHead(200, head(raw, id));
     if (method === 'HEAD') response.end();
     else response.end(body);
     // The time to hand the page to the socket: the front door never waits for the client.
