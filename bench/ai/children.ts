@@ -31,8 +31,16 @@ export function canPin(): boolean {
   return hasTaskset;
 }
 
+/** The CPUs this process could run on before pinSelf (taskset's list, "0-3"): see nodeOn. */
+let unpinnedCpus: string | undefined;
+
 /** Pins this process, every thread of it, to one CPU. */
 export function pinSelf(cpu: number): void {
+  // "pid 123's current affinity list: 0,1"
+  unpinnedCpus ??= execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' })
+    .split(':')
+    .pop()
+    ?.trim();
   execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
@@ -92,9 +100,11 @@ export class Child<C extends Command> {
 
 /** Node with these arguments, alone on `cpu` when one is given (taskset; its children inherit it). */
 export function nodeOn(cpu: number | undefined, nodeArgs: string[]): { file: string; args: string[] } {
-  return cpu === undefined
-    ? { file: process.execPath, args: nodeArgs }
-    : { file: 'taskset', args: ['-c', String(cpu), process.execPath, ...nodeArgs] };
+  if (cpu !== undefined) return { file: 'taskset', args: ['-c', String(cpu), process.execPath, ...nodeArgs] };
+  // A child inherits its parent's affinity: once this process has pinned itself to the load
+  // generator's CPU, a child meant to spread (a cluster) would be confined to that CPU too.
+  if (unpinnedCpus) return { file: 'taskset', args: ['-c', unpinnedCpus, process.execPath, ...nodeArgs] };
+  return { file: process.execPath, args: nodeArgs };
 }
 
 /** Starts `file` (relative to bench/ai/) and waits for its `ready` message. */
