@@ -1,4 +1,4 @@
-// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--rounds N] [--duration S]
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--pairs N] [--rounds N] [--duration S]
 //                      [--connections N] [--workers N|auto|0] [--out DIR]
 // (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
@@ -35,6 +35,9 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
   --no-pin             do not pin wrk and the server to separate CPUs
   --baseline-each      measure the bare server again right before every target, and take each
                        ratio against that one (on a machine whose speed drifts within minutes)
+  --pairs N            measure each target N times in a row, each time right after the bare
+                       server it is compared with, for --duration each; the goals are judged on
+                       the medians (odd N: a middle measurement, not the lower of two)
   --rounds N           measure every target N times, in turn, on the same servers; the goals
                        are judged on each target's medians (default 1)
   --profile            Inkstone under the V8 CPU profiler, a summary per target
@@ -46,6 +49,7 @@ const values = parseBenchArgs(USAGE, {
   'no-pin': { type: 'boolean', default: false },
   'sqlite-only': { type: 'boolean', default: false },
   'baseline-each': { type: 'boolean', default: false },
+  pairs: { type: 'string', default: '1' },
   rounds: { type: 'string', default: '1' },
   duration: { type: 'string' },
   connections: { type: 'string', default: '100' },
@@ -88,6 +92,7 @@ const options: PagesBenchOptions = {
   timeoutS: 2,
   pin: !values['no-pin'],
   baselineBeforeEach: values['baseline-each'],
+  pairs: count(USAGE, '--pairs', values.pairs),
   rounds: count(USAGE, '--rounds', values.rounds),
   postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
     ? process.env.DATABASE_URL

@@ -28,8 +28,8 @@ export function formatReport(result: PagesBenchResult): string {
     if (run.medians) {
       lines.push(
         '',
-        `${pad(run.database, 9)}medians over the rounds (the verdict is theirs):`,
-        `${pad('', 9)}${pad('target', 18)}${lpad('rounds', 7)}${lpad('× bare', 8)}${lpad('p99/p50', 9)}${lpad('p99/bare', 10)}  verdict`,
+        `${pad(run.database, 9)}medians of each target's measurements (the verdict is theirs):`,
+        `${pad('', 9)}${pad('target', 18)}${lpad('n', 7)}${lpad('× bare', 8)}${lpad('p99/p50', 9)}${lpad('p99/bare', 10)}  verdict`,
       );
       for (const x of run.medians)
         lines.push(

@@ -61,6 +61,14 @@ export interface PagesBenchOptions {
    * baseline seconds old (the gate, on a machine where other work comes and goes).
    */
   baselineBeforeEach?: boolean;
+  /**
+   * Measure each target this many times in a row, each time right after the bare server it is
+   * compared with (the single one, or the bare cluster for the `auto` targets), and judge it on
+   * the medians (default 1). The machine's speed swings within seconds (the same build's CPU
+   * per request 36–68 µs between 2 s bursts in one quiet minute): short pairs side by side
+   * compare two servers under the same conditions where one long window each does not.
+   */
+  pairs?: number;
   log: (line: string) => void;
 }
 
@@ -126,9 +134,10 @@ export interface TargetResult {
   missed: string[];
 }
 
-/** A target measured in several rounds: the median of each figure, and the verdict on those. */
+/** A target measured several times: the median of each figure, and the verdict on those. */
 export interface TargetMedians {
   target: TargetName;
+  /** How many measurements the medians are of (rounds, times pairs). */
   rounds: number;
   ratio: number;
   p99OverP50: number;
@@ -199,10 +208,35 @@ function failures(target: TargetName, firstStatus: number, result: WrkResult): s
 }
 
 /**
- * Each target's rounds summed up: on a machine whose speed swings within minutes (the bare
- * server 19,000 to 48,000 req/s in one run), one unlucky 8 s window fails a single round; the
- * goals are judged on the medians, and any round with errors fails the target whatever they say.
+ * Each target's measurements (its rounds, or its pairs) summed up: on a machine whose speed
+ * swings within minutes (the bare server 19,000 to 48,000 req/s in one run), one unlucky 8 s
+ * window fails a single round; the goals are judged on the medians, and any measurement with
+ * errors fails the target whatever they say.
  */
+/**
+ * The order in which one round measures the targets, the first being the baseline: each once
+ * (default), each right after the baseline (`baselineBeforeEach`), or each `pairs` times, right
+ * after the bare server its ratio is against each time (the busy bare server, a control and a
+ * new process per measurement, once).
+ */
+export function measurementOrder<T extends { target: TargetName; against?: 'bare-cluster' }>(
+  chosen: readonly T[],
+  options: { baselineBeforeEach?: boolean; pairs?: number },
+): T[] {
+  const [baseline, ...others] = chosen;
+  if (baseline === undefined) return [];
+  const pairs = options.pairs ?? 1;
+  if (pairs > 1) {
+    const bareCluster = others.find((x) => x.target === 'bare-cluster');
+    return others.flatMap((x) => {
+      const partner = x.against === 'bare-cluster' ? (bareCluster ?? baseline) : baseline;
+      const times = x.target === 'busy-baseline' ? 1 : pairs;
+      return Array.from({ length: times }, () => [partner, x]).flat();
+    });
+  }
+  return options.baselineBeforeEach ? others.flatMap((x) => [baseline, x]) : [...chosen];
+}
+
 export function mediansOf(targets: TargetResult[]): TargetMedians[] {
   const byTarget = new Map<TargetName, TargetResult[]>();
   for (const x of targets) byTarget.set(x.target, [...(byTarget.get(x.target) ?? []), x]);
@@ -215,7 +249,7 @@ export function mediansOf(targets: TargetResult[]): TargetMedians[] {
     const missed = missedGoals(target, medians);
     const failed = rounds.filter((x) => failures(target, x.probe.status, x.wrk).length > 0).length;
     if (failed > 0)
-      missed.push(`errors, timeouts or a failed first GET in ${failed} of ${rounds.length} rounds`);
+      missed.push(`errors, timeouts or a failed first GET in ${failed} of ${rounds.length} measurements`);
     return { target, rounds: rounds.length, ...medians, missed, pass: missed.length === 0 };
   });
 }
@@ -294,7 +328,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
   const layout = {
     pinned,
     note: pinned
-      ? 'wrk and this process on CPU 0; the server under test (Inkstone or the bare server) on CPU 1; other work on the machine may use either'
+      ? 'wrk and this process on CPU 0; the server under test (Inkstone or the bare server) on CPU 1; the clusters of more than one worker (Inkstone and the bare one) on every CPU; other work on the machine may use either'
       : `not pinned: the scheduler spreads wrk and the server over ${cpuCount} CPUs`,
   };
   log(`page benchmark: ${layout.note}; load average ${start.join(' ')}`);
@@ -335,6 +369,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       timeoutS: options.timeoutS,
       pin: options.pin,
       clusterWorkers: options.clusterWorkers,
+      pairs: options.pairs ?? 1,
     },
     runs,
     interrupted: options.signal?.aborted ?? false,
@@ -491,8 +526,7 @@ async function runDatabase(
     const chosen = options.only
       ? targets.filter((x) => x.target === 'baseline' || options.only!.includes(x.target))
       : targets;
-    const [baseline, ...others] = chosen;
-    const oneRound = options.baselineBeforeEach ? others.flatMap((x) => [baseline!, x]) : chosen;
+    const oneRound = measurementOrder(chosen, options);
     const measured = Array.from({ length: options.rounds ?? 1 }, () => oneRound).flat();
     // Warm-ups are once per round: a server that sat idle while a round measured the others
     // (minutes) was cold again. Without them, the first target on each server in rounds 2 and 3
@@ -591,7 +625,7 @@ async function runDatabase(
         run.profile[target as TargetName] = summarizeProfile(join(profileDir, main), window);
       }
     }
-    if ((options.rounds ?? 1) > 1) run.medians = mediansOf(run.targets);
+    if ((options.rounds ?? 1) > 1 || (options.pairs ?? 1) > 1) run.medians = mediansOf(run.targets);
     return run;
   } finally {
     await Promise.all(children.map((child) => child.close()));

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../bench/pages/report.js';
-import { mediansOf, type PagesBenchResult, type TargetResult } from '../../bench/pages/run.js';
+import {
+  measurementOrder,
+  mediansOf,
+  type PagesBenchResult,
+  type TargetResult,
+} from '../../bench/pages/run.js';
 import type { WrkResult } from '../../bench/pages/wrk.js';
 
 // bench:pages --rounds N judges each target on the medians of its rounds: one unlucky window
@@ -50,7 +55,7 @@ describe('bench:pages medians over rounds', () => {
     expect(cached).toMatchObject({ rounds: 3, ratio: 0.85, p99OverP50: 1.8, p99OverBare: 1.3, pass: true });
     // The API's medians meet its goals (0.3×, p99 2.5× p50); its second round timed out once.
     expect(api).toMatchObject({ rounds: 3, ratio: 0.3, p99OverP50: 2.5, pass: false });
-    expect(api!.missed).toEqual(['errors, timeouts or a failed first GET in 1 of 3 rounds']);
+    expect(api!.missed).toEqual(['errors, timeouts or a failed first GET in 1 of 3 measurements']);
   });
 
   it('names the goals the medians miss, and the report gives the medians and the verdict', () => {
@@ -78,9 +83,59 @@ describe('bench:pages medians over rounds', () => {
       pass: false,
     } as unknown as PagesBenchResult;
     const report = formatReport(result);
-    expect(report).toContain('medians over the rounds (the verdict is theirs)');
+    expect(report).toContain("medians of each target's measurements (the verdict is theirs)");
     expect(report).toMatch(/post-cached\s+3\s+0\.750\s+2\.00\s+1\.60\s+FAIL/);
     expect(report).toMatch(/home\s+2\s+0\.200\s+2\.00\s+5\.00\s+ok/);
     expect(report).toContain('post-cached missed: 0.75× the bare server, goal ≥ 0.8×; p99 1.6× the bare p99');
+  });
+});
+
+describe('bench:pages --pairs', () => {
+  const chosen = [
+    { target: 'baseline' },
+    { target: 'home-cached' },
+    { target: 'busy-baseline' },
+    { target: 'bare-cluster' },
+    { target: 'post-cached-wauto', against: 'bare-cluster' },
+  ] as const;
+  const order = (options: { baselineBeforeEach?: boolean; pairs?: number }) =>
+    measurementOrder(chosen, options).map((x) => x.target);
+
+  it('measures each target N times in a row, each right after the bare server it is against', () => {
+    expect(order({ pairs: 3 })).toEqual([
+      ...['baseline', 'home-cached', 'baseline', 'home-cached', 'baseline', 'home-cached'],
+      // The busy bare server is a control (and a new process each time): once.
+      ...['baseline', 'busy-baseline'],
+      ...['baseline', 'bare-cluster', 'baseline', 'bare-cluster', 'baseline', 'bare-cluster'],
+      // The `auto` targets' ratio is against the bare cluster, so it is their partner.
+      ...['bare-cluster', 'post-cached-wauto', 'bare-cluster', 'post-cached-wauto'],
+      ...['bare-cluster', 'post-cached-wauto'],
+    ]);
+  });
+
+  it('keeps the other orders: each once, or each after the baseline', () => {
+    expect(order({})).toEqual(chosen.map((x) => x.target));
+    expect(order({ pairs: 1, baselineBeforeEach: true })).toEqual([
+      ...['baseline', 'home-cached', 'baseline', 'busy-baseline'],
+      ...['baseline', 'bare-cluster', 'baseline', 'post-cached-wauto'],
+    ]);
+  });
+
+  it('judges a target measured in pairs on its medians', () => {
+    const medians = mediansOf([
+      measured('baseline', { ratio: 1, p99OverP50: 2, p99OverBare: 1 }),
+      measured('home-cached', { ratio: 0.78, p99OverP50: 2, p99OverBare: 1.2 }),
+      measured('baseline', { ratio: 1, p99OverP50: 2, p99OverBare: 1 }),
+      measured('home-cached', { ratio: 0.86, p99OverP50: 2, p99OverBare: 1.4 }),
+      measured('baseline', { ratio: 1, p99OverP50: 2, p99OverBare: 1 }),
+      measured('home-cached', { ratio: 0.84, p99OverP50: 2, p99OverBare: 1.7 }),
+    ]);
+    expect(medians[1]).toMatchObject({
+      target: 'home-cached',
+      rounds: 3,
+      ratio: 0.84,
+      p99OverBare: 1.4,
+      pass: true,
+    });
   });
 });
