@@ -208,12 +208,6 @@ function failures(target: TargetName, firstStatus: number, result: WrkResult): s
 }
 
 /**
- * Each target's measurements (its rounds, or its pairs) summed up: on a machine whose speed
- * swings within minutes (the bare server 19,000 to 48,000 req/s in one run), one unlucky 8 s
- * window fails a single round; the goals are judged on the medians, and any measurement with
- * errors fails the target whatever they say.
- */
-/**
  * The order in which one round measures the targets, the first being the baseline: each once
  * (default), each right after the baseline (`baselineBeforeEach`), or each `pairs` times, right
  * after the bare server its ratio is against each time (the busy bare server, a control and a
@@ -237,6 +231,12 @@ export function measurementOrder<T extends { target: TargetName; against?: 'bare
   return options.baselineBeforeEach ? others.flatMap((x) => [baseline, x]) : [...chosen];
 }
 
+/**
+ * Each target's measurements (its rounds, or its pairs) summed up: on a machine whose speed
+ * swings within minutes (the bare server 19,000 to 48,000 req/s in one run), one unlucky 8 s
+ * window fails a single round; the goals are judged on the medians, and any measurement with
+ * errors fails the target whatever they say.
+ */
 export function mediansOf(targets: TargetResult[]): TargetMedians[] {
   const byTarget = new Map<TargetName, TargetResult[]>();
   for (const x of targets) byTarget.set(x.target, [...(byTarget.get(x.target) ?? []), x]);
