@@ -1,4 +1,4 @@
-// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--pairs N] [--rounds N] [--duration S]
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--pairs N] [--rounds N [--fresh]] [--duration S]
 //                      [--connections N] [--workers N|auto|0] [--out DIR]
 // (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
@@ -16,7 +16,7 @@ import { loadAverage } from '../src/bench/stats.js';
 import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { parseWorkers } from '../src/cluster.js';
 import { ROOT } from './ai/children.js';
-import { count, parseBenchArgs, positive } from './args.js';
+import { count, parseBenchArgs, positive, usageError } from './args.js';
 import { pagesSection } from './pages/ratio.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
@@ -40,6 +40,8 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
                        the medians (odd N: a middle measurement, not the lower of two)
   --rounds N           measure every target N times, in turn, on the same servers; the goals
                        are judged on each target's medians (default 1)
+  --fresh              with --rounds: new server processes in each round, so that the medians
+                       sample processes too (fresh ones of one build differ by up to ~14 %)
   --profile            Inkstone under the V8 CPU profiler, a summary per target
   --out DIR            results.json, report.html and pages.json (default bench/results/pages-<date>/)`;
 
@@ -51,6 +53,7 @@ const values = parseBenchArgs(USAGE, {
   'baseline-each': { type: 'boolean', default: false },
   pairs: { type: 'string', default: '1' },
   rounds: { type: 'string', default: '1' },
+  fresh: { type: 'boolean', default: false },
   duration: { type: 'string' },
   connections: { type: 'string', default: '100' },
   // The cluster targets' worker count (auto: one per core); 0 leaves them out.
@@ -71,6 +74,8 @@ async function reachableRedis(url: string): Promise<string | undefined> {
     client.disconnect();
   }
 }
+
+if (values.fresh && values.profile) usageError(USAGE, '--fresh and --profile: one or the other (one profile per process)');
 
 const problem = wrkProblem();
 if (problem) {
@@ -94,6 +99,7 @@ const options: PagesBenchOptions = {
   baselineBeforeEach: values['baseline-each'],
   pairs: count(USAGE, '--pairs', values.pairs),
   rounds: count(USAGE, '--rounds', values.rounds),
+  freshProcesses: values.fresh,
   postgresUrl: process.env.DATABASE_URL?.startsWith('postgres')
     ? process.env.DATABASE_URL
     : 'postgres://postgres@127.0.0.1:5432/test',

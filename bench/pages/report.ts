@@ -28,7 +28,7 @@ export function formatReport(result: PagesBenchResult): string {
     if (run.medians) {
       lines.push(
         '',
-        `${pad(run.database, 9)}medians of each target's measurements (the verdict is theirs):`,
+        `${pad(run.database, 9)}medians of each target's measurements${result.settings.freshProcesses ? ', on new processes each round' : ''} (the verdict is theirs):`,
         `${pad('', 9)}${pad('target', 18)}${lpad('n', 7)}${lpad('× bare', 8)}${lpad('p99/p50', 9)}${lpad('p99/bare', 10)}  verdict`,
       );
       for (const x of run.medians)

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
-import { canPin, type Child, forkChild, forkInkstone, pinSelf } from '../ai/children.js';
+import { canPin, forkChild, forkInkstone, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, median, round } from '../../src/bench/stats.js';
@@ -69,6 +69,13 @@ export interface PagesBenchOptions {
    * compare two servers under the same conditions where one long window each does not.
    */
   pairs?: number;
+  /**
+   * Every server a new process in each round (with `rounds` > 1): the medians then sample
+   * processes as well as moments. Fresh processes of one build, warmed alike, differ by up to
+   * ~14 % in CPU per request (README, pages); on one process per target, a row near its goal
+   * passes or misses with the process it got. Not with `profileDir` (one profile per process).
+   */
+  freshProcesses?: boolean;
   log: (line: string) => void;
 }
 
@@ -122,6 +129,8 @@ export interface TargetResult {
   p99OverP50: number;
   /** p99 over the bare server's p99 (the one `ratio` is against). */
   p99OverBare: number;
+  /** The server's process id (a cluster's primary): which measurements one process made. */
+  pid?: number;
   /** Inkstone's CPU time per request, ms (process.cpuUsage over the window). */
   cpuMsPerRequest: number;
   /** Inkstone's event-loop delay over the window: a long tail with a short one here is not the loop. */
@@ -169,7 +178,7 @@ export interface PagesBenchResult {
   loadAverage: { start: LoadAverage; end: LoadAverage };
   settings: Omit<
     PagesBenchOptions,
-    'log' | 'profileDir' | 'postgresUrl' | 'only' | 'rounds' | 'baselineBeforeEach'
+    'log' | 'profileDir' | 'postgresUrl' | 'only' | 'baselineBeforeEach' | 'signal'
   >;
   runs: DatabaseRun[];
   /** Stopped early (Ctrl-C): the targets after the last one listed were not measured. */
@@ -318,6 +327,13 @@ export async function postPath(base: string): Promise<string> {
   return post.url;
 }
 
+/** A server under test as the targets share it: see `slot` in runDatabase. */
+interface Slot {
+  get(round: number): Promise<Server>;
+  close(): Promise<void>;
+  readonly loopDelay: boolean;
+}
+
 export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBenchResult> {
   const { log } = options;
   const startedAt = new Date().toISOString();
@@ -370,6 +386,8 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       pin: options.pin,
       clusterWorkers: options.clusterWorkers,
       pairs: options.pairs ?? 1,
+      rounds: options.rounds ?? 1,
+      freshProcesses: options.freshProcesses ?? false,
     },
     runs,
     interrupted: options.signal?.aborted ?? false,
@@ -390,32 +408,63 @@ async function runDatabase(
     log(`  SKIPPED ${database}: ${prepared}`);
     return { database, skipped: prepared, targets: [] };
   }
+  const fresh = options.freshProcesses ?? false;
+  if (fresh && options.profileDir) throw new Error('fresh processes each round and a profile: one or the other');
   const profileDir = options.profileDir && join(options.profileDir, `${database}-${Date.now()}`);
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const children: Server[] = [];
+  /**
+   * A server under test, started when a target first wants it (or given, started already); with
+   * `fresh`, a new process in each round. `loopDelay`: it answers the loopDelay command.
+   */
+  const slot = (start: () => Promise<Server>, loopDelay: boolean, first?: Server): Slot => {
+    let server = first;
+    let round = 0;
+    const close = async () => {
+      const stopping = server;
+      server = undefined;
+      await stopping?.close();
+    };
+    return {
+      loopDelay,
+      async get(thisRound) {
+        if (server && (!fresh || round === thisRound)) return server;
+        await close();
+        server = await start();
+        round = thisRound;
+        children.push(server);
+        return server;
+      },
+      close,
+    };
+  };
   const cpu = pinned ? 1 : undefined;
   // PostgreSQL + Redis is the scaled-out deployment; SQLite the embedded one, with nothing else.
   const redisUrl = database === 'postgres' ? options.redisUrl : undefined;
   try {
-    const inkstone = await forkInkstone(`Inkstone (${database})`, {
-      log,
-      cpu,
-      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
-      env: {
-        ...inkstoneEnv(prepared.url, 0, redisUrl),
-        ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),
-      },
-    });
+    const startUncached = () =>
+      forkInkstone(`Inkstone (${database})`, {
+        log,
+        cpu,
+        nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--enable-source-maps'] : [],
+        env: {
+          ...inkstoneEnv(prepared.url, 0, redisUrl),
+          ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),
+        },
+      });
+    const inkstone = await startUncached();
     children.push(inkstone);
     const base = inkstone.ready.url;
     const home = await probe(`${base}/`);
     if (home.status !== 200) throw new Error(`GET / answered ${home.status}`);
     const bodyFile = join(dir, `home-${database}.html`);
     writeFileSync(bodyFile, home.body);
-    const bare = await forkChild<InkstoneCommand>('bare node:http', '../pages/bare-child.ts', {
-      cpu,
-      env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_CONTENT_TYPE: home.type },
-    });
+    const startBare = () =>
+      forkChild<InkstoneCommand>('bare node:http', '../pages/bare-child.ts', {
+        cpu,
+        env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_CONTENT_TYPE: home.type },
+      });
+    const bare = await startBare();
     children.push(bare);
     const bareProbe = await probe(`${bare.ready.url}/`);
     const run: DatabaseRun = {
@@ -431,9 +480,10 @@ async function runDatabase(
       timeoutS: options.timeoutS,
       cpu: pinned ? 0 : undefined,
     };
-    const busyBare = async () => {
-      const measured = run.targets.find((x) => x.target === 'home');
-      const child = await forkChild<InkstoneCommand>('busy bare node:http', '../pages/bare-child.ts', {
+    // (A new process each time it is measured: it burns the CPU the home page last took.)
+    const busyBare = slot(async () => {
+      const measured = run.targets.findLast((x) => x.target === 'home');
+      return forkChild<InkstoneCommand>('busy bare node:http', '../pages/bare-child.ts', {
         cpu,
         env: {
           ...process.env,
@@ -442,25 +492,18 @@ async function runDatabase(
           BARE_BURN_MS: String(measured?.cpuMsPerRequest ?? 0),
         },
       });
-      children.push(child);
-      return child;
-    };
-    let cached: Child<InkstoneCommand> | undefined;
-    const withCache = async () => {
-      cached ??= await forkInkstone(`Inkstone, page cache (${database})`, {
-        cpu,
-        env: inkstoneEnv(prepared.url, 60, redisUrl),
-      });
-      if (!children.includes(cached)) children.push(cached);
-      return cached;
-    };
+    }, false);
+    const withCache = slot(
+      () => forkInkstone(`Inkstone, page cache (${database})`, { cpu, env: inkstoneEnv(prepared.url, 60, redisUrl) }),
+      true,
+    );
     const post = await postPath(base);
-    // One function per server: a server is stopped after the last target whose function it is.
-    const bareOne = async () => bare;
-    const uncached = async () => inkstone;
+    // One slot per server: a server is stopped after the last target whose slot it is.
+    const bareOne = slot(startBare, false, bare);
+    const uncached = slot(startUncached, true, inkstone);
     const targets: {
       target: TargetName;
-      child: () => Promise<Server>;
+      child: Slot;
       /** The bare server the ratio is against (default: the single one). */
       against?: 'bare-cluster';
       path: string;
@@ -482,39 +525,30 @@ async function runDatabase(
       // Inkstone's CPU, as every other target against the single bare server: unpinned, the
       // scheduler put it beside wrk on CPU 0 now and then, and the ratio measured that. N
       // workers are not pinned: a cluster spreads, as the bare cluster it is against does.
-      const cli = (n: number) => {
-        let server: Server | undefined;
-        return async () => {
-          if (!server) {
-            server = await spawnServer(
+      const cli = (n: number) =>
+        slot(
+          () =>
+            spawnServer(
               `inkstone serve --workers ${n}`,
               'bin/inkstone.js',
               ['serve', '--workers', String(n)],
               inkstoneEnv(prepared.url, 60, redisUrl),
               n === 1 ? cpu : undefined,
-            );
-            children.push(server);
-          }
-          return server;
-        };
-      };
+            ),
+          false,
+        );
       const one = cli(1);
       const many = cli(workers);
-      const bareCluster = async () => {
-        const server = await spawnServer(
-          `bare node:cluster × ${workers}`,
-          'bench/pages/bare-cluster.ts',
-          [],
-          {
+      const bareCluster = slot(
+        () =>
+          spawnServer(`bare node:cluster × ${workers}`, 'bench/pages/bare-cluster.ts', [], {
             ...process.env,
             BARE_WORKERS: String(workers),
             BARE_BODY_FILE: bodyFile,
             BARE_CONTENT_TYPE: home.type,
-          },
-        );
-        children.push(server);
-        return server;
-      };
+          }),
+        false,
+      );
       targets.push(
         { target: 'home-cached-w1', child: one, path: '/' },
         { target: 'post-cached-w1', child: one, path: post },
@@ -526,6 +560,9 @@ async function runDatabase(
     const chosen = options.only
       ? targets.filter((x) => x.target === 'baseline' || options.only!.includes(x.target))
       : targets;
+    // The Inkstone started first (for the home page's bytes) idles on the CPU under test when
+    // no chosen target is its (the gate's cached rows): stop it now.
+    if (!chosen.some((x) => x.child === uncached)) await uncached.close();
     const oneRound = measurementOrder(chosen, options);
     const measured = Array.from({ length: options.rounds ?? 1 }, () => oneRound).flat();
     // Warm-ups are once per round: a server that sat idle while a round measured the others
@@ -539,15 +576,18 @@ async function runDatabase(
     let baselineRps = NaN;
     let baselineP99 = NaN;
     const bareCluster = { rps: NaN, p99: NaN };
-    // Each server stops after the last target whose `child` function it is (so: one function
-    // per server): an idle Inkstone still wakes ~150 times a second (its event-loop monitors),
+    // Each server stops after the last target whose slot it is (in its round, when each round
+    // has new ones): an idle Inkstone still wakes ~150 times a second (its event-loop monitors),
     // on the CPU the next server under test is pinned to.
-    const lastUse = new Map(measured.map((x, index) => [x.child, index]));
-    for (const [index, { target, child: start, path, signedIn, against }] of measured.entries()) {
+    const lastUse = new Map((fresh ? oneRound : measured).map((x, index) => [x.child, index]));
+    const isLastUse = (server: Slot, index: number) =>
+      lastUse.get(server) === (fresh ? index % oneRound.length : index);
+    for (const [index, { target, child: server, path, signedIn, against }] of measured.entries()) {
       if (options.signal?.aborted) break;
+      const thisRound = roundOf(index);
       let child: Server;
       try {
-        child = await start();
+        child = await server.get(thisRound);
       } catch (error) {
         // Ctrl-C reached a child still loading its code (it ignores Ctrl-C once it serves).
         if (options.signal?.aborted) break;
@@ -557,7 +597,6 @@ async function runDatabase(
       const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
       const first = await probe(url, headers);
       const wrk = { ...wrkOptions, headers };
-      const thisRound = roundOf(index);
       const bursts = burstWarmed.get(child) === thisRound ? 0 : (options.connectionBursts ?? 0);
       burstWarmed.set(child, thisRound);
       if (warmed.get(target) === thisRound) log(`  ${target}: ${options.durationS} s`);
@@ -568,7 +607,7 @@ async function runDatabase(
         await runWrk(url, { ...wrk, durationS: options.warmupS });
         warmed.set(target, thisRound);
       }
-      const isInkstone = child === inkstone || child === cached;
+      const isInkstone = server.loopDelay;
       if (isInkstone) await child.call({ type: 'loopDelay', reset: true });
       const profiled = child === inkstone && profileDir;
       const from = profiled ? await inkstone.call<number>({ type: 'clock' }) : 0;
@@ -601,6 +640,7 @@ async function runDatabase(
         ratio,
         p99OverP50,
         p99OverBare,
+        ...(child.pid === undefined ? {} : { pid: child.pid }),
         cpuMsPerRequest: round((cpuAfter - cpuBefore) / (result.requests || NaN), 4),
         ...(loopDelayMs ? { loopDelayMs } : {}),
         probe: { status: first.status, setCookie: first.setCookie },
@@ -608,15 +648,14 @@ async function runDatabase(
         missed,
       };
       run.targets.push(entry);
-      // (The busy bare server is a new process each time it is measured.)
-      if (target === 'busy-baseline' || lastUse.get(start) === index) await child.close();
+      if (target === 'busy-baseline' || isLastUse(server, index)) await server.close();
       log(
         `    ${result.requestsPerSecond} req/s (${entry.ratio}×), p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, errors ${errors}`,
       );
     }
     if (profileDir) {
       // The profile is written when the process exits.
-      await inkstone.close();
+      await uncached.close();
       const main = readdirSync(profileDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
       if (!main) throw new Error(`no main-thread profile in ${profileDir}`);
       mapProfile(join(profileDir, main), join(profileDir, 'source-maps.json'));

@@ -11,6 +11,8 @@ import { buildInkstone } from '../build.js';
 export interface Server {
   readonly name: string;
   readonly ready: { url: string };
+  /** The process (a cluster's primary); undefined if it could not be started. */
+  readonly pid: number | undefined;
   call<T>(command: InkstoneCommand): Promise<T>;
   close(): Promise<void>;
 }
@@ -22,6 +24,10 @@ class SpawnedServer implements Server {
     readonly ready: { url: string },
     private readonly stderr: () => string,
   ) {}
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
 
   async call<T>(command: InkstoneCommand): Promise<T> {
     // NaN: the report shows no CPU figure rather than one process's share of a cluster.

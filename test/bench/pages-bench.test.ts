@@ -133,6 +133,51 @@ describe('npm run bench:pages', () => {
   );
 });
 
+describe('npm run bench:pages --rounds 2 --fresh', () => {
+  it.skipIf(problem !== null && !CI)(
+    'starts every server anew in each round, and stops each one after its round',
+    { timeout: 120_000 },
+    async () => {
+      const result = await runPagesBench({
+        databases: ['sqlite'],
+        only: ['home-cached', 'post-cached'],
+        rounds: 2,
+        freshProcesses: true,
+        connections: 5,
+        clusterWorkers: 0,
+        threads: 1,
+        durationS: 1,
+        warmupS: 1,
+        timeoutS: 5,
+        pin: false,
+        postgresUrl: '',
+        log: () => {},
+      });
+      const targets = result.runs[0]!.targets;
+      expect(targets.map((x) => x.target)).toEqual([
+        ...['baseline', 'home-cached', 'post-cached'],
+        ...['baseline', 'home-cached', 'post-cached'],
+      ]);
+      const pids = targets.map((x) => x.pid);
+      for (const pid of pids) expect(pid).toEqual(expect.any(Number));
+      // Within a round the cached Inkstone serves both of its targets; each round has its own
+      // bare server and its own Inkstone.
+      expect(pids[1]).toBe(pids[2]);
+      expect(pids[4]).toBe(pids[5]);
+      expect(new Set([pids[0], pids[1], pids[3], pids[4]]).size).toBe(4);
+      // The first round's processes were stopped when it ended.
+      for (const pid of [pids[0], pids[1]]) expect(() => process.kill(pid!, 0)).toThrow();
+      expect(result.settings).toMatchObject({ rounds: 2, freshProcesses: true });
+      expect(result.runs[0]!.medians?.map((x) => [x.target, x.rounds])).toEqual([
+        ['baseline', 2],
+        ['home-cached', 2],
+        ['post-cached', 2],
+      ]);
+      expect(formatReport(result)).toContain('on new processes each round');
+    },
+  );
+});
+
 describe('npm run bench:pages, interrupted', () => {
   it.skipIf(problem !== null && !CI)(
     'finishes the target under way, starts no other, and says so (Ctrl-C)',

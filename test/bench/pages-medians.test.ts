@@ -78,6 +78,7 @@ describe('bench:pages medians over rounds', () => {
       machine: { node: 'v20', cpus: 2, cpuModel: 'cpu', platform: 'linux-x64' },
       layout: { pinned: true, note: 'pinned' },
       loadAverage: { start: [1, 1, 1], end: [1, 1, 1] },
+      settings: { pairs: 1, rounds: 3, freshProcesses: false },
       runs: [{ database: 'sqlite', targets, medians }],
       interrupted: false,
       pass: false,
