@@ -75,7 +75,8 @@ async function reachableRedis(url: string): Promise<string | undefined> {
   }
 }
 
-if (values.fresh && values.profile) usageError(USAGE, '--fresh and --profile: one or the other (one profile per process)');
+if (values.fresh && values.profile)
+  usageError(USAGE, '--fresh and --profile: one or the other (one profile per process)');
 
 const problem = wrkProblem();
 if (problem) {

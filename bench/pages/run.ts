@@ -409,7 +409,8 @@ async function runDatabase(
     return { database, skipped: prepared, targets: [] };
   }
   const fresh = options.freshProcesses ?? false;
-  if (fresh && options.profileDir) throw new Error('fresh processes each round and a profile: one or the other');
+  if (fresh && options.profileDir)
+    throw new Error('fresh processes each round and a profile: one or the other');
   const profileDir = options.profileDir && join(options.profileDir, `${database}-${Date.now()}`);
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const children: Server[] = [];
@@ -494,7 +495,11 @@ async function runDatabase(
       });
     }, false);
     const withCache = slot(
-      () => forkInkstone(`Inkstone, page cache (${database})`, { cpu, env: inkstoneEnv(prepared.url, 60, redisUrl) }),
+      () =>
+        forkInkstone(`Inkstone, page cache (${database})`, {
+          cpu,
+          env: inkstoneEnv(prepared.url, 60, redisUrl),
+        }),
       true,
     );
     const post = await postPath(base);
