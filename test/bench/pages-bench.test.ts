@@ -18,6 +18,17 @@ import { wrkProblem } from '../../bench/pages/wrk.js';
 // (.ci/run installs it).
 const CI = process.env.CI === 'true';
 const problem = wrkProblem();
+/** A few seconds per target, no cluster: what the runs below check is not the numbers. */
+const TINY = {
+  connections: 5,
+  clusterWorkers: 0,
+  threads: 1,
+  durationS: 1,
+  warmupS: 1,
+  timeoutS: 5,
+  pin: false,
+  postgresUrl: '',
+};
 
 describe('npm run bench:pages', () => {
   it.skipIf(problem !== null && !CI)(
@@ -143,14 +154,7 @@ describe('npm run bench:pages --rounds 2 --fresh', () => {
         only: ['home-cached', 'post-cached'],
         rounds: 2,
         freshProcesses: true,
-        connections: 5,
-        clusterWorkers: 0,
-        threads: 1,
-        durationS: 1,
-        warmupS: 1,
-        timeoutS: 5,
-        pin: false,
-        postgresUrl: '',
+        ...TINY,
         log: () => {},
       });
       const targets = result.runs[0]!.targets;
@@ -186,14 +190,7 @@ describe('npm run bench:pages, interrupted', () => {
       const controller = new AbortController();
       const result = await runPagesBench({
         databases: ['sqlite', 'postgres'],
-        connections: 5,
-        clusterWorkers: 0,
-        threads: 1,
-        durationS: 1,
-        warmupS: 1,
-        timeoutS: 5,
-        pin: false,
-        postgresUrl: '',
+        ...TINY,
         signal: controller.signal,
         // As Ctrl-C would, while the home page is being measured.
         log: (line) => {
