@@ -41,7 +41,7 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
   --rounds N           measure every target N times, in turn, on the same servers; the goals
                        are judged on each target's medians (default 1)
   --fresh              with --rounds: new server processes in each round, so that the medians
-                       sample processes too (fresh ones of one build differ by up to ~14 %)
+                       sample processes too (fresh ones of one build differed by up to 24 %)
   --profile            Inkstone under the V8 CPU profiler, a summary per target
   --out DIR            results.json, report.html and pages.json (default bench/results/pages-<date>/)`;
 

@@ -71,8 +71,8 @@ export interface PagesBenchOptions {
   pairs?: number;
   /**
    * Every server a new process in each round (with `rounds` > 1): the medians then sample
-   * processes as well as moments. Fresh processes of one build, warmed alike, differ by up to
-   * ~14 % in CPU per request (README, pages); on one process per target, a row near its goal
+   * processes as well as moments. Fresh processes of one build, warmed alike, differed by up
+   * to 24 % in CPU per request in one trial (README, pages); on one process per target, a row near its goal
    * passes or misses with the process it got. Not with `profileDir` (one profile per process).
    */
   freshProcesses?: boolean;
