@@ -612,15 +612,14 @@ async function runDatabase(
         await runWrk(url, { ...wrk, durationS: options.warmupS });
         warmed.set(target, thisRound);
       }
-      const isInkstone = server.loopDelay;
-      if (isInkstone) await child.call({ type: 'loopDelay', reset: true });
+      if (server.loopDelay) await child.call({ type: 'loopDelay', reset: true });
       const profiled = child === inkstone && profileDir;
       const from = profiled ? await inkstone.call<number>({ type: 'clock' }) : 0;
       const cpuBefore = await child.call<number>({ type: 'cpu' });
       const result = await runWrk(url, wrk);
       const cpuAfter = await child.call<number>({ type: 'cpu' });
       if (profiled) windows[target] = [from, await inkstone.call<number>({ type: 'clock' })];
-      const loopDelayMs = isInkstone
+      const loopDelayMs = server.loopDelay
         ? await child.call<LoopDelay>({ type: 'loopDelay', reset: true })
         : undefined;
       if (target === 'baseline') {
