@@ -36,10 +36,16 @@ export function summarize(samples: readonly number[]): Latency {
   };
 }
 
-/** The median; of an even count the lower middle one, so that it is a round's own figure. */
-export function median(values: readonly number[]): number {
+/**
+ * The median; of an even count one of the two middle ones, so that it is a round's own figure:
+ * the lower one, or with `upper` the upper one. A goal is judged on the middle that is on the
+ * side of missing it (the lower of two throughputs, the upper of two tails), so that two rounds
+ * that disagree count as a miss.
+ */
+export function median(values: readonly number[], middle: 'lower' | 'upper' = 'lower'): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+  const at = (sorted.length - 1) / 2;
+  return sorted[middle === 'lower' ? Math.floor(at) : Math.ceil(at)] ?? NaN;
 }
 
 /** Three decimals: a microsecond is the finest a performance.now() difference means here. */

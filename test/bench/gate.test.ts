@@ -38,6 +38,9 @@ describe('the gate verdict', () => {
   it('judges the median round, a real round of its own', () => {
     expect(median([0.3, 0.1, 0.2])).toBe(0.2);
     expect(median([0.4, 0.1, 0.3, 0.2])).toBe(0.2);
+    // A tail, where more is worse: of an even count the upper middle one.
+    expect(median([0.4, 0.1, 0.3, 0.2], 'upper')).toBe(0.3);
+    expect(median([0.3, 0.1, 0.2], 'upper')).toBe(0.2);
   });
 
   it('fails a target not measured', () => {
