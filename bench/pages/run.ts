@@ -580,6 +580,10 @@ async function runDatabase(
     // target on the same server, right after, was back to normal.
     const roundOf = (index: number) => Math.floor(index / oneRound.length);
     const warmed = new Map<TargetName, number>();
+    const firstContact = new Map<
+      TargetName,
+      { round: number; headers: Record<string, string> | undefined; first: Probe }
+    >();
     const burstWarmed = new Map<Server, number>();
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
@@ -603,8 +607,17 @@ async function runDatabase(
         throw error;
       }
       const url = `${child.ready.url}${path}`;
-      const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
-      const first = await probe(url, headers);
+      // Signed in and probed once per target and round, before its warm-up: a request shaped
+      // unlike wrk's (fetch's headers, a login, a new session) between a warmed server's
+      // windows made V8 recompile the request path during the next one (~100 functions, with
+      // the process on one CPU): see the README's pages section, 2026-12-06.
+      let before = firstContact.get(target);
+      if (before?.round !== thisRound) {
+        const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
+        before = { round: thisRound, headers, first: await probe(url, headers) };
+        firstContact.set(target, before);
+      }
+      const { headers, first } = before;
       const wrk = { ...wrkOptions, headers };
       const bursts = burstWarmed.get(child) === thisRound ? 0 : (options.connectionBursts ?? 0);
       burstWarmed.set(child, thisRound);

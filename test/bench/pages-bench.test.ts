@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ratioResults, writeRatioRun } from '../../src/bench/ratio.js';
 import { RESULTS_SCHEMA } from '../../src/bench/results.js';
 import { loadAverage } from '../../src/bench/stats.js';
@@ -178,6 +178,44 @@ describe('npm run bench:pages --rounds 2 --fresh', () => {
         ['post-cached', 2],
       ]);
       expect(formatReport(result)).toContain('on new processes each round');
+    },
+  );
+});
+
+describe('npm run bench:pages --pairs 3', () => {
+  it.skipIf(problem !== null && !CI)(
+    'signs in and probes once per target and round, before its warm-up, not between its windows',
+    { timeout: 120_000 },
+    async () => {
+      // The bench's own requests go through fetch; wrk's do not. A login or a probe between a
+      // warmed server's windows made V8 recompile the request path during the next window.
+      const calls: string[] = [];
+      const fetch = globalThis.fetch;
+      const spy = vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+        return fetch(input, init);
+      });
+      try {
+        const lines: string[] = [];
+        const result = await runPagesBench({
+          databases: ['sqlite'],
+          only: ['home-signed-in'],
+          pairs: 3,
+          ...TINY,
+          log: (line) => lines.push(line),
+        });
+        const targets = result.runs[0]!.targets;
+        expect(targets.filter((x) => x.target === 'home-signed-in')).toHaveLength(3);
+        expect(calls.filter((x) => x === 'POST /api/v1/auth/login')).toHaveLength(1);
+        // After the login only the page it reads (for its CSRF cookie) and the probe: nothing
+        // between the three windows (before the fix: a login, a page and a probe before each).
+        const login = calls.indexOf('POST /api/v1/auth/login');
+        expect(calls.slice(login + 1)).toEqual(['GET /', 'GET /']);
+        for (const x of targets) expect(x.probe.status).toBe(200);
+        expect(lines.filter((x) => x.startsWith('  home-signed-in: warm-up'))).toHaveLength(1);
+      } finally {
+        spy.mockRestore();
+      }
     },
   );
 });
