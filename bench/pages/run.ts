@@ -312,6 +312,23 @@ interface Probe {
   body: Buffer;
 }
 
+/** A target's sign-in (when it is signed in) and probe, in one round: its headers and first GET. */
+interface FirstContact {
+  round: number;
+  headers: Record<string, string> | undefined;
+  first: Probe;
+}
+
+async function firstContact(
+  base: string,
+  url: string,
+  signedIn: boolean | undefined,
+  round: number,
+): Promise<FirstContact> {
+  const headers = signedIn ? { cookie: await signIn(base) } : undefined;
+  return { round, headers, first: await probe(url, headers) };
+}
+
 async function probe(url: string, headers?: Record<string, string>): Promise<Probe> {
   const response = await fetch(url, { redirect: 'manual', ...(headers ? { headers } : {}) });
   return {
@@ -579,11 +596,8 @@ async function runDatabase(
     // had a p99 of 110–1,000 ms (bare servers too) where round 1 had 5–40 ms, and the second
     // target on the same server, right after, was back to normal.
     const roundOf = (index: number) => Math.floor(index / oneRound.length);
-    const warmed = new Map<TargetName, number>();
-    const firstContact = new Map<
-      TargetName,
-      { round: number; headers: Record<string, string> | undefined; first: Probe }
-    >();
+    // Per target, the round it was last warmed up in, and its first contact then.
+    const warmed = new Map<TargetName, FirstContact>();
     const burstWarmed = new Map<Server, number>();
     const windows: Partial<Record<TargetName, [number, number]>> = {};
     let baselineRps = NaN;
@@ -611,23 +625,23 @@ async function runDatabase(
       // unlike wrk's (fetch's headers, a login, a new session) between a warmed server's
       // windows made V8 recompile the request path during the next one (~100 functions, with
       // the process on one CPU): see the README's pages section, 2026-12-06.
-      let before = firstContact.get(target);
-      if (before?.round !== thisRound) {
-        const headers = signedIn ? { cookie: await signIn(child.ready.url) } : undefined;
-        before = { round: thisRound, headers, first: await probe(url, headers) };
-        firstContact.set(target, before);
-      }
-      const { headers, first } = before;
+      const earlier = warmed.get(target);
+      const contact =
+        earlier?.round === thisRound
+          ? earlier
+          : await firstContact(child.ready.url, url, signedIn, thisRound);
+      const warm = contact === earlier;
+      warmed.set(target, contact);
+      const { headers, first } = contact;
       const wrk = { ...wrkOptions, headers };
       const bursts = burstWarmed.get(child) === thisRound ? 0 : (options.connectionBursts ?? 0);
       burstWarmed.set(child, thisRound);
-      if (warmed.get(target) === thisRound) log(`  ${target}: ${options.durationS} s`);
+      if (warm) log(`  ${target}: ${options.durationS} s`);
       else {
         const burstNote = bursts > 0 ? `${bursts} connection burst${bursts === 1 ? '' : 's'} of 1 s, ` : '';
         log(`  ${target}: warm-up ${burstNote}${options.warmupS} s, then ${options.durationS} s`);
         for (let i = 0; i < bursts; i++) await runWrk(url, { ...wrk, durationS: 1 });
         await runWrk(url, { ...wrk, durationS: options.warmupS });
-        warmed.set(target, thisRound);
       }
       if (server.loopDelay) await child.call({ type: 'loopDelay', reset: true });
       const profiled = child === inkstone && profileDir;
