@@ -1,0 +1,95 @@
+// The README's table of a page-benchmark run ("Where it stands"): one row per target, one group of
+// columns per database, each cell a median of the target's measurements, so that the table in
+// the README is computed from a kept sample (bench/samples/) and not copied by hand.
+import { median } from '../../src/bench/stats.js';
+import { GOALS, mediansOf, type PagesBenchResult, type TargetName, type TargetResult } from './run.js';
+
+const LABELS: Record<TargetName, string> = {
+  baseline: 'bare `node:http`',
+  home: 'home',
+  'busy-baseline': 'bare + home CPU',
+  post: 'post',
+  api: '`/api/v1/posts`',
+  'home-signed-in': 'home, signed in',
+  'home-cached': 'home-cached',
+  'post-cached': 'post-cached',
+  'home-cached-w1': 'home-cached-w1',
+  'post-cached-w1': 'post-cached-w1',
+  'bare-cluster': 'bare cluster',
+  'home-cached-wauto': 'home-cached-wauto',
+  'post-cached-wauto': 'post-cached-wauto',
+};
+
+const DATABASES = { sqlite: 'SQLite', postgres: 'PostgreSQL + Redis' } as const;
+
+const thousands = (x: number) => Math.round(x).toLocaleString('en-US');
+const fixed = (digits: number) => (x: number) => x.toFixed(digits);
+const missed = (cell: string, miss: boolean) => (miss ? `_${cell}_` : cell);
+
+/**
+ * Throughput takes the lower middle of an even count and latencies the upper one, as the bench's
+ * verdict does (mediansOf): of two rounds that disagree, the figure on the side of a miss.
+ */
+function cells(target: TargetName, measured: TargetResult[]): string[] {
+  const low = (f: (x: TargetResult) => number) => median(measured.map(f), 'lower');
+  const high = (f: (x: TargetResult) => number) => median(measured.map(f), 'upper');
+  const ratio = low((x) => x.ratio);
+  const overP50 = high((x) => x.p99OverP50);
+  const overBare = high((x) => x.p99OverBare);
+  const goal = GOALS[target] ?? {};
+  return [
+    thousands(low((x) => x.wrk.requestsPerSecond)),
+    missed(fixed(2)(ratio), goal.ratio !== undefined && !(ratio >= goal.ratio)),
+    fixed(1)(high((x) => x.wrk.latencyMs.p50)),
+    missed(
+      fixed(1)(high((x) => x.wrk.latencyMs.p99)),
+      goal.p99OverP50 !== undefined && !(overP50 <= goal.p99OverP50),
+    ),
+    missed(fixed(2)(overBare), goal.p99OverBare !== undefined && !(overBare <= goal.p99OverBare)),
+  ];
+}
+
+/** The table, Markdown; a miss of a goal (on the medians) in italics. */
+export function formatMarkdownTable(result: PagesBenchResult): string {
+  const runs = result.runs.filter((run) => !run.skipped);
+  const order = [...new Set(runs.flatMap((run) => run.targets.map((x) => x.target)))];
+  const header = [
+    'target',
+    ...runs.flatMap((run) => [
+      `${DATABASES[run.database]} req/s`,
+      '× bare',
+      'p50 ms',
+      'p99 ms',
+      'p99 / bare p99',
+    ]),
+  ];
+  const rows = order.map((target) => [
+    target === 'bare-cluster' ? `bare cluster of ${result.settings.clusterWorkers}` : LABELS[target],
+    ...runs.flatMap((run) => {
+      const measured = run.targets.filter((x) => x.target === target);
+      return measured.length ? cells(target, measured) : ['', '', '', '', ''];
+    }),
+  ]);
+  const line = (row: string[]) => `| ${row.join(' | ')} |`;
+  const rule = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [line(header), line(rule), ...rows.map(line)].join('\n');
+}
+
+/**
+ * "N of M rows that have goals met", and each miss: judged by the bench's current rule (mediansOf)
+ * on the stored measurements, so that a sample from before a change of rule is judged anew.
+ */
+export function verdictOf(result: PagesBenchResult): string {
+  const judged = result.runs.flatMap((run) =>
+    mediansOf(run.targets)
+      .filter((x) => GOALS[x.target] !== undefined)
+      .map((x) => ({ database: run.database, ...x })),
+  );
+  const met = judged.filter((x) => x.missed.length === 0).length;
+  return [
+    `${met} of the ${judged.length} rows that have goals met.`,
+    ...judged
+      .filter((x) => x.missed.length)
+      .map((x) => `- ${DATABASES[x.database]} ${x.target}: ${x.missed.join('; ')}`),
+  ].join('\n');
+}
