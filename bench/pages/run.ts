@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvSchema, variablesOf } from '../../src/config-schema.js';
 import { canPin, forkChild, forkInkstone, pinSelf } from '../ai/children.js';
 import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.js';
@@ -40,6 +41,8 @@ export interface PagesBenchOptions {
    * page cache, and a bare node:cluster of N as the limit for the latter; 0: not measured.
    */
   clusterWorkers: number;
+  /** A cluster is measured no sooner than this after its start (default CLUSTER_SETTLE_MS). */
+  clusterSettleMs?: number;
   /** Redis for the PostgreSQL run's Inkstones (L2 and bus, as a deployment of several would); absent: none. */
   redisUrl?: string;
   /** Inkstone under --cpu-prof; the profiles go here and a summary per target into the result. */
@@ -348,6 +351,19 @@ export async function postPath(base: string): Promise<string> {
   return post.url;
 }
 
+/**
+ * A cluster (Inkstone's `serve --workers N`, and the bare cluster alike) is measured no sooner
+ * than this after its start. V8's memory reducer shrinks an idle-ish heap once, some 16–25 s
+ * after a process starts: in a cluster's primary, which allocates little while it hands out
+ * connections, three mark-compacts of its ~17 MB heap (6–9 ms each idle, 17–28 ms with the
+ * worker busy beside it on the one CPU of `--workers 1`). They fell in the first measured
+ * window of every new `-w1` process (p99 8.6–15.3 ms, 3.8–6.5 ms in its second window;
+ * `--trace-gc`; none with `--no-memory-reducer`). Idle this long first, both the primary's and
+ * the workers' reductions are behind it (by hand: no mark-compact in the next four windows).
+ * In production this happens once per start.
+ */
+const CLUSTER_SETTLE_MS = 20_000;
+
 /** A server under test as the targets share it: see `slot` in runDatabase. */
 interface Slot {
   get(round: number): Promise<Server>;
@@ -438,8 +454,9 @@ async function runDatabase(
   /**
    * A server under test, started when a target first wants it (or given, started already); with
    * `fresh`, a new process in each round. `loopDelay`: it answers the loopDelay command.
+   * `settleMs`: not used before it is this old (see CLUSTER_SETTLE_MS).
    */
-  const slot = (start: () => Promise<Server>, loopDelay: boolean, first?: Server): Slot => {
+  const slot = (start: () => Promise<Server>, loopDelay: boolean, first?: Server, settleMs = 0): Slot => {
     let server = first;
     let round = 0;
     const close = async () => {
@@ -452,7 +469,15 @@ async function runDatabase(
       async get(thisRound) {
         if (server && (!fresh || round === thisRound)) return server;
         await close();
+        const since = performance.now();
         server = await start();
+        const took = performance.now() - since;
+        if (settleMs > 0) {
+          log(
+            `  ${server.name}: started in ${(took / 1000).toFixed(1)} s, idle until ${settleMs / 1000} s after (V8's startup GCs)`,
+          );
+          await sleep(Math.max(0, settleMs - took));
+        }
         round = thisRound;
         children.push(server);
         return server;
@@ -551,6 +576,7 @@ async function runDatabase(
       // Inkstone's CPU, as every other target against the single bare server: unpinned, the
       // scheduler put it beside wrk on CPU 0 now and then, and the ratio measured that. N
       // workers are not pinned: a cluster spreads, as the bare cluster it is against does.
+      const settleMs = options.clusterSettleMs ?? CLUSTER_SETTLE_MS;
       const cli = (n: number) =>
         slot(
           () =>
@@ -562,6 +588,8 @@ async function runDatabase(
               n === 1 ? cpu : undefined,
             ),
           false,
+          undefined,
+          settleMs,
         );
       const one = cli(1);
       const many = cli(workers);
@@ -574,6 +602,8 @@ async function runDatabase(
             BARE_CONTENT_TYPE: home.type,
           }),
         false,
+        undefined,
+        settleMs,
       );
       targets.push(
         { target: 'home-cached-w1', child: one, path: '/' },

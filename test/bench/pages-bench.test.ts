@@ -45,12 +45,23 @@ describe('npm run bench:pages', () => {
         durationS: 1,
         warmupS: 1,
         connectionBursts: 1,
+        clusterSettleMs: 3000,
         timeoutS: 5,
         pin: false,
         postgresUrl: '',
         log: (line) => lines.push(line),
       });
       const [run] = result.runs;
+      // A cluster idles until it is clusterSettleMs old before its first warm-up (the primary's
+      // startup GCs); the single processes are measured as soon as they answer.
+      const idle = lines.filter((x) => x.includes("(V8's startup GCs)"));
+      expect(idle.map((x) => x.split(': started')[0])).toEqual([
+        '  inkstone serve --workers 1',
+        '  bare node:cluster × 2',
+        '  inkstone serve --workers 2',
+      ]);
+      for (const line of idle) expect(line).toMatch(/: started in \d+\.\d s, idle until 3 s after/);
+      expect(lines.indexOf(idle[0]!)).toBeLessThan(lines.findIndex((x) => x.startsWith('  home-cached-w1:')));
       // The connection bursts come once per server process, before its first target: the busy
       // bare server is a new process each time; the cached Inkstone serves three targets.
       const warmUp = (target: string) => lines.find((x) => x.startsWith(`  ${target}: warm-up`));
