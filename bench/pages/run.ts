@@ -422,6 +422,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       timeoutS: options.timeoutS,
       pin: options.pin,
       clusterWorkers: options.clusterWorkers,
+      clusterSettleMs: options.clusterSettleMs ?? CLUSTER_SETTLE_MS,
       pairs: options.pairs ?? 1,
       rounds: options.rounds ?? 1,
       freshProcesses: options.freshProcesses ?? false,
@@ -471,15 +472,16 @@ async function runDatabase(
         await close();
         const since = performance.now();
         server = await start();
+        round = thisRound;
+        // Recorded before the settle, so that Ctrl-C during it still stops this process.
+        children.push(server);
         const took = performance.now() - since;
         if (settleMs > 0) {
           log(
-            `  ${server.name}: started in ${(took / 1000).toFixed(1)} s, idle until ${settleMs / 1000} s after (V8's startup GCs)`,
+            `  ${server.name}: started in ${(took / 1000).toFixed(1)} s (pid ${server.pid}), idle until ${settleMs / 1000} s after (V8's startup GCs)`,
           );
-          await sleep(Math.max(0, settleMs - took));
+          await sleep(Math.max(0, settleMs - took), undefined, { signal: options.signal });
         }
-        round = thisRound;
-        children.push(server);
         return server;
       },
       close,

@@ -60,7 +60,8 @@ describe('npm run bench:pages', () => {
         '  bare node:cluster × 2',
         '  inkstone serve --workers 2',
       ]);
-      for (const line of idle) expect(line).toMatch(/: started in \d+\.\d s, idle until 3 s after/);
+      for (const line of idle)
+        expect(line).toMatch(/: started in \d+\.\d s \(pid \d+\), idle until 3 s after/);
       expect(lines.indexOf(idle[0]!)).toBeLessThan(lines.findIndex((x) => x.startsWith('  home-cached-w1:')));
       // The connection bursts come once per server process, before its first target: the busy
       // bare server is a new process each time; the cached Inkstone serves three targets.
@@ -252,6 +253,41 @@ describe('npm run bench:pages, interrupted', () => {
       expect(result.runs[0]!.targets[1]!.wrk.requests).toBeGreaterThan(0);
       expect(pagesSection(result).notes[0]).toMatch(/^Interrupted \(Ctrl-C\)/);
       expect(formatReport(result)).toContain('Interrupted (Ctrl-C)');
+    },
+  );
+});
+
+describe('npm run bench:pages, interrupted while a cluster settles', () => {
+  it.skipIf(problem !== null && !CI)(
+    'stops waiting at once and stops the cluster it started',
+    { timeout: 120_000 },
+    async () => {
+      const controller = new AbortController();
+      let settling: string | undefined;
+      const started = performance.now();
+      const result = await runPagesBench({
+        databases: ['sqlite'],
+        ...TINY,
+        clusterWorkers: 1,
+        clusterSettleMs: 600_000,
+        only: ['home-cached-w1'],
+        signal: controller.signal,
+        log: (line) => {
+          if (line.includes("(V8's startup GCs)")) {
+            settling = line;
+            controller.abort();
+          }
+        },
+      });
+      expect(settling).toMatch(/inkstone serve --workers 1: started in .* idle until 600 s after/);
+      // The cluster's primary was stopped with the run, not left behind.
+      const pid = Number(/\(pid (\d+)\)/.exec(settling!)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+      expect(performance.now() - started).toBeLessThan(90_000);
+      expect(result.interrupted).toBe(true);
+      expect(result.runs[0]!.targets.map((x) => x.target)).toEqual(['baseline']);
+      expect(result.settings.clusterSettleMs).toBe(600_000);
     },
   );
 });
