@@ -270,18 +270,26 @@ export function mediansOf(targets: TargetResult[]): TargetMedians[] {
   });
 }
 
-function missedGoals(
-  target: TargetName,
-  measured: { ratio: number; p99OverP50: number; p99OverBare: number },
-): string[] {
+type GoalFigures = { ratio: number; p99OverP50: number; p99OverBare: number };
+
+/** Which of the target's goals these figures miss (a goal it has not: never missed). */
+export function goalMisses(target: TargetName, measured: GoalFigures): Record<keyof GoalFigures, boolean> {
   const goal = GOALS[target];
+  return {
+    ratio: goal?.ratio !== undefined && !(measured.ratio >= goal.ratio),
+    p99OverP50: goal?.p99OverP50 !== undefined && !(measured.p99OverP50 <= goal.p99OverP50),
+    p99OverBare: goal?.p99OverBare !== undefined && !(measured.p99OverBare <= goal.p99OverBare),
+  };
+}
+
+function missedGoals(target: TargetName, measured: GoalFigures): string[] {
+  const goal = GOALS[target];
+  const misses = goalMisses(target, measured);
   const missed: string[] = [];
-  if (goal?.ratio !== undefined && !(measured.ratio >= goal.ratio))
-    missed.push(`${measured.ratio}× the bare server, goal ≥ ${goal.ratio}×`);
-  if (goal?.p99OverP50 !== undefined && !(measured.p99OverP50 <= goal.p99OverP50))
-    missed.push(`p99 ${measured.p99OverP50}× p50, goal ≤ ${goal.p99OverP50}×`);
-  if (goal?.p99OverBare !== undefined && !(measured.p99OverBare <= goal.p99OverBare))
-    missed.push(`p99 ${round(measured.p99OverBare, 2)}× the bare p99, goal ≤ ${goal.p99OverBare}×`);
+  if (misses.ratio) missed.push(`${measured.ratio}× the bare server, goal ≥ ${goal?.ratio}×`);
+  if (misses.p99OverP50) missed.push(`p99 ${measured.p99OverP50}× p50, goal ≤ ${goal?.p99OverP50}×`);
+  if (misses.p99OverBare)
+    missed.push(`p99 ${round(measured.p99OverBare, 2)}× the bare p99, goal ≤ ${goal?.p99OverBare}×`);
   return missed;
 }
 
