@@ -23,9 +23,17 @@ if (positionals.length !== 1 || file === undefined) {
   console.error(`one file, please (got ${positionals.length})\n\n${USAGE}`);
   process.exit(2);
 }
-const result = JSON.parse(readFileSync(file, 'utf8')) as PagesBenchResult;
-if (result.bench !== 'pages') {
-  console.error(`${file} is not a page-benchmark run ("bench": ${JSON.stringify(result.bench)})\n\n${USAGE}`);
+let result: PagesBenchResult;
+try {
+  result = JSON.parse(readFileSync(file, 'utf8')) as PagesBenchResult;
+} catch (error) {
+  console.error(`cannot read ${file}: ${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (result?.bench !== 'pages') {
+  console.error(
+    `${file} is not a page-benchmark run ("bench": ${JSON.stringify(result?.bench)})\n\n${USAGE}`,
+  );
   process.exit(2);
 }
 console.log(formatMarkdownTable(result));
