@@ -1,4 +1,4 @@
-// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only] [--baseline-each] [--pairs N] [--rounds N [--fresh]] [--duration S]
+// npm run bench:pages [-- --quick] [--profile] [--no-pin] [--sqlite-only | --databases LIST] [--baseline-each] [--pairs N] [--rounds N [--fresh]] [--duration S]
 //                      [--connections N] [--workers N|auto|0] [--out DIR]
 // (also `inkstone bench pages …`, which runs this file from the source checkout)
 //
@@ -17,6 +17,7 @@ import { connectRedis, createRedisClient } from '../src/plugins/redis.js';
 import { parseWorkers } from '../src/cluster.js';
 import { ROOT } from './ai/children.js';
 import { count, parseBenchArgs, positive, usageError } from './args.js';
+import { parseDatabases } from './pages/database.js';
 import { pagesSection } from './pages/ratio.js';
 import { formatReport } from './pages/report.js';
 import { type PagesBenchOptions, runPagesBench } from './pages/run.js';
@@ -31,7 +32,8 @@ the same run: ratios to it, not absolute times. Runs from a source checkout; nee
   --duration S         seconds per target
   --connections N      wrk's connections (default 100)
   --workers N|auto|0   the cluster targets' workers (default auto: one per core; 0: none)
-  --sqlite-only        leave out the PostgreSQL + Redis run
+  --sqlite-only        leave out the PostgreSQL + Redis run (--databases sqlite)
+  --databases LIST     the databases to run, in this order (default sqlite,postgres)
   --no-pin             do not pin wrk and the server to separate CPUs
   --baseline-each      measure the bare server again right before every target, and take each
                        ratio against that one (on a machine whose speed drifts within minutes)
@@ -50,6 +52,7 @@ const values = parseBenchArgs(USAGE, {
   profile: { type: 'boolean', default: false },
   'no-pin': { type: 'boolean', default: false },
   'sqlite-only': { type: 'boolean', default: false },
+  databases: { type: 'string' },
   'baseline-each': { type: 'boolean', default: false },
   pairs: { type: 'string', default: '1' },
   rounds: { type: 'string', default: '1' },
@@ -75,6 +78,10 @@ async function reachableRedis(url: string): Promise<string | undefined> {
   }
 }
 
+if (values['sqlite-only'] && values.databases !== undefined)
+  usageError(USAGE, '--sqlite-only and --databases: one or the other');
+const databases = parseDatabases(values['sqlite-only'] ? 'sqlite' : (values.databases ?? 'sqlite,postgres'));
+if (typeof databases === 'string') usageError(USAGE, databases);
 if (values.fresh && values.profile)
   usageError(USAGE, '--fresh and --profile: one or the other (one profile per process)');
 
@@ -88,7 +95,7 @@ const loadAtStart = loadAverage();
 const results = join(ROOT, 'bench', 'results');
 const durationS = values.duration ? positive(USAGE, '--duration', values.duration) : values.quick ? 3 : 10;
 const options: PagesBenchOptions = {
-  databases: values['sqlite-only'] ? ['sqlite'] : ['sqlite', 'postgres'],
+  databases,
   connections: positive(USAGE, '--connections', values.connections),
   clusterWorkers: values.workers === '0' ? 0 : parseWorkers(values.workers),
   threads: 1,

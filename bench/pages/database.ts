@@ -10,6 +10,20 @@ import { createServices } from '../../src/services.js';
 import { createSchema } from '../ai/backends.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
+const KINDS: readonly DatabaseKind[] = ['sqlite', 'postgres'];
+
+/**
+ * `--databases`'s list (`sqlite,postgres`, in the order to run them), or a sentence saying
+ * what is wrong with it. The order is an option because a run is long: a database measured
+ * later in it meets a machine that has been busy longer.
+ */
+export function parseDatabases(text: string): DatabaseKind[] | string {
+  const names = text.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !(KINDS as readonly string[]).includes(name));
+  if (unknown !== undefined) return `--databases: "${unknown}" is not one of ${KINDS.join(', ')}`;
+  if (new Set(names).size !== names.length) return `--databases: "${text}" names a database twice`;
+  return names as DatabaseKind[];
+}
 
 export interface BenchDatabase {
   /** DATABASE_URL for Inkstone. */
