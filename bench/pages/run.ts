@@ -394,11 +394,12 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
   };
   log(`page benchmark: ${layout.note}; load average ${start.join(' ')}`);
   const runs: DatabaseRun[] = [];
+  const clusterSettleMs = options.clusterSettleMs ?? CLUSTER_SETTLE_MS;
   const dir = mkdtempSync(join(tmpdir(), 'inkstone-pages-'));
   try {
     for (const database of options.databases) {
       if (options.signal?.aborted) break;
-      runs.push(await runDatabase(database, dir, pinned, options));
+      runs.push(await runDatabase(database, dir, pinned, { ...options, clusterSettleMs }));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -430,7 +431,7 @@ export async function runPagesBench(options: PagesBenchOptions): Promise<PagesBe
       timeoutS: options.timeoutS,
       pin: options.pin,
       clusterWorkers: options.clusterWorkers,
-      clusterSettleMs: options.clusterSettleMs ?? CLUSTER_SETTLE_MS,
+      clusterSettleMs,
       pairs: options.pairs ?? 1,
       rounds: options.rounds ?? 1,
       freshProcesses: options.freshProcesses ?? false,
@@ -445,7 +446,7 @@ async function runDatabase(
   database: DatabaseKind,
   dir: string,
   pinned: boolean,
-  options: PagesBenchOptions,
+  options: PagesBenchOptions & { clusterSettleMs: number },
 ): Promise<DatabaseRun> {
   const { log } = options;
   log(`${database}: seeding the demo content`);
@@ -586,7 +587,7 @@ async function runDatabase(
       // Inkstone's CPU, as every other target against the single bare server: unpinned, the
       // scheduler put it beside wrk on CPU 0 now and then, and the ratio measured that. N
       // workers are not pinned: a cluster spreads, as the bare cluster it is against does.
-      const settleMs = options.clusterSettleMs ?? CLUSTER_SETTLE_MS;
+      const settleMs = options.clusterSettleMs;
       const cli = (n: number) =>
         slot(
           () =>
