@@ -9,8 +9,8 @@ import { scryptHasher } from '../../src/modules/users/password.js';
 import { createServices } from '../../src/services.js';
 import { createSchema } from '../ai/backends.js';
 
-export type DatabaseKind = 'sqlite' | 'postgres';
-const KINDS: readonly DatabaseKind[] = ['sqlite', 'postgres'];
+const KINDS = ['sqlite', 'postgres'] as const;
+export type DatabaseKind = (typeof KINDS)[number];
 
 /**
  * `--databases`'s list (`sqlite,postgres`, in the order to run them), or a sentence saying
