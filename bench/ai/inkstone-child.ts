@@ -20,11 +20,14 @@ import { SOURCE_MAPS_FILE, saveSourceMaps } from '../profile/source-maps.js';
 import { DIST } from '../build.js';
 import type * as App from '../../src/app.js';
 import type * as Config from '../../src/config.js';
+import type * as NextTick from '../../src/next-tick.js';
 import type * as Password from '../../src/modules/users/password.js';
 import type * as Users from '../../src/modules/users/service.js';
 
 /** A module of dist/, typed as its source in src/. */
 const compiled = <T>(path: string) => import(pathToFileURL(join(DIST, path)).href) as Promise<T>;
+// As `inkstone serve` does, before anything queues a tick (src/next-tick.ts says why).
+(await compiled<typeof NextTick>('next-tick.js')).keepNextTickFast();
 const { buildApp } = await compiled<typeof App>('app.js');
 const { loadConfig } = await compiled<typeof Config>('config.js');
 const { scryptHasher } = await compiled<typeof Password>('modules/users/password.js');

@@ -5,7 +5,11 @@ import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/migrate.js';
 import type { Role } from '../db/types.js';
 import { ROLES } from '../modules/access/permissions.js';
+import { keepNextTickFast } from '../next-tick.js';
 import type { Services } from '../services.js';
+
+// Before anything queues a tick: src/next-tick.ts says why (a served page costs ~7 % less CPU).
+keepNextTickFast();
 
 // The app, its services and the other commands are imported by the command that needs them:
 // the primary of `serve --workers N` only migrates, forks and relays, and so stays small.
