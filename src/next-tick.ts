@@ -10,11 +10,12 @@ import { executionAsyncResource } from 'node:async_hooks';
 // The hidden classes of the task are held only weakly, so a full GC at a moment when no task is
 // queued (any start-up has several) collects them; the next nextTick builds new ones, and from
 // then on the process pays ~200 ns more per tick. Whether an `inkstone serve` process was
-// struck depended on when its start-up's full GCs fell: about half were, and they served a cached
-// page with ~7 % more CPU (the runtime calls were ~24k of a hit's ~100k instructions under
-// callgrind). Holding one task object for the life of the process keeps its hidden classes, so
-// the feedback stays monomorphic. Measured on plain node 20.20, 1,000 ticks then `gc()`, then
-// 100,000 chained ticks: 262–280 ns a tick, 43–45 ns with one task kept (46–50 ns with no GC).
+// struck depended on when its start-up's full GCs fell: about half were, and their cached pages
+// ran ~20 runtime calls more (~24k of a hit's ~100k instructions under callgrind; ~7 % more CPU
+// in one trial by hand, within the spread of the full bench). Holding one task object for the
+// life of the process keeps its hidden classes, so the feedback stays monomorphic. Measured on
+// plain node 20.20, 1,000 ticks then `gc()`, then 100,000 chained ticks: 262–280 ns a tick;
+// 43–45 ns with one task kept (46–50 ns with no GC).
 // test/next-tick.test.ts shows both outcomes.
 
 let asked = false;

@@ -8,7 +8,7 @@ import { ROLES } from '../modules/access/permissions.js';
 import { keepNextTickFast } from '../next-tick.js';
 import type { Services } from '../services.js';
 
-// Before anything queues a tick: src/next-tick.ts says why (a served page costs ~7 % less CPU).
+// Before anything queues a tick: src/next-tick.ts says why (V8 runtime calls on every tick).
 keepNextTickFast();
 
 // The app, its services and the other commands are imported by the command that needs them:
