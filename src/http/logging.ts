@@ -9,10 +9,30 @@ const GIVEN_ID = /^[\w.-]{1,64}$/;
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
 const NO_TRACE = '0'.repeat(32);
 
+// A fresh request id: UUID-shaped, its first 28 characters drawn once (90 random bits from the
+// CSPRNG) and its last 8 a counter, so unique within the process (a new head is drawn when the
+// counter runs out) and, with overwhelming odds, across processes and restarts. Not a secret and
+// not a capability: ids are for finding a request in the logs. Measured in a loop that writes the
+// id into a header as Node does: ~160 ns against ~310 ns for randomUUID() (a string of twenty
+// pieces, and a CSPRNG refill every 128 ids). The counter runs from 0x10000000 below 0x40000000:
+// always eight hex digits, and a small integer (a double's arithmetic and hex formatting are slow).
+const ID_COUNTER_FIRST = 0x1000_0000;
+const ID_COUNTER_END = 0x4000_0000;
+let idHead = '';
+let idCounter = ID_COUNTER_END;
+
+function freshId(): string {
+  if (idCounter === ID_COUNTER_END) {
+    idHead = randomUUID().slice(0, 28);
+    idCounter = ID_COUNTER_FIRST;
+  }
+  return idHead + (idCounter++).toString(16);
+}
+
 /**
  * The request's id: the caller's X-Request-Id when it is a short plain token, else the trace id
  * of a W3C `traceparent` (so one id follows a request through a tracing proxy into our logs),
- * else a fresh UUID. Shared by Fastify's genReqId and the front door, so both answer alike.
+ * else a fresh one (above). Shared by Fastify's genReqId and the front door, so both answer alike.
  */
 export function requestIdFrom(headers: IncomingHttpHeaders): string {
   const given = headers['x-request-id'];
@@ -22,7 +42,7 @@ export function requestIdFrom(headers: IncomingHttpHeaders): string {
     const match = TRACEPARENT.exec(parent);
     if (match && match[1] !== 'ff' && match[2] !== NO_TRACE) return match[2]!;
   }
-  return randomUUID();
+  return freshId();
 }
 
 // What must never reach the log, even if a serializer or a careless `log.info({ request })`

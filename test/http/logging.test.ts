@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { requestIdFrom } from '../../src/http/logging.js';
 import { scryptHasher } from '../../src/modules/users/password.js';
 import { startFakeModelServer, type FakeModelServer } from '../fakes/model-server.js';
 import { Client, createUser } from '../helpers/app.js';
@@ -276,5 +279,26 @@ describe('logs of a job run by a BullMQ worker (Redis)', () => {
       direct.disconnect();
       await fake.close();
     }
+  });
+});
+
+describe('made-up request ids', () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('are UUID-shaped and never repeat within a process', () => {
+    const ids = Array.from({ length: 1000 }, () => requestIdFrom({}));
+    for (const id of ids) expect(id).toMatch(UUID_V4);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('differ between processes (a random head each), so logs of many instances do not collide', () => {
+    const here = requestIdFrom({});
+    const script = "import { requestIdFrom } from './src/http/logging.ts'; console.log(requestIdFrom({}));";
+    const there = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      encoding: 'utf8',
+    }).trim();
+    expect(there).toMatch(UUID_V4);
+    expect(there.slice(0, 24)).not.toBe(here.slice(0, 24));
   });
 });
