@@ -9,7 +9,7 @@ import { RESULTS_SCHEMA } from '../../src/bench/results.js';
 import { loadAverage } from '../../src/bench/stats.js';
 import { pagesSection } from '../../bench/pages/ratio.js';
 import { formatReport } from '../../bench/pages/report.js';
-import { runPagesBench } from '../../bench/pages/run.js';
+import { type PagesBenchOptions, runPagesBench } from '../../bench/pages/run.js';
 import { wrkProblem } from '../../bench/pages/wrk.js';
 
 // `npm run bench:pages` end to end at a tiny size (1 s per target, SQLite only): the children
@@ -232,21 +232,31 @@ describe('npm run bench:pages --pairs 3', () => {
   );
 });
 
+/** A TINY run stopped as Ctrl-C would stop it, at the first progress line containing `when`. */
+async function interruptedAt(when: string, options: Partial<PagesBenchOptions>) {
+  const controller = new AbortController();
+  let line: string | undefined;
+  const result = await runPagesBench({
+    databases: ['sqlite'],
+    ...TINY,
+    ...options,
+    signal: controller.signal,
+    log: (x) => {
+      if (line !== undefined || !x.includes(when)) return;
+      line = x;
+      controller.abort();
+    },
+  });
+  return { result, line };
+}
+
 describe('npm run bench:pages, interrupted', () => {
   it.skipIf(problem !== null && !CI)(
     'finishes the target under way, starts no other, and says so (Ctrl-C)',
     { timeout: 120_000 },
     async () => {
-      const controller = new AbortController();
-      const result = await runPagesBench({
-        databases: ['sqlite', 'postgres'],
-        ...TINY,
-        signal: controller.signal,
-        // As Ctrl-C would, while the home page is being measured.
-        log: (line) => {
-          if (line.includes('home: warm-up')) controller.abort();
-        },
-      });
+      // As Ctrl-C would, while the home page is being measured.
+      const { result } = await interruptedAt('home: warm-up', { databases: ['sqlite', 'postgres'] });
       expect(result.interrupted).toBe(true);
       expect(result.runs.map((x) => x.database)).toEqual(['sqlite']);
       expect(result.runs[0]!.targets.map((x) => x.target)).toEqual(['baseline', 'home']);
@@ -262,22 +272,12 @@ describe('npm run bench:pages, interrupted while a cluster settles', () => {
     'stops waiting at once and stops the cluster it started',
     { timeout: 120_000 },
     async () => {
-      const controller = new AbortController();
-      let settling: string | undefined;
       const started = performance.now();
-      const result = await runPagesBench({
+      const { result, line: settling } = await interruptedAt("(V8's startup GCs)", {
         databases: ['sqlite'],
-        ...TINY,
         clusterWorkers: 1,
         clusterSettleMs: 600_000,
         only: ['home-cached-w1'],
-        signal: controller.signal,
-        log: (line) => {
-          if (line.includes("(V8's startup GCs)")) {
-            settling = line;
-            controller.abort();
-          }
-        },
       });
       expect(settling).toMatch(/inkstone serve --workers 1: started in .* idle until 600 s after/);
       // The cluster's primary was stopped with the run, not left behind.
