@@ -80,7 +80,9 @@ for (const row of verdict.rows)
       )}${String(row.errors).padStart(7)}${String(row.timeouts).padStart(9)}  ${row.pass ? 'ok' : `FAIL: ${row.reason}`}`,
   );
 if (!run.sameBytes)
-  lines.push("FAIL: the bare server did not send Inkstone's home page bytes: the ratios mean nothing");
+  lines.push(
+    "FAIL: the bare server did not send the bytes of Inkstone's home-page hit: the ratios mean nothing",
+  );
 lines.push('', pass ? 'Gate passed.' : `Gate FAILED (floors: ${values.floors}).`);
 console.log(lines.join('\n'));
 

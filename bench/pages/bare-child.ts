@@ -1,11 +1,10 @@
 // Child process: the limit. A bare node:http server that answers every request with the
-// bytes Inkstone sent for its home page (same body, same content type), and nothing else.
-import { readFileSync } from 'node:fs';
+// bytes of Inkstone's page-cache hit on its home page (./bare-bytes.ts), and nothing else.
 import { createServer } from 'node:http';
 import { serveBare } from '../ai/ipc.js';
+import { bareResponse } from './bare-bytes.js';
 
-const body = readFileSync(process.env.BARE_BODY_FILE ?? '');
-const type = process.env.BARE_CONTENT_TYPE ?? 'text/html; charset=utf-8';
+const { headers, body } = bareResponse();
 // The control for the latency tail: the same server spending this much CPU on each request
 // (Inkstone's measured cost), synchronously, so it saturates at Inkstone's rate.
 const burnMs = Number(process.env.BARE_BURN_MS ?? 0);
@@ -15,7 +14,7 @@ const server = createServer((_request, response) => {
     const until = performance.now() + burnMs;
     while (performance.now() < until);
   }
-  response.writeHead(200, { 'content-type': type, 'content-length': body.length });
+  response.writeHead(200, headers);
   response.end(body);
 });
 await serveBare(server, 'the bare server');

@@ -1,8 +1,8 @@
 // The limit for a cluster: BARE_WORKERS node:cluster workers on PORT, each a bare node:http
-// server answering every request with the bytes Inkstone sent for its home page.
+// server answering every request with the bytes of Inkstone's page-cache hit on its home page.
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { bareResponse } from './bare-bytes.js';
 
 const workers = Number(process.env.BARE_WORKERS ?? 2);
 if (cluster.isPrimary) {
@@ -16,10 +16,9 @@ if (cluster.isPrimary) {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } else {
-  const body = readFileSync(process.env.BARE_BODY_FILE ?? '');
-  const type = process.env.BARE_CONTENT_TYPE ?? 'text/html; charset=utf-8';
+  const { headers, body } = bareResponse();
   const server = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': type, 'content-length': body.length });
+    response.writeHead(200, headers);
     response.end(body);
   });
   server.listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');

@@ -13,6 +13,7 @@ import {
 
 const LABELS: Record<TargetName, string> = {
   baseline: 'bare `node:http`',
+  'lean-baseline': 'bare, 2 headers',
   home: 'home',
   'busy-baseline': 'bare + home CPU',
   post: 'post',

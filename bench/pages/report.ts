@@ -39,7 +39,7 @@ export function formatReport(result: PagesBenchResult): string {
     for (const x of run.medians ?? run.targets.filter((t) => t.missed.length))
       if (x.missed.length) lines.push(`${pad('', 9)}${x.target} missed: ${x.missed.join('; ')}`);
     lines.push(
-      `${pad('', 9)}the bare server sent the home page's exact bytes (${run.homeBytes} B): ${run.baselineSameBytes ? 'yes' : 'NO'}`,
+      `${pad('', 9)}the bare server sent a home-page hit's exact bytes (${(run.baselineHeaders?.length ?? 0) / 2} headers, ${run.homeBytes} B body): ${run.baselineSameBytes ? 'yes' : 'NO'}`,
     );
     for (const [target, profile] of Object.entries(run.profile ?? {})) {
       lines.push(

@@ -1,10 +1,10 @@
 // One run of the page benchmark, per database: seed it, start Inkstone (NODE_ENV=production)
-// and a bare node:http server sending the home page's bytes, each pinned to CPU 1 with wrk on
+// and a bare node:http server sending the bytes of a page-cache hit on the home page, each pinned to CPU 1 with wrk on
 // CPU 0, then wrk against the bare server (the limit), the home page, a post page and
 // GET /api/v1/posts, each after a warm-up. Every number is reported against the bare server
 // measured in the same run, on the same CPU, minutes apart at most.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import { BENCH_PASSWORD, type InkstoneCommand, type LoopDelay } from '../ai/ipc.
 import { type ProfileSummary, summarizeProfile } from '../ai/profile.js';
 import { type LoadAverage, loadAverage, median, round } from '../../src/bench/stats.js';
 import { mapProfile, SOURCE_MAPS_FILE } from '../profile/source-maps.js';
+import { hitBytes, rawGet, sameBytes, writePageBytes } from './bare-bytes.js';
 import { type DatabaseKind, prepareDatabase } from './database.js';
 import { type Server, spawnServer } from './servers.js';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
@@ -83,12 +84,16 @@ export interface PagesBenchOptions {
 }
 
 /**
+ * `lean-baseline`: a bare server sending the same body with only its content type and length
+ * (the limit of the samples up to 2026-12-06g): its ratio is what the page's other headers
+ * cost a server that does nothing else.
  * `busy-baseline`: the bare server burning the home page's measured CPU per request. Its tail
  * next to the home page's says whether a long p99 comes from Inkstone's code or from any
  * saturated single-threaded server on this machine.
  */
 export type TargetName =
   | 'baseline'
+  | 'lean-baseline'
   | 'home'
   | 'busy-baseline'
   | 'post'
@@ -164,9 +169,15 @@ export interface DatabaseRun {
   /** With rounds: one entry per target, from its measurements in `targets`. */
   medians?: TargetMedians[];
   skipped?: string;
-  /** The bare server answered with exactly the bytes Inkstone sent for its home page. */
+  /**
+   * The bare server answered with exactly the bytes of Inkstone's page-cache hit on its home
+   * page: the same headers in the same order, the same body (Node's own `Date` and
+   * `Connection` headers aside, which both send).
+   */
   baselineSameBytes?: boolean;
   homeBytes?: number;
+  /** The headers the bare server sent (flat name, value list): the hit's. */
+  baselineHeaders?: string[];
   targets: TargetResult[];
   profile?: Partial<Record<TargetName, ProfileSummary>>;
 }
@@ -236,7 +247,7 @@ export function measurementOrder<T extends { target: TargetName; against?: 'bare
     const bareCluster = others.find((x) => x.target === 'bare-cluster');
     return others.flatMap((x) => {
       const partner = x.against === 'bare-cluster' ? (bareCluster ?? baseline) : baseline;
-      const times = x.target === 'busy-baseline' ? 1 : pairs;
+      const times = x.target === 'busy-baseline' || x.target === 'lean-baseline' ? 1 : pairs;
       return Array.from({ length: times }, () => [partner, x]).flat();
     });
   }
@@ -319,8 +330,6 @@ export async function signIn(base: string): Promise<string> {
 interface Probe {
   status: number;
   setCookie: string[];
-  type: string;
-  body: Buffer;
 }
 
 /** A target's sign-in (when it is signed in) and probe, in one round: its headers and first GET. */
@@ -342,12 +351,8 @@ async function firstContact(
 
 async function probe(url: string, headers?: Record<string, string>): Promise<Probe> {
   const response = await fetch(url, { redirect: 'manual', ...(headers ? { headers } : {}) });
-  return {
-    status: response.status,
-    setCookie: response.headers.getSetCookie(),
-    type: response.headers.get('content-type') ?? '',
-    body: Buffer.from(await response.arrayBuffer()),
-  };
+  await response.arrayBuffer(); // read to the end: the connection is free again
+  return { status: response.status, setCookie: response.headers.getSetCookie() };
 }
 
 /** The most commented demo post's path (Welcome to Inkstone), found as a client would. */
@@ -510,25 +515,32 @@ async function runDatabase(
           ...(profileDir ? { [SOURCE_MAPS_FILE]: join(profileDir, 'source-maps.json') } : {}),
         },
       });
+    const startCached = () =>
+      forkInkstone(`Inkstone, page cache (${database})`, {
+        cpu,
+        env: inkstoneEnv(prepared.url, 60, redisUrl),
+      });
+    // The limit's bytes: a page-cache hit on the home page, read off an Inkstone started for
+    // that alone (stopped at once: an idle one wakes on the CPU under test, see lastUse).
+    const reader = await startCached();
+    children.push(reader);
+    const page = await hitBytes(`${reader.ready.url}/`).finally(() => reader.close());
+    const pageFile = join(dir, `home-${database}.json`);
+    writePageBytes(pageFile, page);
+    const bareEnv = { ...process.env, BARE_PAGE_FILE: pageFile };
     const inkstone = await startUncached();
     children.push(inkstone);
     const base = inkstone.ready.url;
-    const home = await probe(`${base}/`);
-    if (home.status !== 200) throw new Error(`GET / answered ${home.status}`);
-    const bodyFile = join(dir, `home-${database}.html`);
-    writeFileSync(bodyFile, home.body);
     const startBare = () =>
-      forkChild<InkstoneCommand>('bare node:http', '../pages/bare-child.ts', {
-        cpu,
-        env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_CONTENT_TYPE: home.type },
-      });
+      forkChild<InkstoneCommand>('bare node:http', '../pages/bare-child.ts', { cpu, env: bareEnv });
     const bare = await startBare();
     children.push(bare);
-    const bareProbe = await probe(`${bare.ready.url}/`);
+    const bareGot = await rawGet(`${bare.ready.url}/`);
     const run: DatabaseRun = {
       database,
-      baselineSameBytes: bareProbe.status === 200 && bareProbe.body.equals(home.body),
-      homeBytes: home.body.length,
+      baselineSameBytes: bareGot.status === 200 && sameBytes(bareGot, page),
+      homeBytes: page.body.length,
+      baselineHeaders: page.headers,
       targets: [],
     };
     const wrkOptions: WrkOptions = {
@@ -543,22 +555,18 @@ async function runDatabase(
       const measured = run.targets.findLast((x) => x.target === 'home');
       return forkChild<InkstoneCommand>('busy bare node:http', '../pages/bare-child.ts', {
         cpu,
-        env: {
-          ...process.env,
-          BARE_BODY_FILE: bodyFile,
-          BARE_CONTENT_TYPE: home.type,
-          BARE_BURN_MS: String(measured?.cpuMsPerRequest ?? 0),
-        },
+        env: { ...bareEnv, BARE_BURN_MS: String(measured?.cpuMsPerRequest ?? 0) },
       });
     }, false);
-    const withCache = slot(
+    const leanBare = slot(
       () =>
-        forkInkstone(`Inkstone, page cache (${database})`, {
+        forkChild<InkstoneCommand>('lean bare node:http', '../pages/bare-child.ts', {
           cpu,
-          env: inkstoneEnv(prepared.url, 60, redisUrl),
+          env: { ...bareEnv, BARE_LEAN: '1' },
         }),
-      true,
+      false,
     );
+    const withCache = slot(startCached, true);
     const post = await postPath(base);
     // One slot per server: a server is stopped after the last target whose slot it is.
     const bareOne = slot(startBare, false, bare);
@@ -572,6 +580,7 @@ async function runDatabase(
       signedIn?: boolean;
     }[] = [
       { target: 'baseline', child: bareOne, path: '/' },
+      { target: 'lean-baseline', child: leanBare, path: '/' },
       { target: 'home', child: uncached, path: '/' },
       { target: 'busy-baseline', child: busyBare, path: '/' },
       { target: 'post', child: uncached, path: post },
@@ -607,10 +616,8 @@ async function runDatabase(
       const bareCluster = slot(
         () =>
           spawnServer(`bare node:cluster × ${workers}`, 'bench/pages/bare-cluster.ts', [], {
-            ...process.env,
+            ...bareEnv,
             BARE_WORKERS: String(workers),
-            BARE_BODY_FILE: bodyFile,
-            BARE_CONTENT_TYPE: home.type,
           }),
         false,
         undefined,

@@ -68,6 +68,7 @@ describe('npm run bench:pages', () => {
       const warmUp = (target: string) => lines.find((x) => x.startsWith(`  ${target}: warm-up`));
       for (const first of [
         'baseline',
+        'lean-baseline',
         'home',
         'busy-baseline',
         'home-cached',
@@ -88,6 +89,7 @@ describe('npm run bench:pages', () => {
       expect(run?.baselineSameBytes).toBe(true);
       expect(run?.targets.map((x) => x.target)).toEqual([
         'baseline',
+        'lean-baseline',
         'home',
         'busy-baseline',
         'post',
@@ -109,10 +111,17 @@ describe('npm run bench:pages', () => {
         // An anonymous reader's pages and the API set no cookie.
         if (target.target !== 'home-signed-in') expect(target.probe.setCookie, target.target).toEqual([]);
       }
-      // Inkstone's home page is the bytes the baseline sends: the same size on the wire, give or
-      // take its own headers (request id, date).
+      // The baseline sends a page-cache hit's bytes: a cached home page is the same size on the
+      // wire (its request id and date are as long), the uncached one a little larger (its
+      // timing headers), the lean control smaller by the headers it leaves out.
       const size = (name: string) => run!.targets.find((x) => x.target === name)!.wrk.bytesPerResponse;
-      expect(Math.abs(size('home') - size('baseline'))).toBeLessThan(300);
+      expect(run?.baselineHeaders).toEqual(
+        expect.arrayContaining(['etag', 'cache-control', 'x-page-cache', 'hit']),
+      );
+      expect(size('home-cached')).toBeCloseTo(size('baseline'), 0);
+      expect(size('home') - size('baseline')).toBeGreaterThan(0);
+      expect(size('home') - size('baseline')).toBeLessThan(100);
+      expect(size('baseline') - size('lean-baseline')).toBeGreaterThan(200);
       expect(formatReport(result)).toContain('home-signed-in');
       // The signed-in home page is the author's own: larger than the anonymous one (their menu).
       expect(size('home-signed-in')).toBeGreaterThan(size('home'));
@@ -259,8 +268,8 @@ describe('npm run bench:pages, interrupted', () => {
       const { result } = await interruptedAt('home: warm-up', { databases: ['sqlite', 'postgres'] });
       expect(result.interrupted).toBe(true);
       expect(result.runs.map((x) => x.database)).toEqual(['sqlite']);
-      expect(result.runs[0]!.targets.map((x) => x.target)).toEqual(['baseline', 'home']);
-      expect(result.runs[0]!.targets[1]!.wrk.requests).toBeGreaterThan(0);
+      expect(result.runs[0]!.targets.map((x) => x.target)).toEqual(['baseline', 'lean-baseline', 'home']);
+      expect(result.runs[0]!.targets[2]!.wrk.requests).toBeGreaterThan(0);
       expect(pagesSection(result).notes[0]).toMatch(/^Interrupted \(Ctrl-C\)/);
       expect(formatReport(result)).toContain('Interrupted (Ctrl-C)');
     },

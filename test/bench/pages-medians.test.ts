@@ -96,6 +96,7 @@ describe('bench:pages medians over rounds', () => {
 describe('bench:pages --pairs', () => {
   const chosen = [
     { target: 'baseline' },
+    { target: 'lean-baseline' },
     { target: 'home-cached' },
     { target: 'busy-baseline' },
     { target: 'bare-cluster' },
@@ -106,6 +107,8 @@ describe('bench:pages --pairs', () => {
 
   it('measures each target N times in a row, each right after the bare server it is against', () => {
     expect(order({ pairs: 3 })).toEqual([
+      // The lean bare server is a control too: once, against the bare server.
+      ...['baseline', 'lean-baseline'],
       ...['baseline', 'home-cached', 'baseline', 'home-cached', 'baseline', 'home-cached'],
       // The busy bare server is a control (and a new process each time): once.
       ...['baseline', 'busy-baseline'],
@@ -119,6 +122,7 @@ describe('bench:pages --pairs', () => {
   it('keeps the other orders: each once, or each after the baseline', () => {
     expect(order({})).toEqual(chosen.map((x) => x.target));
     expect(order({ pairs: 1, baselineBeforeEach: true })).toEqual([
+      ...['baseline', 'lean-baseline'],
       ...['baseline', 'home-cached', 'baseline', 'busy-baseline'],
       ...['baseline', 'bare-cluster', 'baseline', 'post-cached-wauto'],
     ]);
