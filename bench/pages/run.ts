@@ -1,7 +1,7 @@
 // One run of the page benchmark, per database: seed it, start Inkstone (NODE_ENV=production)
-// and a bare node:http server sending the bytes of a page-cache hit on the home page, each pinned to CPU 1 with wrk on
-// CPU 0, then wrk against the bare server (the limit), the home page, a post page and
-// GET /api/v1/posts, each after a warm-up. Every number is reported against the bare server
+// and a bare node:http server sending the bytes of a page-cache hit on the home page, each
+// pinned to CPU 1 with wrk on CPU 0, then wrk against the bare server (the limit), the home
+// page, a post page and GET /api/v1/posts, each after a warm-up. Every number is reported against the bare server
 // measured in the same run, on the same CPU, minutes apart at most.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
