@@ -38,13 +38,18 @@ export function rawGet(url: string): Promise<PageBytes & { status: number }> {
   });
 }
 
+/** The value of header `name` (lower case) in a flat name, value list. */
+function headerOf(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
 /** A page-cache hit on `url` (the first GET may fill the cache), as wrk would get it. */
 export async function hitBytes(url: string): Promise<PageBytes> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const got = await rawGet(url);
     if (got.status !== 200) throw new Error(`GET ${url} answered ${got.status}`);
-    const state = got.headers.findIndex((x, i) => i % 2 === 0 && x.toLowerCase() === 'x-page-cache');
-    if (got.headers[state + 1] === 'hit') return { headers: got.headers, body: got.body };
+    if (headerOf(got.headers, 'x-page-cache') === 'hit') return { headers: got.headers, body: got.body };
   }
   throw new Error(`GET ${url} was never a page-cache hit in 5 tries`);
 }
@@ -70,9 +75,13 @@ export function bareResponse(): PageBytes {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { headers: string[]; body: string };
   const body = Buffer.from(saved.body, 'base64');
   if (process.env.BARE_LEAN !== '1') return { headers: saved.headers, body };
-  const type = saved.headers.find((_, i) => i > 0 && saved.headers[i - 1]!.toLowerCase() === 'content-type');
   return {
-    headers: ['content-type', type ?? 'text/html; charset=utf-8', 'content-length', String(body.length)],
+    headers: [
+      'content-type',
+      headerOf(saved.headers, 'content-type') ?? 'text/html; charset=utf-8',
+      'content-length',
+      String(body.length),
+    ],
     body,
   };
 }
